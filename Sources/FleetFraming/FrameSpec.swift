@@ -1,0 +1,138 @@
+/// How one direction of a conversation marks where a frame starts and ends.
+///
+/// A ``FrameFormat`` pairs two of these: one for requests (what a client writes, what an agent reads) and one
+/// for replies (what an agent writes, what a client reads). The same value drives encoding and decoding, so
+/// both ends of fleetcmd always agree.
+///
+/// ```
+/// delimited(prefix: ESC, terminator: CR)   1b 50 49 4e 47 0d          -> "PING"
+/// delimited(terminator: NUL)               50 4f 4e 47 00             -> "PONG"
+/// lengthPrefixed(2)                        00 04 50 4f 4e 47          -> "PONG"
+/// fixedLength(1)                           12                         -> 0x12
+/// untilClose                               50 4f 4e 47 <FIN or idle>  -> "PONG"
+/// ```
+public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
+    @usableFromInline
+    enum Kind: Sendable, Hashable {
+        /// Optional prefix, payload, then a non-empty terminator. Bytes before the prefix are not part of any frame.
+        case delimited(prefix: [UInt8], terminator: [UInt8])
+        /// A big-endian unsigned length of `width` bytes, then that many payload bytes.
+        case lengthPrefixed(width: Int)
+        /// Exactly `count` bytes.
+        case fixed(count: Int)
+        /// Optional prefix, then everything until the peer closes (or, for a client, goes idle).
+        case untilClose(prefix: [UInt8])
+    }
+
+    @usableFromInline
+    let kind: Kind
+
+    init(kind: Kind) { self.kind = kind }
+
+    /// Frames that end with `terminator`, optionally introduced by `prefix`.
+    ///
+    /// An empty terminator means the frame runs until the connection closes (see ``untilClose``).
+    public static func delimited(prefix: [UInt8] = [], terminator: [UInt8]) -> FrameSpec {
+        terminator.isEmpty ? FrameSpec(kind: .untilClose(prefix: prefix)) : FrameSpec(kind: .delimited(prefix: prefix, terminator: terminator))
+    }
+
+    /// Frames preceded by a big-endian length field of `width` bytes (2 or 4).
+    public static func lengthPrefixed(width: Int) -> FrameSpec {
+        precondition(width == 2 || width == 4, "length prefix width must be 2 or 4")
+        return FrameSpec(kind: .lengthPrefixed(width: width))
+    }
+
+    /// Frames of exactly `count` bytes (for example a one-byte ESC/POS status).
+    public static func fixedLength(_ count: Int) -> FrameSpec {
+        precondition(count > 0, "a fixed frame has at least one byte")
+        return FrameSpec(kind: .fixed(count: count))
+    }
+
+    /// One frame that ends when the peer closes the connection; nothing is added when encoding.
+    public static let untilClose = FrameSpec(kind: .untilClose(prefix: []))
+
+    /// The bytes written before each payload (empty unless delimited or until-close with a prefix).
+    public var prefix: [UInt8] {
+        switch kind {
+        case .delimited(let prefix, _), .untilClose(let prefix): return prefix
+        case .lengthPrefixed, .fixed: return []
+        }
+    }
+
+    /// The terminator of a delimited frame, or `nil` for the other kinds.
+    public var terminator: [UInt8]? {
+        if case .delimited(_, let terminator) = kind { return terminator }
+        return nil
+    }
+
+    /// Whether a frame of this kind can only end when the peer closes the connection (or goes quiet).
+    public var endsAtClose: Bool {
+        if case .untilClose = kind { return true }
+        return false
+    }
+
+    /// Whether the frame's end is determined by the bytes alone (a terminator, a length, a count).
+    public var isSelfDelimiting: Bool { !endsAtClose }
+
+    /// Appends `payload` framed by this spec to `out`.
+    ///
+    /// - Throws: ``FramingError`` when a length-prefixed payload does not fit its length field, or a fixed-length
+    ///   payload has the wrong size.
+    public func encode(_ payload: some Collection<UInt8>, into out: inout [UInt8]) throws(FramingError) {
+        try writeHeader(payloadCount: payload.count) { out.append(contentsOf: $0) }
+        out.append(contentsOf: payload)
+        if case .delimited(_, let terminator) = kind { out.append(contentsOf: terminator) }
+    }
+
+    /// Convenience: the framed bytes for `payload`.
+    public func encode(_ payload: some Collection<UInt8>) throws(FramingError) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(payload.count + 8)
+        try encode(payload, into: &out)
+        return out
+    }
+
+    /// Hands the bytes that precede a payload of `payloadCount` bytes to `write`; the terminator (if any) is
+    /// ``terminator``. Lets byte-buffer based encoders frame without an intermediate array.
+    public func writeHeader(payloadCount: Int, _ write: ([UInt8]) -> Void) throws(FramingError) {
+        switch kind {
+        case .delimited(let prefix, _), .untilClose(let prefix):
+            if !prefix.isEmpty { write(prefix) }
+        case .lengthPrefixed(let width):
+            let limit = width == 2 ? Int(UInt16.max) : Int(UInt32.max)
+            guard payloadCount <= limit else { throw FramingError(.payloadTooLargeForLength, byteCount: payloadCount, limit: limit) }
+            var header: [UInt8] = []
+            for shift in stride(from: (width - 1) * 8, through: 0, by: -8) { header.append(UInt8(truncatingIfNeeded: payloadCount >> shift)) }
+            write(header)
+        case .fixed(let count):
+            guard payloadCount == count else { throw FramingError(.wrongFixedLength, byteCount: payloadCount, limit: count) }
+        }
+    }
+
+    /// A short human name for the end of a frame, used in messages: `NUL`, `CR`, `CR LF`, `"\x03"`,
+    /// `length prefix`, `1 byte`, `close`.
+    public var endDescription: String {
+        switch kind {
+        case .delimited(_, let terminator): return Self.describeBytes(terminator)
+        case .lengthPrefixed(let width): return "\(width)-byte length prefix"
+        case .fixed(let count): return count == 1 ? "1 byte" : "\(count) bytes"
+        case .untilClose: return "close"
+        }
+    }
+
+    public var description: String {
+        switch kind {
+        case .delimited(let prefix, let terminator):
+            return prefix.isEmpty ? "until \(Self.describeBytes(terminator))" : "\(Self.describeBytes(prefix)) … \(Self.describeBytes(terminator))"
+        case .lengthPrefixed(let width): return "length\(width * 8)"
+        case .fixed(let count): return "fixed:\(count)"
+        case .untilClose(let prefix): return prefix.isEmpty ? "until close" : "\(Self.describeBytes(prefix)) … close"
+        }
+    }
+
+    static func describeBytes(_ bytes: [UInt8]) -> String {
+        let names: [UInt8: String] = [0x00: "NUL", 0x02: "STX", 0x03: "ETX", 0x0A: "LF", 0x0C: "FF", 0x0D: "CR", 0x1B: "ESC"]
+        if bytes.allSatisfy({ names[$0] != nil }) { return bytes.map { names[$0]! }.joined(separator: " ") }  // checked just above
+        return "\"" + ByteEscapes.render(bytes) + "\""
+    }
+}
