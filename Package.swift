@@ -61,6 +61,8 @@ let package = Package(
         .target(
             name: "FleetTestSupport",
             dependencies: [
+                "FleetCodec",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

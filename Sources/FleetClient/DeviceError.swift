@@ -1,0 +1,103 @@
+import FleetFraming
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Why talking to a device failed, with the device named and the cause in one line.
+///
+/// `description` reads like the seed article's messages, made precise:
+/// `failed to connect to device 10.0.0.7:9100: connection refused`,
+/// `failed to communicate with device 10.0.0.7:9100: closed before the reply was complete (got 12 bytes, no NUL)`.
+public struct DeviceError: Error, Sendable, CustomStringConvertible {
+    /// The outcome class. A struct so that classes can be added; ``label`` is stable for JSON and grouping.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        public let label: String
+        /// Whether the failure happened while connecting (so no byte of any command was sent).
+        public let isConnectPhase: Bool
+
+        private init(_ label: String, connectPhase: Bool) {
+            self.label = label
+            self.isConnectPhase = connectPhase
+        }
+
+        /// The port is closed (RST to our SYN).
+        public static let refused = Code("refused", connectPhase: true)
+        /// No route, or the name did not resolve.
+        public static let unreachable = Code("unreachable", connectPhase: true)
+        /// No answer to the connection attempt in time.
+        public static let connectTimeout = Code("connect-timeout", connectPhase: true)
+        /// Connected, but a reply did not complete in time.
+        public static let replyTimeout = Code("reply-timeout", connectPhase: false)
+        /// The device reset the connection.
+        public static let reset = Code("reset", connectPhase: false)
+        /// The device closed before every reply was complete.
+        public static let closedEarly = Code("closed-early", connectPhase: false)
+        /// A reply grew past the size limit.
+        public static let tooLarge = Code("too-large", connectPhase: false)
+        /// Any other I/O failure.
+        public static let ioError = Code("io-error", connectPhase: false)
+
+        public var description: String { label }
+    }
+
+    public var code: Code
+    /// The device, as `host:port`.
+    public var device: String
+    /// The cause, without the device: `connection refused`, `timed out after 5s`.
+    public var detail: String
+    /// Whether any command byte may have reached the device (so resending could run a command twice).
+    public var mayHaveDelivered: Bool
+    /// The error this one was made from, if any.
+    public var underlying: (any Error)?
+
+    public init(code: Code, device: String, detail: String, mayHaveDelivered: Bool? = nil, underlying: (any Error)? = nil) {
+        self.code = code
+        self.device = device
+        self.detail = detail
+        self.mayHaveDelivered = mayHaveDelivered ?? !code.isConnectPhase
+        self.underlying = underlying
+    }
+
+    public var description: String {
+        let phase = code.isConnectPhase ? "connect to" : "communicate with"
+        return "failed to \(phase) device \(device): \(detail)"
+    }
+
+    /// Classifies an error from NIO while connecting to (`connecting == true`) or talking to `device`.
+    static func classify(_ error: any Error, device: String, connecting: Bool, connectTimeout: Duration) -> DeviceError {
+        if let error = error as? DeviceError { return error }
+        if let error = error as? ChannelError, case .connectTimeout = error {
+            return DeviceError(code: .connectTimeout, device: device, detail: "timed out after \(DurationText.format(connectTimeout))", underlying: error)
+        }
+        if let error = error as? NIOConnectionError {
+            if let first = error.connectionErrors.first { return classify(first.error, device: device, connecting: true, connectTimeout: connectTimeout) }
+            let cause = error.dnsAError ?? error.dnsAAAAError
+            return DeviceError(code: .unreachable, device: device, detail: "cannot resolve host '\(error.host)'\(cause.map { ": \($0)" } ?? "")", underlying: error)
+        }
+        if error is SocketAddressError {
+            return DeviceError(code: .unreachable, device: device, detail: "cannot resolve host: \(error)", underlying: error)
+        }
+        if let error = error as? IOError {
+            switch error.errnoCode {
+            case ECONNREFUSED: return DeviceError(code: .refused, device: device, detail: "connection refused", underlying: error)
+            case ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL, ENETDOWN, EHOSTDOWN:
+                return DeviceError(code: .unreachable, device: device, detail: String(cString: strerror(error.errnoCode)).lowercased(), underlying: error)
+            case ETIMEDOUT where connecting:
+                return DeviceError(code: .connectTimeout, device: device, detail: "timed out", underlying: error)
+            case ECONNRESET, EPIPE:
+                return DeviceError(code: .reset, device: device, detail: "connection reset by peer", underlying: error)
+            default:
+                let code: Code = connecting ? .unreachable : .ioError
+                return DeviceError(code: code, device: device, detail: String(cString: strerror(error.errnoCode)).lowercased(), underlying: error)
+            }
+        }
+        return DeviceError(code: connecting ? .unreachable : .ioError, device: device, detail: "\(error)", underlying: error)
+    }
+}
