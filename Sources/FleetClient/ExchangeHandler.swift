@@ -217,7 +217,8 @@ final class ExchangeHandler: ChannelInboundHandler {
             error: error,
             connectDuration: connectedAt.map { elapsed(since: startedAt, until: $0) },
             totalDuration: elapsed(since: startedAt),
-            leftoverBytes: received?.readableBytes ?? 0
+            // After a failure the buffered bytes are the cut-off reply (reported in the error), not leftover.
+            leftoverBytes: error == nil ? received?.readableBytes ?? 0 : 0
         )
         received = nil
         context.close(promise: nil)

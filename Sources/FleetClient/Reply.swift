@@ -1,4 +1,4 @@
-public import FleetFraming
+import FleetFraming
 
 /// One reply from a device, as received.
 public struct Reply: Sendable, Hashable {

@@ -78,7 +78,9 @@ public enum ByteEscapes {
 
     /// Renders bytes as text that is safe to print on a terminal: printable ASCII and valid, printable UTF-8
     /// stay as they are; `\r \n \t \\` and every other control or invalid byte are escaped (`\x1b`).
-    public static func render(_ bytes: some Collection<UInt8>) -> String {
+    /// - Parameter keepLineBreaks: keep LF and TAB as they are (for multi-line replies on a terminal); CR and
+    ///   every other control byte stay escaped.
+    public static func render(_ bytes: some Collection<UInt8>, keepLineBreaks: Bool = false) -> String {
         let all = Array(bytes)
         var out = ""
         out.reserveCapacity(all.count)
@@ -86,7 +88,11 @@ public enum ByteEscapes {
         while index < all.count {
             let byte = all[index]
             if byte < 0x80 {
-                appendASCII(byte, to: &out)
+                if keepLineBreaks, byte == 0x0A || byte == 0x09 {
+                    out.unicodeScalars.append(Unicode.Scalar(byte))
+                } else {
+                    appendASCII(byte, to: &out)
+                }
                 index += 1
                 continue
             }

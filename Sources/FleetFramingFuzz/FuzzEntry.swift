@@ -26,7 +26,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     let text = String(decoding: body, as: UTF8.self)
     if let parsed = try? ByteEscapes.parse(text) {
-        precondition(parsed.count <= body.count, "escape parsing grew the input")
+        precondition(parsed.count <= text.utf8.count, "escape parsing grew the input")
     }
     _ = try? ByteEscapes.parseHex(text)
     _ = ByteEscapes.render(body)

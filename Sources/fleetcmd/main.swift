@@ -1,1 +1,3 @@
-import FleetFraming
+import FleetCLI
+
+await FleetCommandLine.main()

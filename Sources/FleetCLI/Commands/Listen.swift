@@ -1,0 +1,107 @@
+import ArgumentParser
+import FleetFraming
+import NIOCore
+
+/// `fleetcmd listen`: the `nc -vlp 9100` job, made framing-aware.
+struct Listen: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Accept connections and print every frame received (for debugging what a controller sends).",
+        discussion: """
+            Frames are printed on stdout with their time, peer and connection number; connections opening and \
+            closing are reported on stderr, as `nc -v` does. With --reply, each frame is answered with that text \
+            framed as a reply (for esc-cr: followed by NUL), in one write. Stops on Ctrl-C, or after the first \
+            connection with --once. Use --port 0 to pick a free port (it is printed on stderr).
+            """
+    )
+
+    @Option(name: .shortAndLong, help: "Port to listen on.")
+    var port = 9100
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Address to bind (default: all IPv4 interfaces, as nc).", valueName: "address"))
+    var bind = "0.0.0.0"
+
+    @OptionGroup(title: "Framing") var framing: FramingOptions
+
+    @Option(help: ArgumentHelp("Answer each frame with this text (escapes or hex:), framed as a reply.", valueName: "text"))
+    var reply: String?
+
+    @Flag(help: "Exit after the first connection closes.")
+    var once = false
+
+    @Option(help: ArgumentHelp("Largest request frame accepted.", valueName: "size"))
+    var maxFrame = ByteCountArgument(1 << 20)
+
+    @Option(name: .shortAndLong, help: "Output: text, hex or json (one object per frame).")
+    var output = OutputFormat.text
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
+        if let reply { do { _ = try ByteEscapes.parse(reply) } catch { throw ValidationError("--reply: \(error)") } }
+    }
+
+    struct Record: Encodable {
+        var time: String
+        var peer: String
+        var connection: Int
+        var frame: Int
+        var bytes: Int
+        var text: String
+        var hex: String
+        var skipped: Int
+    }
+
+    func run() async throws {
+        let format = try framing.format()
+        let replyBytes = try reply.map(ByteEscapes.parse)
+        let output = self.output
+        let once = self.once
+        let (closedStream, closedContinuation) = AsyncStream.makeStream(of: Void.self)
+        let server: FrameServer
+        do {
+            server = try await FrameServer.start(
+                host: bind, port: port, format: format, maxFrameBytes: maxFrame.value,
+                respond: { _ in replyBytes },
+                onEvent: { event in
+                    Self.report(event, output: output)
+                    if once, case .closed = event.kind { closedContinuation.yield() }
+                }
+            )
+        } catch {
+            Console.error("cannot listen on \(bind):\(port): \(error)")
+            throw ExitCode(ExitStatus.failure)
+        }
+        Console.error("listening on \(FrameServerHandler.describe(server.boundAddress)) (\(format.name))")
+        if once {
+            for await _ in closedStream { break }
+            await server.close()
+        } else {
+            try await server.channel.closeFuture.get()
+        }
+    }
+
+    static func report(_ event: FrameServer.Event, output: OutputFormat) {
+        switch event.kind {
+        case .opened:
+            Console.error("connection \(event.connection) from \(event.peer)")
+        case .frame(let payload, let skipped, let number):
+            let time = Render.timestamp()
+            if skipped > 0 { Console.error("connection \(event.connection): discarded \(skipped) bytes outside a frame") }
+            switch output {
+            case .text:
+                Console.out("\(time) \(event.peer) #\(event.connection).\(number) \(Render.text(payload))")
+            case .hex:
+                Console.out("\(time) \(event.peer) #\(event.connection).\(number) (\(payload.count) bytes)")
+                if !payload.isEmpty { Console.out(ByteEscapes.hexdump(payload)) }
+            case .json:
+                Console.out(Render.json(Record(
+                    time: time, peer: event.peer, connection: event.connection, frame: number, bytes: payload.count,
+                    text: ByteEscapes.render(payload), hex: ByteEscapes.hex(payload), skipped: skipped
+                )))
+            }
+        case .error(let message):
+            Console.error("connection \(event.connection) from \(event.peer): \(message)")
+        case .closed(let frames):
+            Console.error("connection \(event.connection) from \(event.peer) closed after \(frames) \(frames == 1 ? "frame" : "frames")")
+        }
+    }
+}

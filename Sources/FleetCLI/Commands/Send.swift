@@ -1,0 +1,153 @@
+import ArgumentParser
+import FleetClient
+import FleetFraming
+import Foundation
+
+/// `fleetcmd send HOST[:PORT] COMMAND...`: the seed article's script, done properly.
+struct Send: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send one or more commands to one device and print the replies.",
+        discussion: """
+            Commands go over one connection, in order; each gets one reply, printed in order. Every reply is read \
+            until its terminator (for esc-cr, the NUL), across any number of TCP segments.
+
+            Exit codes: 0 all replies arrived, 2 refused, 3 unreachable, 4 connect timeout, 5 reply timeout, \
+            6 reset, 7 closed early, 8 reply too large, 1 other failure, 64 usage.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The device: host, host:port, [v6addr]:port (default port 9100).", valueName: "host[:port]"))
+    var device: String
+
+    @Argument(help: ArgumentHelp("Commands: text with escapes (\\r \\n \\t \\0 \\\\ \\xHH \\e) or hex:..; with --hex, hex digits.", valueName: "command"))
+    var commands: [String] = []
+
+    @Flag(help: "Read each COMMAND as hex digits (spaces, ':' and '-' allowed); framing is still applied.")
+    var hex = false
+
+    @Option(name: .customLong("file"), help: ArgumentHelp("Send the bytes of a file as one command ('-' reads stdin). Repeatable; after the COMMANDs.", valueName: "path"))
+    var files: [String] = []
+
+    @OptionGroup(title: "Framing") var framing: FramingOptions
+    @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
+
+    @Option(help: ArgumentHelp("Half-close after sending: auto (only for a single command), always, never.", valueName: "policy"))
+    var halfClose = "auto"
+
+    @Option(help: ArgumentHelp("Largest reply accepted.", valueName: "size"))
+    var maxReply = ByteCountArgument(1 << 20)
+
+    @Option(name: .shortAndLong, help: "Output: text, hex or json (one object per reply).")
+    var output = OutputFormat.text
+
+    @Flag(help: "Print replies byte for byte, terminator included (no cutting, no whitespace stripping).")
+    var rawReply = false
+
+    func validate() throws {
+        guard !commands.isEmpty || !files.isEmpty else { throw ValidationError("give at least one COMMAND (or --file)") }
+        guard DeviceClient.HalfClosePolicy(name: halfClose) != nil else {
+            throw ValidationError("--half-close must be auto, always or never, not '\(halfClose)'")
+        }
+        do {
+            _ = try DeviceAddress(parsing: device)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        _ = try payloads(readingFiles: false)
+    }
+
+    func run() async throws {
+        let address = try DeviceAddress(parsing: device)
+        let payloads = try payloads(readingFiles: true)
+        let configuration = DeviceClient.Configuration(
+            format: try framing.format(),
+            timeouts: .init(connect: timeouts.connectTimeout.value, reply: timeouts.replyTimeout.value, total: timeouts.totalTimeout?.value, idle: timeouts.idleTimeout.value),
+            halfClose: DeviceClient.HalfClosePolicy(name: halfClose)!,  // checked in validate()
+            maxReplyBytes: maxReply.value
+        )
+        let exchange = await DeviceClient(configuration: configuration).exchange(payloads.map(\.bytes), with: address)
+        let printer = ReplyPrinter(output: output, rawReply: rawReply)
+        for (index, payload) in payloads.enumerated() {
+            if index < exchange.replies.count {
+                printer.printReply(exchange.replies[index], command: payload.shown, index: index, device: exchange.device)
+            } else if let error = exchange.error {
+                printer.printFailure(error, command: payload.shown, index: index, device: exchange.device)
+            }
+        }
+        if exchange.leftoverBytes > 0 {
+            Console.error("warning: device \(exchange.device) sent \(exchange.leftoverBytes) bytes after the last reply (ignored)")
+        }
+        if let error = exchange.error {
+            Console.error(error.description)
+            throw ExitStatus.exit(for: error.code)
+        }
+    }
+
+    /// The commands as bytes, each with the text to show for it.
+    private func payloads(readingFiles: Bool) throws -> [(bytes: [UInt8], shown: String)] {
+        var result: [(bytes: [UInt8], shown: String)] = []
+        for command in commands {
+            do {
+                result.append((hex ? try ByteEscapes.parseHex(command) : try ByteEscapes.parse(command), command))
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+        for path in files {
+            guard readingFiles else { continue }
+            let data: Data
+            if path == "-" {
+                data = FileHandle.standardInput.readDataToEndOfFile()
+            } else {
+                guard let contents = FileManager.default.contents(atPath: path) else {
+                    throw ValidationError("cannot read --file '\(path)'")
+                }
+                data = contents
+            }
+            result.append((Array(data), ByteEscapes.render(data)))
+        }
+        return result
+    }
+}
+
+/// Prints replies and failures in the chosen output format.
+struct ReplyPrinter {
+    var output: OutputFormat
+    var rawReply: Bool
+
+    struct Record: Encodable {
+        var device: String
+        var index: Int
+        var command: String
+        var outcome: String
+        var reply: String?
+        var hex: String?
+        var bytes: Int?
+        var timing: Timing?
+        var error: String?
+    }
+
+    struct Timing: Encodable { var ms: Double }
+
+    func bytes(of reply: Reply) -> [UInt8] { rawReply ? reply.frame : Array(reply.trimmed) }
+
+    func printReply(_ reply: Reply, command: String, index: Int, device: String) {
+        let shown = bytes(of: reply)
+        switch output {
+        case .text:
+            Console.out(Render.text(shown))
+        case .hex:
+            Console.out(shown.isEmpty ? "(empty reply)" : ByteEscapes.hexdump(shown))
+        case .json:
+            Console.out(Render.json(Record(
+                device: device, index: index, command: command, outcome: "ok", reply: ByteEscapes.render(shown),
+                hex: ByteEscapes.hex(shown), bytes: reply.payload.count, timing: Timing(ms: DurationText.milliseconds(reply.elapsed)), error: nil
+            )))
+        }
+    }
+
+    func printFailure(_ error: DeviceError, command: String, index: Int, device: String) {
+        guard output == .json else { return }  // text and hex report the error once, on stderr
+        Console.out(Render.json(Record(device: device, index: index, command: command, outcome: error.code.label, error: error.description)))
+    }
+}

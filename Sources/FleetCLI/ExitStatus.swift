@@ -1,0 +1,45 @@
+import ArgumentParser
+public import FleetClient
+
+/// The one table of fleetcmd's exit codes. Every command maps its outcome through here.
+///
+/// | code | meaning |
+/// |------|---------|
+/// | 0  | success: every reply arrived (every target reachable) |
+/// | 1  | other failure (I/O error, internal error, cannot bind) |
+/// | 2  | refused: the port is closed |
+/// | 3  | unreachable: no route, or the name did not resolve |
+/// | 4  | connect timeout |
+/// | 5  | reply timeout (including `--total-timeout`) |
+/// | 6  | reset by the device |
+/// | 7  | closed early: the device closed before a reply was complete |
+/// | 8  | too large: a reply exceeded `--max-reply` |
+/// | 64 | usage: bad flags, bad command text or hex, bad address |
+public enum ExitStatus {
+    public static let success: Int32 = 0
+    public static let failure: Int32 = 1
+    public static let refused: Int32 = 2
+    public static let unreachable: Int32 = 3
+    public static let connectTimeout: Int32 = 4
+    public static let replyTimeout: Int32 = 5
+    public static let reset: Int32 = 6
+    public static let closedEarly: Int32 = 7
+    public static let tooLarge: Int32 = 8
+    public static let usage: Int32 = 64
+
+    /// The exit code for a device outcome.
+    public static func code(for error: DeviceError.Code) -> Int32 {
+        switch error {
+        case .refused: return refused
+        case .unreachable: return unreachable
+        case .connectTimeout: return connectTimeout
+        case .replyTimeout: return replyTimeout
+        case .reset: return reset
+        case .closedEarly: return closedEarly
+        case .tooLarge: return tooLarge
+        default: return failure
+        }
+    }
+
+    static func exit(for error: DeviceError.Code) -> ExitCode { ExitCode(code(for: error)) }
+}

@@ -1,0 +1,21 @@
+public import ArgumentParser
+
+/// The `fleetcmd` command line: every subcommand hangs off this root.
+public struct FleetCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "fleetcmd",
+        abstract: "Send commands to fleets of devices that speak short text or binary commands over raw TCP.",
+        discussion: "Start with `fleetcmd demo`, which needs no hardware.",
+        version: "0.1.0",
+        subcommands: [Send.self, Probe.self, Listen.self, Demo.self]
+    )
+
+    public init() {}
+}
+
+/// The entry point the `fleetcmd` executable calls, so that it needs no import but this module.
+public enum FleetCommandLine {
+    public static func main() async {
+        await FleetCommand.main()
+    }
+}

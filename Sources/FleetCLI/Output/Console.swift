@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOConcurrencyHelpers
+
+/// Line-oriented, thread-safe writes to stdout and stderr, flushed per line so that pipes and tests see each
+/// line as it happens.
+enum Console {
+    private static let lock = NIOLock()
+
+    static func out(_ line: String) { write(line + "\n", to: STDOUT_FILENO) }
+
+    static func err(_ line: String) { write(line + "\n", to: STDERR_FILENO) }
+
+    /// Unbuffered: each line is one or more `write(2)` calls under the lock, so lines never interleave and
+    /// nothing is lost if the process exits right after.
+    private static func write(_ text: String, to descriptor: Int32) {
+        var bytes = Array(text.utf8)
+        lock.withLock {
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes.withUnsafeMutableBytes { buffer in
+                    #if canImport(Darwin)
+                    Darwin.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                    #else
+                    Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)  // non-empty: offset < count
+                    #endif
+                }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return  // stdout closed (EPIPE): nothing sensible left to do with this line
+                }
+                offset += written
+            }
+        }
+    }
+
+    /// `fleetcmd: <message>` on stderr: the form every error line takes.
+    static func error(_ message: String) { err("fleetcmd: " + message) }
+
+    static var stdoutIsTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
+    static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
+}

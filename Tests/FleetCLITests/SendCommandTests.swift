@@ -1,0 +1,213 @@
+import FleetFraming
+import FleetTestSupport
+import Foundation
+import NIOCore
+import Testing
+
+private func text(_ value: String) -> [UInt8] { Array(value.utf8) }
+private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text("PING") ? text("PONG") : text("ECHO ") + request }
+
+@Suite struct SendCommandTests {
+    @Test func printsTheTrimmedReplyAndExitsZero() async throws {
+        let device = try await ScriptedDevice.start(behavior: .answer({ _ in text("  PONG \r\n") }))
+        let result = try await FleetcmdProcess.run(["send", "127.0.0.1:\(device.port)", "PING"])
+        #expect(result.status == 0)
+        #expect(result.stdout == "PONG\n")
+        #expect(result.stderr == "")
+        await device.stop()
+    }
+
+    @Test func severalCommandsPrintOneReplyEachInOrder() async throws {
+        let device = try await ScriptedDevice.start(behavior: .answer(pong))
+        let result = try await FleetcmdProcess.run(["send", "127.0.0.1:\(device.port)", "PING", "A", "B"])
+        #expect(result.stdout == "PONG\nECHO A\nECHO B\n")
+        #expect(device.requests == [text("PING"), text("A"), text("B")])
+        await device.stop()
+    }
+
+    @Test func nonPrintableReplyBytesAreEscapedNeverRaw() async throws {
+        let device = try await ScriptedDevice.start(behavior: .answer({ _ in [0x4F, 0x4B, 0x1B, 0x5B, 0x32, 0x4A, 0x07, 0xFF] }))
+        let result = try await FleetcmdProcess.run(["send", "127.0.0.1:\(device.port)", "X"])
+        #expect(result.stdout == "OK\\x1b[2J\\x07\\xff\n")
+        await device.stop()
+    }
+
+    @Test func escapesHexAndFilesAllBecomeCommandBytes() async throws {
+        let device = try await ScriptedDevice.start(behavior: .answer({ _ in text("ok") }))
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("fleetcmd-\(UUID().uuidString).bin")
+        try Data([0x10, 0x04, 0x01]).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        _ = try await FleetcmdProcess.run(["send", "127.0.0.1:\(device.port)", "A\\tB\\x7f"])
+        _ = try await FleetcmdProcess.run(["send", "--hex", "127.0.0.1:\(device.port)", "10 04 02"])
+        _ = try await FleetcmdProcess.run(["send", "127.0.0.1:\(device.port)", "--file", file.path])
+        _ = try await FleetcmdProcess.run(["send", "127.0.0.1:\(device.port)", "--file", "-"], stdin: Data([0x00, 0x41]))
+        #expect(device.requests == [[0x41, 0x09, 0x42, 0x7F], [0x10, 0x04, 0x02], [0x10, 0x04, 0x01], [0x00, 0x41]])
+        await device.stop()
+    }
+
+    @Test func jsonOutputHasOneObjectPerReplyWithTheDocumentedFields() async throws {
+        let device = try await ScriptedDevice.start(behavior: .answer(pong))
+        let result = try await FleetcmdProcess.run(["send", "-o", "json", "127.0.0.1:\(device.port)", "PING", "Z"])
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 2)
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(first["device"] as? String == "127.0.0.1:\(device.port)")
+        #expect(first["command"] as? String == "PING")
+        #expect(first["reply"] as? String == "PONG")
+        #expect(first["bytes"] as? Int == 4)
+        #expect(first["outcome"] as? String == "ok")
+        #expect((first["timing"] as? [String: Any])?["ms"] is Double)
+        await device.stop()
+    }
+
+    @Test func jsonOutputReportsTheFailureOutcomePerCommand() async throws {
+        let hole = try BlackHoleListener()
+        let result = try await FleetcmdProcess.run(["send", "-o", "json", "--connect-timeout", "200ms", "127.0.0.1:\(hole.port)", "PING"])
+        #expect(result.status == 4)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["outcome"] as? String == "connect-timeout")
+        withExtendedLifetime(hole) {}
+    }
+
+    @Test func hexOutputIsAHexdump() async throws {
+        let device = try await ScriptedDevice.start(behavior: .answer(pong))
+        let result = try await FleetcmdProcess.run(["send", "-o", "hex", "127.0.0.1:\(device.port)", "PING"])
+        #expect(result.stdout.hasPrefix("00000000  50 4f 4e 47"))
+        #expect(result.stdout.hasSuffix("|PONG|\n"))
+        await device.stop()
+    }
+
+    @Test func rawReplyKeepsTheTerminatorAndWhitespace() async throws {
+        let device = try await ScriptedDevice.start(behavior: .answer({ _ in text(" OK ") }))
+        let result = try await FleetcmdProcess.run(["send", "--raw-reply", "127.0.0.1:\(device.port)", "X"])
+        #expect(result.stdout == " OK \\x00\n")
+        await device.stop()
+    }
+
+    @Test func halfCloseNeverServesFinIntolerantDevices() async throws {
+        let device = try await ScriptedDevice.start(behavior: .dropReplyOnHalfClose(delay: .milliseconds(50), pong))
+        let dropped = try await FleetcmdProcess.run(["send", "127.0.0.1:\(device.port)", "PING"])
+        #expect(dropped.status == 7)
+        let kept = try await FleetcmdProcess.run(["send", "--half-close", "never", "127.0.0.1:\(device.port)", "PING"])
+        #expect(kept.status == 0)
+        #expect(kept.stdout == "PONG\n")
+        await device.stop()
+    }
+
+    @Test func customFramingFlagsShapeTheWire() async throws {
+        let format = FrameFormat(name: "stx", request: .delimited(prefix: [0x02], terminator: [0x03]), reply: .delimited(terminator: [0x3A]))
+        let device = try await ScriptedDevice.start(format: format, behavior: .answer(pong))
+        let result = try await FleetcmdProcess.run(["send", "--prefix", "\\x02", "--suffix", "hex:03", "--reply-end", ":", "127.0.0.1:\(device.port)", "PING"])
+        #expect(result.stdout == "PONG\n")
+        await device.stop()
+    }
+
+    @Test func presetLineTalksToALineDevice() async throws {
+        let device = try await ScriptedDevice.start(format: .line, behavior: .answer(pong))
+        let result = try await FleetcmdProcess.run(["send", "--preset", "line", "127.0.0.1:\(device.port)", "PING"])
+        #expect(result.stdout == "PONG\n")
+        await device.stop()
+    }
+
+    // MARK: - Exit codes, one per outcome class
+
+    @Test func refusedExitsTwo() async throws {
+        let device = try await ScriptedDevice.start(behavior: .silent)
+        let port = device.port
+        await device.stop()
+        let result = try await FleetcmdProcess.run(["send", "127.0.0.1:\(port)", "PING"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "fleetcmd: failed to connect to device 127.0.0.1:\(port): connection refused\n")
+        #expect(result.stdout == "")
+    }
+
+    @Test func unresolvableExitsThree() async throws {
+        let result = try await FleetcmdProcess.run(["send", "no-such-device.invalid", "PING"])
+        #expect(result.status == 3)
+        #expect(result.stderr.hasPrefix("fleetcmd: failed to connect to device no-such-device.invalid:9100: cannot resolve host"))
+    }
+
+    @Test func connectTimeoutExitsFour() async throws {
+        let hole = try BlackHoleListener()
+        let result = try await FleetcmdProcess.run(["send", "--connect-timeout", "300ms", "127.0.0.1:\(hole.port)", "PING"])
+        #expect(result.status == 4)
+        #expect(result.stderr == "fleetcmd: failed to connect to device 127.0.0.1:\(hole.port): timed out after 300ms\n")
+        withExtendedLifetime(hole) {}
+    }
+
+    @Test func replyTimeoutExitsFive() async throws {
+        let device = try await ScriptedDevice.start(behavior: .silent)
+        let result = try await FleetcmdProcess.run(["send", "--half-close", "never", "--reply-timeout", "200ms", "127.0.0.1:\(device.port)", "PING"])
+        #expect(result.status == 5)
+        #expect(result.stderr.contains("timed out after 200ms waiting for a reply"))
+        await device.stop()
+    }
+
+    @Test func resetExitsSix() async throws {
+        let device = try await ScriptedDevice.start(behavior: .resetOnRequest)
+        let result = try await FleetcmdProcess.run(["send", "--half-close", "never", "127.0.0.1:\(device.port)", "PING"])
+        #expect(result.status == 6)
+        #expect(result.stderr == "fleetcmd: failed to communicate with device 127.0.0.1:\(device.port): connection reset by peer\n")
+        await device.stop()
+    }
+
+    @Test func closedEarlyExitsSevenAndKeepsEarlierReplies() async throws {
+        let device = try await ScriptedDevice.start(behavior: .writeThenClose(text("FIRST\0PART")))
+        let result = try await FleetcmdProcess.run(["send", "127.0.0.1:\(device.port)", "A", "B"])
+        #expect(result.status == 7)
+        #expect(result.stdout == "FIRST\n")
+        #expect(result.stderr == "fleetcmd: failed to communicate with device 127.0.0.1:\(device.port): closed before the reply was complete (got 4 bytes, no NUL)\n")
+        await device.stop()
+    }
+
+    @Test func tooLargeExitsEight() async throws {
+        let device = try await ScriptedDevice.start(behavior: .answer({ _ in [UInt8](repeating: 0x41, count: 5000) }))
+        let result = try await FleetcmdProcess.run(["send", "--max-reply", "1KiB", "127.0.0.1:\(device.port)", "PING"])
+        #expect(result.status == 8)
+        #expect(result.stderr == "fleetcmd: failed to communicate with device 127.0.0.1:\(device.port): reply exceeds 1 KiB\n")
+        await device.stop()
+    }
+
+    @Test(arguments: [
+        ["send", "127.0.0.1", "bad\\q"],
+        ["send", "127.0.0.1"],
+        ["send", "--hex", "127.0.0.1", "zz"],
+        ["send", "--preset", "bogus", "127.0.0.1", "PING"],
+        ["send", "--half-close", "sometimes", "127.0.0.1", "PING"],
+        ["send", "--connect-timeout", "soon", "127.0.0.1", "PING"],
+        ["send", "127.0.0.1:99999", "PING"],
+        ["send", "127.0.0.1", "--file", "/nonexistent/file"],
+    ])
+    func usageMistakesExitSixtyFourWithOneClearLine(_ arguments: [String]) async throws {
+        let result = try await FleetcmdProcess.run(arguments)
+        #expect(result.status == 64)
+        #expect(result.stdout == "")
+        #expect(result.stderr.hasPrefix("Error: "))
+    }
+}
+
+@Suite struct ProbeAndDemoCommandTests {
+    @Test func probeReportsEachTargetAndExitsWithTheFirstFailure() async throws {
+        let up = try await ScriptedDevice.start(behavior: .silent)
+        let gone = try await ScriptedDevice.start(behavior: .silent)
+        let downPort = gone.port
+        await gone.stop()
+        let ok = try await FleetcmdProcess.run(["probe", "127.0.0.1:\(up.port)"])
+        #expect(ok.status == 0)
+        #expect(ok.stdout.hasPrefix("127.0.0.1:\(up.port): reachable ("))
+        let mixed = try await FleetcmdProcess.run(["probe", "-o", "json", "127.0.0.1:\(up.port)", "127.0.0.1:\(downPort)"])
+        #expect(mixed.status == 2)
+        let lines = mixed.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2)
+        #expect(lines[0].contains("\"outcome\":\"reachable\""))
+        #expect(lines[1].contains("\"outcome\":\"refused\""))
+        await up.stop()
+    }
+
+    @Test func demoRunsWithNoHardwareAndExitsZero() async throws {
+        let result = try await FleetcmdProcess.run(["demo"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("PONG"))
+        #expect(result.stdout.contains("connection refused"))
+    }
+}

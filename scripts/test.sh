@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what the tests need, builds, then runs the Swift tests,
+# the interop tests against real peers (the seed article's client, ncat) and a bounded fuzz run.
+# Environment: FUZZ_SECONDS (default 60; 0 skips the fuzz run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-test-deps.sh
+
+# Simulated fleets open many sockets; raise the soft limit up to the hard one.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+echo "== swift build"
+swift build --build-tests
+export FLEETCMD_BIN="$(swift build --show-bin-path)/fleetcmd"
+
+echo "== swift test"
+swift test --skip-build
+
+echo "== interop (pytest)"
+python3 -m pytest -q Tests/interop
+
+seconds="${FUZZ_SECONDS:-60}"
+if [ "$seconds" != "0" ]; then
+    echo "== fuzz (${seconds}s)"
+    scripts/fuzz.sh "$seconds"
+fi
+echo "== all tests passed"
