@@ -23,16 +23,22 @@ public struct DeviceAddress: Sendable, Hashable, CustomStringConvertible {
             let rest = host[host.index(after: close)...]
             host = host[host.index(after: host.startIndex)..<close]
             if !rest.isEmpty {
-                guard rest.hasPrefix(":"), let parsed = Int(rest.dropFirst()) else { throw ParseError(text: text, reason: "bad port") }
+                guard rest.hasPrefix(":"), let parsed = Int(rest.dropFirst()) else {
+                    throw ParseError(text: text, reason: "bad port")
+                }
                 port = parsed
             }
         } else if host.filter({ $0 == ":" }).count == 1, let colon = host.firstIndex(of: ":") {
-            guard let parsed = Int(host[host.index(after: colon)...]) else { throw ParseError(text: text, reason: "bad port") }
+            guard let parsed = Int(host[host.index(after: colon)...]) else {
+                throw ParseError(text: text, reason: "bad port")
+            }
             port = parsed
             host = host[..<colon]
         }
         guard !host.isEmpty else { throw ParseError(text: text, reason: "empty host") }
-        guard (0...65535).contains(port) else { throw ParseError(text: text, reason: "port \(port) is outside 0-65535") }
+        guard (0...65535).contains(port) else {
+            throw ParseError(text: text, reason: "port \(port) is outside 0-65535")
+        }
         self.host = String(host)
         self.port = port
     }

@@ -40,7 +40,10 @@ extension DeviceClient {
         /// once at least one byte arrived. Default: 500 ms.
         public var idle: Duration
 
-        public init(connect: Duration = .seconds(5), reply: Duration = .seconds(10), total: Duration? = nil, idle: Duration = .milliseconds(500)) {
+        public init(
+            connect: Duration = .seconds(5), reply: Duration = .seconds(10), total: Duration? = nil,
+            idle: Duration = .milliseconds(500)
+        ) {
             self.connect = connect
             self.reply = reply
             self.total = total

@@ -20,7 +20,10 @@ public struct DeviceClient: Sendable {
     /// - Parameters:
     ///   - configuration: framing, timeouts and limits.
     ///   - eventLoopGroup: where connections run. Default: NIO's shared singleton group.
-    public init(configuration: Configuration = Configuration(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    public init(
+        configuration: Configuration = Configuration(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
         self.configuration = configuration
         self.group = eventLoopGroup
     }
@@ -48,9 +51,13 @@ public struct DeviceClient: Sendable {
         let device = address.description
         let startedAt = NIODeadline.now()
         let configuration = self.configuration
-        let connectTimeout = min(configuration.timeouts.connect, configuration.timeouts.total ?? configuration.timeouts.connect)
+        let connectTimeout = min(
+            configuration.timeouts.connect, configuration.timeouts.total ?? configuration.timeouts.connect)
         guard !commands.isEmpty else {
-            promise.succeed(Exchange(device: device, commandCount: 0, replies: [], error: nil, connectDuration: nil, totalDuration: .zero, leftoverBytes: 0))
+            promise.succeed(
+                Exchange(
+                    device: device, commandCount: 0, replies: [], error: nil, connectDuration: nil,
+                    totalDuration: .zero, leftoverBytes: 0))
             return promise.futureResult
         }
 
@@ -60,7 +67,9 @@ public struct DeviceClient: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ExchangeHandler(commands: commands, configuration: configuration, device: device, startedAt: startedAt, promise: promise)
+                        ExchangeHandler(
+                            commands: commands, configuration: configuration, device: device, startedAt: startedAt,
+                            promise: promise)
                     )
                 }
             }
@@ -71,10 +80,12 @@ public struct DeviceClient: Sendable {
             connected = bootstrap.connect(host: address.host, port: address.port)
         }
         connected.whenFailure { error in
-            let classified = DeviceError.classify(error, device: device, connecting: true, connectTimeout: connectTimeout)
+            let classified = DeviceError.classify(
+                error, device: device, connecting: true, connectTimeout: connectTimeout)
             promise.succeed(
-                Exchange(device: device, commandCount: commands.count, replies: [], error: classified, connectDuration: nil,
-                         totalDuration: .nanoseconds((NIODeadline.now() - startedAt).nanoseconds), leftoverBytes: 0)
+                Exchange(
+                    device: device, commandCount: commands.count, replies: [], error: classified, connectDuration: nil,
+                    totalDuration: .nanoseconds((NIODeadline.now() - startedAt).nanoseconds), leftoverBytes: 0)
             )
         }
         return promise.futureResult

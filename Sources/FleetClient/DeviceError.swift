@@ -3,11 +3,11 @@ import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Why talking to a device failed, with the device named and the cause in one line.
@@ -57,7 +57,9 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
     /// The error this one was made from, if any.
     public var underlying: (any Error)?
 
-    public init(code: Code, device: String, detail: String, mayHaveDelivered: Bool? = nil, underlying: (any Error)? = nil) {
+    public init(
+        code: Code, device: String, detail: String, mayHaveDelivered: Bool? = nil, underlying: (any Error)? = nil
+    ) {
         self.code = code
         self.device = device
         self.detail = detail
@@ -71,33 +73,47 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
     }
 
     /// Classifies an error from NIO while connecting to (`connecting == true`) or talking to `device`.
-    static func classify(_ error: any Error, device: String, connecting: Bool, connectTimeout: Duration) -> DeviceError {
+    static func classify(_ error: any Error, device: String, connecting: Bool, connectTimeout: Duration) -> DeviceError
+    {
         if let error = error as? DeviceError { return error }
         if let error = error as? ChannelError, case .connectTimeout = error {
-            return DeviceError(code: .connectTimeout, device: device, detail: "timed out after \(DurationText.format(connectTimeout))", underlying: error)
+            return DeviceError(
+                code: .connectTimeout, device: device, detail: "timed out after \(DurationText.format(connectTimeout))",
+                underlying: error)
         }
         if let error = error as? NIOConnectionError {
-            if let first = error.connectionErrors.first { return classify(first.error, device: device, connecting: true, connectTimeout: connectTimeout) }
+            if let first = error.connectionErrors.first {
+                return classify(first.error, device: device, connecting: true, connectTimeout: connectTimeout)
+            }
             let cause = error.dnsAError ?? error.dnsAAAAError
-            return DeviceError(code: .unreachable, device: device, detail: "cannot resolve host '\(error.host)'\(cause.map { ": \($0)" } ?? "")", underlying: error)
+            return DeviceError(
+                code: .unreachable, device: device,
+                detail: "cannot resolve host '\(error.host)'\(cause.map { ": \($0)" } ?? "")", underlying: error)
         }
         if error is SocketAddressError {
-            return DeviceError(code: .unreachable, device: device, detail: "cannot resolve host: \(error)", underlying: error)
+            return DeviceError(
+                code: .unreachable, device: device, detail: "cannot resolve host: \(error)", underlying: error)
         }
         if let error = error as? IOError {
             switch error.errnoCode {
-            case ECONNREFUSED: return DeviceError(code: .refused, device: device, detail: "connection refused", underlying: error)
+            case ECONNREFUSED:
+                return DeviceError(code: .refused, device: device, detail: "connection refused", underlying: error)
             case ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL, ENETDOWN, EHOSTDOWN:
-                return DeviceError(code: .unreachable, device: device, detail: String(cString: strerror(error.errnoCode)).lowercased(), underlying: error)
+                return DeviceError(
+                    code: .unreachable, device: device, detail: String(cString: strerror(error.errnoCode)).lowercased(),
+                    underlying: error)
             case ETIMEDOUT where connecting:
                 return DeviceError(code: .connectTimeout, device: device, detail: "timed out", underlying: error)
             case ECONNRESET, EPIPE:
                 return DeviceError(code: .reset, device: device, detail: "connection reset by peer", underlying: error)
             default:
                 let code: Code = connecting ? .unreachable : .ioError
-                return DeviceError(code: code, device: device, detail: String(cString: strerror(error.errnoCode)).lowercased(), underlying: error)
+                return DeviceError(
+                    code: code, device: device, detail: String(cString: strerror(error.errnoCode)).lowercased(),
+                    underlying: error)
             }
         }
-        return DeviceError(code: connecting ? .unreachable : .ioError, device: device, detail: "\(error)", underlying: error)
+        return DeviceError(
+            code: connecting ? .unreachable : .ioError, device: device, detail: "\(error)", underlying: error)
     }
 }

@@ -28,7 +28,10 @@ final class ExchangeHandler: ChannelInboundHandler {
     private var idleTimer: Scheduled<Void>?
     private var totalTimer: Scheduled<Void>?
 
-    init(commands: [[UInt8]], configuration: DeviceClient.Configuration, device: String, startedAt: NIODeadline, promise: EventLoopPromise<Exchange>) {
+    init(
+        commands: [[UInt8]], configuration: DeviceClient.Configuration, device: String, startedAt: NIODeadline,
+        promise: EventLoopPromise<Exchange>
+    ) {
         self.commands = commands
         self.configuration = configuration
         self.device = device
@@ -48,7 +51,9 @@ final class ExchangeHandler: ChannelInboundHandler {
         if let total = configuration.timeouts.total {
             let deadline = startedAt + TimeAmount(total)
             totalTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-                fail(context: context, .replyTimeout, "total timeout of \(DurationText.format(total)) expired\(progressNote())")
+                fail(
+                    context: context, .replyTimeout,
+                    "total timeout of \(DurationText.format(total)) expired\(progressNote())")
             }
         }
         perform(machine.connected(), context: context)
@@ -79,7 +84,8 @@ final class ExchangeHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard !machine.isFinished else { return }
-        let classified = DeviceError.classify(error, device: device, connecting: false, connectTimeout: configuration.timeouts.connect)
+        let classified = DeviceError.classify(
+            error, device: device, connecting: false, connectTimeout: configuration.timeouts.connect)
         finish(context: context, error: classified)
     }
 
@@ -92,13 +98,19 @@ final class ExchangeHandler: ChannelInboundHandler {
             do {
                 for index in range { try buffer.writeFrame(commands[index], spec: configuration.format.request) }
             } catch {
-                finish(context: context, error: DeviceError(code: .ioError, device: device, detail: "cannot frame command: \(error)", mayHaveDelivered: range.lowerBound > 0))
+                finish(
+                    context: context,
+                    error: DeviceError(
+                        code: .ioError, device: device, detail: "cannot frame command: \(error)",
+                        mayHaveDelivered: range.lowerBound > 0))
                 return
             }
             let now = NIODeadline.now()
             for index in range { writtenAt[index] = now }
             let written = context.eventLoop.makePromise(of: Void.self)
-            written.futureResult.assumeIsolated().whenFailure { [self] error in errorCaught(context: context, error: error) }
+            written.futureResult.assumeIsolated().whenFailure { [self] error in
+                errorCaught(context: context, error: error)
+            }
             context.writeAndFlush(wrapOutboundOut(buffer), promise: written)
             if halfClose { context.close(mode: .output, promise: nil) }
             armReplyTimer(context: context)
@@ -131,7 +143,10 @@ final class ExchangeHandler: ChannelInboundHandler {
     private func deliver(payload: ByteBuffer, frame: ByteBuffer, context: ChannelHandlerContext) {
         let (index, action) = machine.replyReceived()
         guard let index else { return }
-        replies.append(Reply(payload: Array(payload.readableBytesView), frame: Array(frame.readableBytesView), elapsed: elapsed(since: writtenAt[index])))
+        replies.append(
+            Reply(
+                payload: Array(payload.readableBytesView), frame: Array(frame.readableBytesView),
+                elapsed: elapsed(since: writtenAt[index])))
         replyTimer?.cancel()
         idleTimer?.cancel()
         compactIfEmpty()
@@ -142,14 +157,17 @@ final class ExchangeHandler: ChannelInboundHandler {
         guard !machine.isFinished else { return }
         if var buffer = received, configuration.format.reply.endsAtClose {
             received = nil
-            if let scanned = try? buffer.readLastFrame(using: &scanner), let payload = scanned.payload, let frame = scanned.frame {
+            if let scanned = try? buffer.readLastFrame(using: &scanner), let payload = scanned.payload,
+                let frame = scanned.frame
+            {
                 deliver(payload: payload, frame: frame, context: context)
                 if machine.isFinished { return }
             }
         }
         let got = received?.readableBytes ?? 0
         let awaited = machine.awaitedReply ?? 0
-        let what = got == 0
+        let what =
+            got == 0
             ? (awaited == 0 ? "closed without replying" : "closed after \(awaited) of \(commands.count) replies")
             : "closed before the reply was complete (got \(got) \(got == 1 ? "byte" : "bytes"), \(missingEnd()))"
         fail(context: context, .closedEarly, what)
@@ -157,7 +175,9 @@ final class ExchangeHandler: ChannelInboundHandler {
 
     private func missingEnd() -> String {
         let spec = configuration.format.reply
-        if let terminator = spec.terminator { return "no \(FrameSpec.delimited(terminator: terminator).endDescription)" }
+        if let terminator = spec.terminator {
+            return "no \(FrameSpec.delimited(terminator: terminator).endDescription)"
+        }
         return "expected \(spec.endDescription)"
     }
 
@@ -171,13 +191,16 @@ final class ExchangeHandler: ChannelInboundHandler {
                 completeIdleReply(context: context)
                 return
             }
-            fail(context: context, .replyTimeout, "timed out after \(DurationText.format(timeout)) waiting for a reply\(progressNote())")
+            fail(
+                context: context, .replyTimeout,
+                "timed out after \(DurationText.format(timeout)) waiting for a reply\(progressNote())")
         }
     }
 
     private func armIdleTimer(context: ChannelHandlerContext) {
         idleTimer?.cancel()
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(configuration.timeouts.idle)) { [self] in
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(configuration.timeouts.idle)) {
+            [self] in
             completeIdleReply(context: context)
         }
     }
@@ -187,7 +210,9 @@ final class ExchangeHandler: ChannelInboundHandler {
         guard !machine.isFinished, var buffer = received, buffer.readableBytes > 0 else { return }
         received = nil
         scanner.reset()
-        if let scanned = try? buffer.readLastFrame(using: &scanner), let payload = scanned.payload, let frame = scanned.frame {
+        if let scanned = try? buffer.readLastFrame(using: &scanner), let payload = scanned.payload,
+            let frame = scanned.frame
+        {
             deliver(payload: payload, frame: frame, context: context)
         }
     }
@@ -197,7 +222,9 @@ final class ExchangeHandler: ChannelInboundHandler {
     private func progressNote() -> String {
         var parts: [String] = []
         if commands.count > 1 { parts.append("got \(replies.count) of \(commands.count) replies") }
-        if let pending = received?.readableBytes, pending > 0 { parts.append("\(pending) bytes of a partial reply, \(missingEnd())") }
+        if let pending = received?.readableBytes, pending > 0 {
+            parts.append("\(pending) bytes of a partial reply, \(missingEnd())")
+        }
         return parts.isEmpty ? "" : " (\(parts.joined(separator: "; ")))"
     }
 

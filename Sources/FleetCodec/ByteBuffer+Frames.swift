@@ -18,7 +18,9 @@ extension ByteBuffer {
     /// accumulate. Returns the payload as a slice of `self` (no copy) and the number of garbage bytes dropped.
     /// - Throws: ``FramingError`` from the scanner (a frame over its limit).
     package mutating func readFrame(using scanner: inout FrameScanner) throws(FramingError) -> ScannedFrame {
-        let step = try withUnsafeReadableBytes { bytes in Result { () throws(FramingError) in try scanner.next(in: bytes) } }.get()
+        let step = try withUnsafeReadableBytes { bytes in
+            Result { () throws(FramingError) in try scanner.next(in: bytes) }
+        }.get()
         switch step {
         case .needMoreData(let discard):
             moveReaderIndex(forwardBy: discard)
@@ -34,7 +36,9 @@ extension ByteBuffer {
     /// At end of stream: reads the final frame of an until-close framing, or throws if a self-delimiting frame
     /// was cut off. Everything readable is consumed.
     package mutating func readLastFrame(using scanner: inout FrameScanner) throws(FramingError) -> ScannedFrame {
-        let match = try withUnsafeReadableBytes { bytes in Result { () throws(FramingError) in try scanner.last(in: bytes) } }.get()
+        let match = try withUnsafeReadableBytes { bytes in
+            Result { () throws(FramingError) in try scanner.last(in: bytes) }
+        }.get()
         defer { moveReaderIndex(to: writerIndex) }
         guard let match else { return ScannedFrame(payload: nil, frame: nil, skipped: readableBytes) }
         return ScannedFrame(

@@ -29,7 +29,8 @@ public enum ByteEscapes {
                 guard index + 1 < bytes.count + 0, index + 2 <= bytes.count,
                     let high = hexValue(bytes[index]), let low = hexValue(bytes[index + 1])
                 else {
-                    throw FramingError(.invalidEscape, detail: "\\x needs two hex digits at offset \(index - 2) in '\(text)'")
+                    throw FramingError(
+                        .invalidEscape, detail: "\\x needs two hex digits at offset \(index - 2) in '\(text)'")
                 }
                 out.append(high << 4 | low)
                 index += 2
@@ -45,7 +46,8 @@ public enum ByteEscapes {
             case UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: "'"): out.append(escape)
             default:
                 let shown = String(decoding: [escape], as: UTF8.self)
-                throw FramingError(.invalidEscape, detail: "unknown escape \\\(shown) at offset \(index - 2) in '\(text)'")
+                throw FramingError(
+                    .invalidEscape, detail: "unknown escape \\\(shown) at offset \(index - 2) in '\(text)'")
             }
         }
         return out
@@ -67,7 +69,11 @@ public enum ByteEscapes {
                     throw FramingError(.invalidHex, detail: "separator inside a byte at offset \(offset) in '\(text)'")
                 }
             } else {
-                throw FramingError(.invalidHex, detail: "'\(String(decoding: [byte], as: UTF8.self))' at offset \(offset) is not a hex digit in '\(text)'")
+                throw FramingError(
+                    .invalidHex,
+                    detail:
+                        "'\(String(decoding: [byte], as: UTF8.self))' at offset \(offset) is not a hex digit in '\(text)'"
+                )
             }
         }
         guard digits.count % 2 == 0 else {
@@ -156,7 +162,10 @@ public enum ByteEscapes {
             }
             let padding = String(repeating: " ", count: max(0, 49 - hexPart.count))
             let ascii = String(decoding: row.map { (0x20..<0x7F).contains($0) ? $0 : UInt8(ascii: ".") }, as: UTF8.self)
-            let offsetText = hex([UInt8(truncatingIfNeeded: offset >> 24), UInt8(truncatingIfNeeded: offset >> 16), UInt8(truncatingIfNeeded: offset >> 8), UInt8(truncatingIfNeeded: offset)])
+            let offsetText = hex([
+                UInt8(truncatingIfNeeded: offset >> 24), UInt8(truncatingIfNeeded: offset >> 16),
+                UInt8(truncatingIfNeeded: offset >> 8), UInt8(truncatingIfNeeded: offset),
+            ])
             lines.append("\(offsetText)  \(hexPart)\(padding)|\(ascii)|")
             offset += 16
         }

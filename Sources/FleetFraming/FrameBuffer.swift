@@ -20,7 +20,9 @@ public struct FrameBuffer: Sendable {
         pending.append(contentsOf: chunk)
         var payloads: [[UInt8]] = []
         while true {
-            let step = try pending.withUnsafeBytes { bytes in Result { () throws(FramingError) in try scanner.next(in: bytes) } }.get()
+            let step = try pending.withUnsafeBytes { bytes in
+                Result { () throws(FramingError) in try scanner.next(in: bytes) }
+            }.get()
             switch step {
             case .needMoreData(let discard):
                 drop(discard, garbage: discard)
@@ -35,7 +37,9 @@ public struct FrameBuffer: Sendable {
     /// Ends the stream: returns the final until-close payload, if any.
     /// - Throws: ``FramingError`` when bytes of an incomplete frame are left over.
     public mutating func finish() throws(FramingError) -> [UInt8]? {
-        let match = try pending.withUnsafeBytes { bytes in Result { () throws(FramingError) in try scanner.last(in: bytes) } }.get()
+        let match = try pending.withUnsafeBytes { bytes in
+            Result { () throws(FramingError) in try scanner.last(in: bytes) }
+        }.get()
         defer { pending.removeAll() }
         guard let match else {
             discardedBytes += pending.count

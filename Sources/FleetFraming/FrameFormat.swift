@@ -29,19 +29,25 @@ public struct FrameFormat: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(name) (request \(request), reply \(reply))" }
 
     /// The seed article's framing: ESC + command + CR, replies end at NUL.
-    public static let escCR = FrameFormat(name: "esc-cr", request: .delimited(prefix: [0x1B], terminator: [0x0D]), reply: .delimited(terminator: [0x00]))
+    public static let escCR = FrameFormat(
+        name: "esc-cr", request: .delimited(prefix: [0x1B], terminator: [0x0D]), reply: .delimited(terminator: [0x00]))
     /// Newline-terminated lines both ways.
-    public static let line = FrameFormat(name: "line", request: .delimited(terminator: [0x0A]), reply: .delimited(terminator: [0x0A]))
+    public static let line = FrameFormat(
+        name: "line", request: .delimited(terminator: [0x0A]), reply: .delimited(terminator: [0x0A]))
     /// CR LF requests; replies end at LF, so CR LF and bare LF both work (the CR is stripped as whitespace).
-    public static let crlf = FrameFormat(name: "crlf", request: .delimited(terminator: [0x0D, 0x0A]), reply: .delimited(terminator: [0x0A]))
+    public static let crlf = FrameFormat(
+        name: "crlf", request: .delimited(terminator: [0x0D, 0x0A]), reply: .delimited(terminator: [0x0A]))
     /// CR-terminated both ways.
-    public static let cr = FrameFormat(name: "cr", request: .delimited(terminator: [0x0D]), reply: .delimited(terminator: [0x0D]))
+    public static let cr = FrameFormat(
+        name: "cr", request: .delimited(terminator: [0x0D]), reply: .delimited(terminator: [0x0D]))
     /// Nothing added; a reply is everything until the peer closes or goes idle.
     public static let raw = FrameFormat(name: "raw", request: .untilClose, reply: .untilClose)
     /// 2-byte big-endian length prefix both ways.
-    public static let length16 = FrameFormat(name: "length16", request: .lengthPrefixed(width: 2), reply: .lengthPrefixed(width: 2))
+    public static let length16 = FrameFormat(
+        name: "length16", request: .lengthPrefixed(width: 2), reply: .lengthPrefixed(width: 2))
     /// 4-byte big-endian length prefix both ways.
-    public static let length32 = FrameFormat(name: "length32", request: .lengthPrefixed(width: 4), reply: .lengthPrefixed(width: 4))
+    public static let length32 = FrameFormat(
+        name: "length32", request: .lengthPrefixed(width: 4), reply: .lengthPrefixed(width: 4))
     /// Raw requests; the reply is exactly `count` bytes.
     public static func fixed(_ count: Int) -> FrameFormat {
         FrameFormat(name: "fixed:\(count)", request: .untilClose, reply: .fixedLength(count))

@@ -72,7 +72,10 @@ public struct FrameScanner: Sendable {
                 let payloadCount = terminatorAt - payloadStart
                 guard payloadCount <= maxFrameBytes else { throw tooLarge(payloadCount) }
                 scanOffset = 0
-                return .frame(Match(skipped: start, payload: payloadStart..<terminatorAt, frame: start..<(terminatorAt + terminator.count)))
+                return .frame(
+                    Match(
+                        skipped: start, payload: payloadStart..<terminatorAt,
+                        frame: start..<(terminatorAt + terminator.count)))
             }
             // The terminator may still begin in the last `terminator.count - 1` bytes.
             let searchedUpTo = max(payloadStart, bytes.count - (terminator.count - 1))
@@ -118,7 +121,8 @@ public struct FrameScanner: Sendable {
         case .delimited(let prefix, let terminator):
             // Only garbage (no prefix) is not a frame at all.
             guard Self.locate(prefix: prefix, in: bytes) != nil, !bytes.isEmpty else { return nil }
-            throw FramingError(.incompleteFrame, byteCount: bytes.count, detail: "no \(FrameSpec.describeBytes(terminator))")
+            throw FramingError(
+                .incompleteFrame, byteCount: bytes.count, detail: "no \(FrameSpec.describeBytes(terminator))")
         case .lengthPrefixed(let width):
             guard !bytes.isEmpty else { return nil }
             guard bytes.count >= width else {
@@ -126,7 +130,8 @@ public struct FrameScanner: Sendable {
             }
             var length = 0
             for index in 0..<width { length = length << 8 | Int(bytes[index]) }
-            throw FramingError(.incompleteFrame, byteCount: bytes.count - width, limit: length, detail: "expected \(length)")
+            throw FramingError(
+                .incompleteFrame, byteCount: bytes.count - width, limit: length, detail: "expected \(length)")
         case .fixed(let count):
             guard !bytes.isEmpty else { return nil }
             throw FramingError(.incompleteFrame, byteCount: bytes.count, limit: count, detail: "expected \(count)")

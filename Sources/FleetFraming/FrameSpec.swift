@@ -33,7 +33,9 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
     ///
     /// An empty terminator means the frame runs until the connection closes (see ``untilClose``).
     public static func delimited(prefix: [UInt8] = [], terminator: [UInt8]) -> FrameSpec {
-        terminator.isEmpty ? FrameSpec(kind: .untilClose(prefix: prefix)) : FrameSpec(kind: .delimited(prefix: prefix, terminator: terminator))
+        terminator.isEmpty
+            ? FrameSpec(kind: .untilClose(prefix: prefix))
+            : FrameSpec(kind: .delimited(prefix: prefix, terminator: terminator))
     }
 
     /// Frames preceded by a big-endian length field of `width` bytes (2 or 4).
@@ -100,12 +102,18 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
             if !prefix.isEmpty { write(prefix) }
         case .lengthPrefixed(let width):
             let limit = width == 2 ? Int(UInt16.max) : Int(UInt32.max)
-            guard payloadCount <= limit else { throw FramingError(.payloadTooLargeForLength, byteCount: payloadCount, limit: limit) }
+            guard payloadCount <= limit else {
+                throw FramingError(.payloadTooLargeForLength, byteCount: payloadCount, limit: limit)
+            }
             var header: [UInt8] = []
-            for shift in stride(from: (width - 1) * 8, through: 0, by: -8) { header.append(UInt8(truncatingIfNeeded: payloadCount >> shift)) }
+            for shift in stride(from: (width - 1) * 8, through: 0, by: -8) {
+                header.append(UInt8(truncatingIfNeeded: payloadCount >> shift))
+            }
             write(header)
         case .fixed(let count):
-            guard payloadCount == count else { throw FramingError(.wrongFixedLength, byteCount: payloadCount, limit: count) }
+            guard payloadCount == count else {
+                throw FramingError(.wrongFixedLength, byteCount: payloadCount, limit: count)
+            }
         }
     }
 
@@ -123,7 +131,9 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch kind {
         case .delimited(let prefix, let terminator):
-            return prefix.isEmpty ? "until \(Self.describeBytes(terminator))" : "\(Self.describeBytes(prefix)) … \(Self.describeBytes(terminator))"
+            return prefix.isEmpty
+                ? "until \(Self.describeBytes(terminator))"
+                : "\(Self.describeBytes(prefix)) … \(Self.describeBytes(terminator))"
         case .lengthPrefixed(let width): return "length\(width * 8)"
         case .fixed(let count): return "fixed:\(count)"
         case .untilClose(let prefix): return prefix.isEmpty ? "until close" : "\(Self.describeBytes(prefix)) … close"
@@ -131,7 +141,9 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
     }
 
     static func describeBytes(_ bytes: [UInt8]) -> String {
-        let names: [UInt8: String] = [0x00: "NUL", 0x02: "STX", 0x03: "ETX", 0x0A: "LF", 0x0C: "FF", 0x0D: "CR", 0x1B: "ESC"]
+        let names: [UInt8: String] = [
+            0x00: "NUL", 0x02: "STX", 0x03: "ETX", 0x0A: "LF", 0x0C: "FF", 0x0D: "CR", 0x1B: "ESC",
+        ]
         if bytes.allSatisfy({ names[$0] != nil }) { return bytes.map { names[$0]! }.joined(separator: " ") }  // checked just above
         return "\"" + ByteEscapes.render(bytes) + "\""
     }

@@ -51,8 +51,10 @@ public struct FramingError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch code.base {
         case .frameTooLarge: return "frame exceeds \(ByteCount.format(limit))"
-        case .incompleteFrame: return "stream ended inside a frame (got \(byteCount) bytes\(detail.isEmpty ? "" : ", \(detail)"))"
-        case .payloadTooLargeForLength: return "payload of \(byteCount) bytes does not fit a length field (max \(limit))"
+        case .incompleteFrame:
+            return "stream ended inside a frame (got \(byteCount) bytes\(detail.isEmpty ? "" : ", \(detail)"))"
+        case .payloadTooLargeForLength:
+            return "payload of \(byteCount) bytes does not fit a length field (max \(limit))"
         case .wrongFixedLength: return "payload of \(byteCount) bytes, but the frame is fixed at \(limit)"
         default: return detail.isEmpty ? code.description : "\(code): \(detail)"
         }

@@ -4,7 +4,9 @@ public enum DurationText {
     /// - Throws: ``FramingError`` with code `invalidDuration`.
     public static func parse(_ text: String) throws(FramingError) -> Duration {
         let trimmed = text.trimmingASCIISpaces()
-        let units: [(String, Double)] = [("ms", 1e-3), ("us", 1e-6), ("µs", 1e-6), ("ns", 1e-9), ("s", 1), ("m", 60), ("h", 3600)]
+        let units: [(String, Double)] = [
+            ("ms", 1e-3), ("us", 1e-6), ("µs", 1e-6), ("ns", 1e-9), ("s", 1), ("m", 60), ("h", 3600),
+        ]
         var number = Substring(trimmed)
         var scale = 1.0
         for (suffix, factor) in units where trimmed.hasSuffix(suffix) {

@@ -8,8 +8,10 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let input = Array(UnsafeBufferPointer(start: data, count: size))
     guard let selector = input.first else { return 0 }
     let body = Array(input.dropFirst())
-    let formats: [FrameFormat] = [.escCR, .line, .crlf, .cr, .raw, .length16, .length32, .fixed(3),
-        FrameFormat.escCR.customized(prefix: [0x02, 0x02], suffix: [0x03], replyEnd: [0x0D, 0x0A])]
+    let formats: [FrameFormat] = [
+        .escCR, .line, .crlf, .cr, .raw, .length16, .length32, .fixed(3),
+        FrameFormat.escCR.customized(prefix: [0x02, 0x02], suffix: [0x03], replyEnd: [0x0D, 0x0A]),
+    ]
     let format = formats[Int(selector) % formats.count]
     let split = body.isEmpty ? 0 : Int(selector) % (body.count + 1)
     for spec in [format.request, format.reply] {

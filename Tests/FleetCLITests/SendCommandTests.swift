@@ -5,7 +5,9 @@ import NIOCore
 import Testing
 
 private func text(_ value: String) -> [UInt8] { Array(value.utf8) }
-private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text("PING") ? text("PONG") : text("ECHO ") + request }
+private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
+    request == text("PING") ? text("PONG") : text("ECHO ") + request
+}
 
 @Suite struct SendCommandTests {
     @Test func printsTheTrimmedReplyAndExitsZero() async throws {
@@ -26,7 +28,8 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
     }
 
     @Test func nonPrintableReplyBytesAreEscapedNeverRaw() async throws {
-        let device = try await ScriptedDevice.start(behavior: .answer({ _ in [0x4F, 0x4B, 0x1B, 0x5B, 0x32, 0x4A, 0x07, 0xFF] }))
+        let device = try await ScriptedDevice.start(
+            behavior: .answer({ _ in [0x4F, 0x4B, 0x1B, 0x5B, 0x32, 0x4A, 0x07, 0xFF] }))
         let result = try await FleetcmdProcess.run(["send", "127.0.0.1:\(device.port)", "X"])
         #expect(result.stdout == "OK\\x1b[2J\\x07\\xff\n")
         await device.stop()
@@ -40,8 +43,10 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
         _ = try await FleetcmdProcess.run(["send", "127.0.0.1:\(device.port)", "A\\tB\\x7f"])
         _ = try await FleetcmdProcess.run(["send", "--hex", "127.0.0.1:\(device.port)", "10 04 02"])
         _ = try await FleetcmdProcess.run(["send", "127.0.0.1:\(device.port)", "--file", file.path])
-        _ = try await FleetcmdProcess.run(["send", "127.0.0.1:\(device.port)", "--file", "-"], stdin: Data([0x00, 0x41]))
-        #expect(device.requests == [[0x41, 0x09, 0x42, 0x7F], [0x10, 0x04, 0x02], [0x10, 0x04, 0x01], [0x00, 0x41]])
+        _ = try await FleetcmdProcess.run(
+            ["send", "127.0.0.1:\(device.port)", "--file", "-"], stdin: Data([0x00, 0x41]))
+        #expect(
+            device.requests == [[0x41, 0x09, 0x42, 0x7F], [0x10, 0x04, 0x02], [0x10, 0x04, 0x01], [0x00, 0x41]])
         await device.stop()
     }
 
@@ -62,7 +67,9 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
 
     @Test func jsonOutputReportsTheFailureOutcomePerCommand() async throws {
         let hole = try BlackHoleListener()
-        let result = try await FleetcmdProcess.run(["send", "-o", "json", "--connect-timeout", "200ms", "127.0.0.1:\(hole.port)", "PING"])
+        let result = try await FleetcmdProcess.run([
+            "send", "-o", "json", "--connect-timeout", "200ms", "127.0.0.1:\(hole.port)", "PING",
+        ])
         #expect(result.status == 4)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(object["outcome"] as? String == "connect-timeout")
@@ -95,9 +102,12 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
     }
 
     @Test func customFramingFlagsShapeTheWire() async throws {
-        let format = FrameFormat(name: "stx", request: .delimited(prefix: [0x02], terminator: [0x03]), reply: .delimited(terminator: [0x3A]))
+        let format = FrameFormat(
+            name: "stx", request: .delimited(prefix: [0x02], terminator: [0x03]), reply: .delimited(terminator: [0x3A]))
         let device = try await ScriptedDevice.start(format: format, behavior: .answer(pong))
-        let result = try await FleetcmdProcess.run(["send", "--prefix", "\\x02", "--suffix", "hex:03", "--reply-end", ":", "127.0.0.1:\(device.port)", "PING"])
+        let result = try await FleetcmdProcess.run([
+            "send", "--prefix", "\\x02", "--suffix", "hex:03", "--reply-end", ":", "127.0.0.1:\(device.port)", "PING",
+        ])
         #expect(result.stdout == "PONG\n")
         await device.stop()
     }
@@ -124,20 +134,27 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
     @Test func unresolvableExitsThree() async throws {
         let result = try await FleetcmdProcess.run(["send", "no-such-device.invalid", "PING"])
         #expect(result.status == 3)
-        #expect(result.stderr.hasPrefix("fleetcmd: failed to connect to device no-such-device.invalid:9100: cannot resolve host"))
+        #expect(
+            result.stderr.hasPrefix(
+                "fleetcmd: failed to connect to device no-such-device.invalid:9100: cannot resolve host"))
     }
 
     @Test func connectTimeoutExitsFour() async throws {
         let hole = try BlackHoleListener()
-        let result = try await FleetcmdProcess.run(["send", "--connect-timeout", "300ms", "127.0.0.1:\(hole.port)", "PING"])
+        let result = try await FleetcmdProcess.run([
+            "send", "--connect-timeout", "300ms", "127.0.0.1:\(hole.port)", "PING",
+        ])
         #expect(result.status == 4)
-        #expect(result.stderr == "fleetcmd: failed to connect to device 127.0.0.1:\(hole.port): timed out after 300ms\n")
+        #expect(
+            result.stderr == "fleetcmd: failed to connect to device 127.0.0.1:\(hole.port): timed out after 300ms\n")
         withExtendedLifetime(hole) {}
     }
 
     @Test func replyTimeoutExitsFive() async throws {
         let device = try await ScriptedDevice.start(behavior: .silent)
-        let result = try await FleetcmdProcess.run(["send", "--half-close", "never", "--reply-timeout", "200ms", "127.0.0.1:\(device.port)", "PING"])
+        let result = try await FleetcmdProcess.run([
+            "send", "--half-close", "never", "--reply-timeout", "200ms", "127.0.0.1:\(device.port)", "PING",
+        ])
         #expect(result.status == 5)
         #expect(result.stderr.contains("timed out after 200ms waiting for a reply"))
         await device.stop()
@@ -145,9 +162,13 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
 
     @Test func resetExitsSix() async throws {
         let device = try await ScriptedDevice.start(behavior: .resetOnRequest)
-        let result = try await FleetcmdProcess.run(["send", "--half-close", "never", "127.0.0.1:\(device.port)", "PING"])
+        let result = try await FleetcmdProcess.run([
+            "send", "--half-close", "never", "127.0.0.1:\(device.port)", "PING",
+        ])
         #expect(result.status == 6)
-        #expect(result.stderr == "fleetcmd: failed to communicate with device 127.0.0.1:\(device.port): connection reset by peer\n")
+        #expect(
+            result.stderr
+                == "fleetcmd: failed to communicate with device 127.0.0.1:\(device.port): connection reset by peer\n")
         await device.stop()
     }
 
@@ -156,7 +177,10 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
         let result = try await FleetcmdProcess.run(["send", "127.0.0.1:\(device.port)", "A", "B"])
         #expect(result.status == 7)
         #expect(result.stdout == "FIRST\n")
-        #expect(result.stderr == "fleetcmd: failed to communicate with device 127.0.0.1:\(device.port): closed before the reply was complete (got 4 bytes, no NUL)\n")
+        #expect(
+            result.stderr
+                == "fleetcmd: failed to communicate with device 127.0.0.1:\(device.port): closed before the reply was complete (got 4 bytes, no NUL)\n"
+        )
         await device.stop()
     }
 
@@ -164,7 +188,9 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
         let device = try await ScriptedDevice.start(behavior: .answer({ _ in [UInt8](repeating: 0x41, count: 5000) }))
         let result = try await FleetcmdProcess.run(["send", "--max-reply", "1KiB", "127.0.0.1:\(device.port)", "PING"])
         #expect(result.status == 8)
-        #expect(result.stderr == "fleetcmd: failed to communicate with device 127.0.0.1:\(device.port): reply exceeds 1 KiB\n")
+        #expect(
+            result.stderr
+                == "fleetcmd: failed to communicate with device 127.0.0.1:\(device.port): reply exceeds 1 KiB\n")
         await device.stop()
     }
 
@@ -195,7 +221,9 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
         let ok = try await FleetcmdProcess.run(["probe", "127.0.0.1:\(up.port)"])
         #expect(ok.status == 0)
         #expect(ok.stdout.hasPrefix("127.0.0.1:\(up.port): reachable ("))
-        let mixed = try await FleetcmdProcess.run(["probe", "-o", "json", "127.0.0.1:\(up.port)", "127.0.0.1:\(downPort)"])
+        let mixed = try await FleetcmdProcess.run([
+            "probe", "-o", "json", "127.0.0.1:\(up.port)", "127.0.0.1:\(downPort)",
+        ])
         #expect(mixed.status == 2)
         let lines = mixed.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 2)

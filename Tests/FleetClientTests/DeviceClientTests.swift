@@ -5,14 +5,24 @@ import NIOCore
 import Testing
 
 private func text(_ value: String) -> [UInt8] { Array(value.utf8) }
-private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text("PING") ? text("PONG") : text("ECHO ") + request }
+private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
+    request == text("PING") ? text("PONG") : text("ECHO ") + request
+}
 
 @Suite struct DeviceClientTests {
-    private func client(_ format: FrameFormat = .escCR, halfClose: DeviceClient.HalfClosePolicy = .auto, reply: Duration = .seconds(5), connect: Duration = .seconds(5), total: Duration? = nil, maxReply: Int = 1 << 20) -> DeviceClient {
-        DeviceClient(configuration: .init(format: format, timeouts: .init(connect: connect, reply: reply, total: total, idle: .milliseconds(200)), halfClose: halfClose, maxReplyBytes: maxReply))
+    private func client(
+        _ format: FrameFormat = .escCR, halfClose: DeviceClient.HalfClosePolicy = .auto, reply: Duration = .seconds(5),
+        connect: Duration = .seconds(5), total: Duration? = nil, maxReply: Int = 1 << 20
+    ) -> DeviceClient {
+        DeviceClient(
+            configuration: .init(
+                format: format, timeouts: .init(connect: connect, reply: reply, total: total, idle: .milliseconds(200)),
+                halfClose: halfClose, maxReplyBytes: maxReply))
     }
 
-    private func address(_ device: ScriptedDevice) -> DeviceAddress { DeviceAddress(host: "127.0.0.1", port: device.port) }
+    private func address(_ device: ScriptedDevice) -> DeviceAddress {
+        DeviceAddress(host: "127.0.0.1", port: device.port)
+    }
 
     @Test func singleCommandGetsItsReplyFromADeviceThatAnswersAndCloses() async throws {
         let device = try await ScriptedDevice.start(behavior: .answer(pong))
@@ -36,7 +46,9 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
         let device = try await ScriptedDevice.start(behavior: .dropReplyOnHalfClose(delay: .milliseconds(50), pong))
         let dropped = await client().exchange([text("PING")], with: address(device))
         #expect(dropped.error?.code == .closedEarly)
-        #expect(dropped.error?.description == "failed to communicate with device 127.0.0.1:\(device.port): closed without replying")
+        #expect(
+            dropped.error?.description
+                == "failed to communicate with device 127.0.0.1:\(device.port): closed without replying")
         let kept = await client(halfClose: .never).exchange([text("PING")], with: address(device))
         #expect(kept.replies.map(\.text) == ["PONG"])
         #expect(kept.error == nil)
@@ -45,7 +57,8 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
 
     @Test func replyInManySmallSegmentsIsReassembled() async throws {
         let long = String(repeating: "0123456789", count: 5)
-        let device = try await ScriptedDevice.start(behavior: .drip(chunkSize: 3, interval: .milliseconds(1), { _ in text(long) }))
+        let device = try await ScriptedDevice.start(
+            behavior: .drip(chunkSize: 3, interval: .milliseconds(1), { _ in text(long) }))
         let exchange = await client(halfClose: .never).exchange([text("STATUS")], with: address(device))
         #expect(exchange.replies.map(\.text) == [long])
         await device.stop()
@@ -71,7 +84,8 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
     @Test func rawRepliesEndWhenTheDeviceGoesIdle() async throws {
         let format = FrameFormat(name: "esc-cr/raw", request: FrameFormat.escCR.request, reply: .untilClose)
         let device = try await ScriptedDevice.start(format: format, behavior: .answer(pong))
-        let exchange = await client(format, halfClose: .never).exchange([text("PING"), text("A")], with: address(device))
+        let exchange = await client(format, halfClose: .never).exchange(
+            [text("PING"), text("A")], with: address(device))
         #expect(exchange.replies.map(\.text) == ["PONG", "ECHO A"])
         await device.stop()
     }
@@ -86,8 +100,12 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
 
     @Test func fixedLengthStatusByte() async throws {
         let format = FrameFormat.fixed(1)
-        let device = try await ScriptedDevice.start(format: FrameFormat(name: "t", request: FrameFormat.escCR.request, reply: .fixedLength(1)), behavior: .answer({ _ in [0x12] }))
-        let exchange = await client(FrameFormat(name: "t", request: FrameFormat.escCR.request, reply: format.reply), halfClose: .never).exchange([[0x10, 0x04, 0x01]], with: address(device))
+        let device = try await ScriptedDevice.start(
+            format: FrameFormat(name: "t", request: FrameFormat.escCR.request, reply: .fixedLength(1)),
+            behavior: .answer({ _ in [0x12] }))
+        let exchange = await client(
+            FrameFormat(name: "t", request: FrameFormat.escCR.request, reply: format.reply), halfClose: .never
+        ).exchange([[0x10, 0x04, 0x01]], with: address(device))
         #expect(exchange.replies.first?.payload == [0x12])
         await device.stop()
     }
@@ -104,15 +122,18 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
 
     @Test func blackHoleListenerTimesOutConnecting() async throws {
         let hole = try BlackHoleListener()
-        let exchange = await client(connect: .milliseconds(300)).exchange([text("PING")], with: DeviceAddress(host: "127.0.0.1", port: hole.port))
+        let exchange = await client(connect: .milliseconds(300)).exchange(
+            [text("PING")], with: DeviceAddress(host: "127.0.0.1", port: hole.port))
         #expect(exchange.error?.code == .connectTimeout)
-        #expect(exchange.error?.description == "failed to connect to device 127.0.0.1:\(hole.port): timed out after 300ms")
+        #expect(
+            exchange.error?.description == "failed to connect to device 127.0.0.1:\(hole.port): timed out after 300ms")
         withExtendedLifetime(hole) {}
     }
 
     @Test func silentDeviceTimesOutWaitingForTheReply() async throws {
         let device = try await ScriptedDevice.start(behavior: .silent)
-        let exchange = await client(halfClose: .never, reply: .milliseconds(200)).exchange([text("PING")], with: address(device))
+        let exchange = await client(halfClose: .never, reply: .milliseconds(200)).exchange(
+            [text("PING")], with: address(device))
         #expect(exchange.error?.code == .replyTimeout)
         #expect(exchange.error?.mayHaveDelivered == true)
         #expect(exchange.error?.description.contains("timed out after 200ms waiting for a reply") == true)
@@ -121,7 +142,8 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
 
     @Test func totalTimeoutBoundsTheWholeConversation() async throws {
         let device = try await ScriptedDevice.start(behavior: .silent)
-        let exchange = await client(halfClose: .never, reply: .seconds(30), total: .milliseconds(200)).exchange([text("PING")], with: address(device))
+        let exchange = await client(halfClose: .never, reply: .seconds(30), total: .milliseconds(200)).exchange(
+            [text("PING")], with: address(device))
         #expect(exchange.error?.code == .replyTimeout)
         #expect(exchange.error?.description.contains("total timeout of 200ms expired") == true)
         await device.stop()
@@ -131,7 +153,9 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
         let device = try await ScriptedDevice.start(behavior: .resetOnRequest)
         let exchange = await client(halfClose: .never).exchange([text("PING")], with: address(device))
         #expect(exchange.error?.code == .reset)
-        #expect(exchange.error?.description == "failed to communicate with device 127.0.0.1:\(device.port): connection reset by peer")
+        #expect(
+            exchange.error?.description
+                == "failed to communicate with device 127.0.0.1:\(device.port): connection reset by peer")
         await device.stop()
     }
 
@@ -139,7 +163,10 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
         let device = try await ScriptedDevice.start(behavior: .writeThenClose(text("PARTIAL REPLY")))
         let exchange = await client().exchange([text("PING")], with: address(device))
         #expect(exchange.error?.code == .closedEarly)
-        #expect(exchange.error?.description == "failed to communicate with device 127.0.0.1:\(device.port): closed before the reply was complete (got 13 bytes, no NUL)")
+        #expect(
+            exchange.error?.description
+                == "failed to communicate with device 127.0.0.1:\(device.port): closed before the reply was complete (got 13 bytes, no NUL)"
+        )
         await device.stop()
     }
 
@@ -152,7 +179,8 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
     }
 
     @Test func oversizedReplyFailsWithoutBufferingItAll() async throws {
-        let device = try await ScriptedDevice.start(behavior: .answer({ _ in [UInt8](repeating: 0x41, count: 100_000) }))
+        let device = try await ScriptedDevice.start(
+            behavior: .answer({ _ in [UInt8](repeating: 0x41, count: 100_000) }))
         let exchange = await client(maxReply: 1024).exchange([text("BIG")], with: address(device))
         #expect(exchange.error?.code == .tooLarge)
         #expect(exchange.error?.description.hasSuffix("reply exceeds 1 KiB") == true)
@@ -168,9 +196,12 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
     }
 
     @Test func unresolvableNameIsUnreachable() async throws {
-        let exchange = await client(connect: .seconds(2)).exchange([text("PING")], with: DeviceAddress(host: "no-such-device.invalid", port: 9100))
+        let exchange = await client(connect: .seconds(2)).exchange(
+            [text("PING")], with: DeviceAddress(host: "no-such-device.invalid", port: 9100))
         #expect(exchange.error?.code == .unreachable)
-        #expect(exchange.error?.description.hasPrefix("failed to connect to device no-such-device.invalid:9100: cannot resolve host") == true)
+        #expect(
+            exchange.error?.description.hasPrefix(
+                "failed to connect to device no-such-device.invalid:9100: cannot resolve host") == true)
     }
 
     @Test func ipv6LoopbackWorks() async throws {
@@ -195,10 +226,11 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in request == text(
 }
 
 @Suite struct DeviceAddressTests {
-    @Test(arguments: [
-        ("10.0.0.7", "10.0.0.7", 9100), ("10.0.0.7:23", "10.0.0.7", 23), ("printer.local", "printer.local", 9100),
-        ("[::1]:9100", "::1", 9100), ("::1", "::1", 9100), ("[fe80::1]", "fe80::1", 9100),
-    ] as [(String, String, Int)])
+    @Test(
+        arguments: [
+            ("10.0.0.7", "10.0.0.7", 9100), ("10.0.0.7:23", "10.0.0.7", 23), ("printer.local", "printer.local", 9100),
+            ("[::1]:9100", "::1", 9100), ("::1", "::1", 9100), ("[fe80::1]", "fe80::1", 9100),
+        ] as [(String, String, Int)])
     func parses(_ input: String, _ host: String, _ port: Int) throws {
         let address = try DeviceAddress(parsing: input)
         #expect(address.host == host)

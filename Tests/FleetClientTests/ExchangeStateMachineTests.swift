@@ -1,5 +1,6 @@
-@testable import FleetClient
 import Testing
+
+@testable import FleetClient
 
 @Suite struct ExchangeStateMachineTests {
     @Test func pipelinedWritesEverythingAtOnceAndCompletesOnTheLastReply() {

@@ -43,7 +43,8 @@ import Testing
     }
 
     @Test func oversizeFrameRaisesAnError() throws {
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(spec: FrameFormat.escCR.request, maxFrameBytes: 8)))
+        let channel = EmbeddedChannel(
+            handler: ByteToMessageHandler(FrameDecoder(spec: FrameFormat.escCR.request, maxFrameBytes: 8)))
         let error = #expect(throws: FramingError.self) {
             try channel.writeInbound(self.buffer([0x1B] + [UInt8](repeating: 0x41, count: 100)))
         }

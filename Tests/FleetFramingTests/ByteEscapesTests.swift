@@ -2,17 +2,18 @@ import FleetFraming
 import Testing
 
 @Suite struct ByteEscapesTests {
-    @Test(arguments: [
-        ("PING", [0x50, 0x49, 0x4E, 0x47]),
-        ("\\x1b\\r\\n\\0\\t\\\\", [0x1B, 0x0D, 0x0A, 0x00, 0x09, 0x5C]),
-        ("\\e@", [0x1B, 0x40]),
-        ("\\x1B\\xff", [0x1B, 0xFF]),
-        ("hex:1b2a", [0x1B, 0x2A]),
-        ("hex:1b 2A:00-ff", [0x1B, 0x2A, 0x00, 0xFF]),
-        ("hex:", []),
-        ("", []),
-        ("é", [0xC3, 0xA9]),
-    ] as [(String, [UInt8])])
+    @Test(
+        arguments: [
+            ("PING", [0x50, 0x49, 0x4E, 0x47]),
+            ("\\x1b\\r\\n\\0\\t\\\\", [0x1B, 0x0D, 0x0A, 0x00, 0x09, 0x5C]),
+            ("\\e@", [0x1B, 0x40]),
+            ("\\x1B\\xff", [0x1B, 0xFF]),
+            ("hex:1b2a", [0x1B, 0x2A]),
+            ("hex:1b 2A:00-ff", [0x1B, 0x2A, 0x00, 0xFF]),
+            ("hex:", []),
+            ("", []),
+            ("é", [0xC3, 0xA9]),
+        ] as [(String, [UInt8])])
     func parsesEscapesAndHex(_ text: String, _ expected: [UInt8]) throws {
         #expect(try ByteEscapes.parse(text) == expected)
     }
@@ -29,16 +30,17 @@ import Testing
         #expect(throws: FramingError.self) { try ByteEscapes.parseHex("abc") }
     }
 
-    @Test(arguments: [
-        ([0x50, 0x4F, 0x4E, 0x47], "PONG"),
-        ([0x1B, 0x0D, 0x0A, 0x09, 0x00, 0x7F], "\\x1b\\r\\n\\t\\x00\\x7f"),
-        ([0x5C], "\\\\"),
-        ([0xC3, 0xA9], "é"),
-        ([0xC3], "\\xc3"),
-        ([0xFF, 0x41], "\\xffA"),
-        ([0xC2, 0x85], "\\xc2\\x85"),
-        ([0xE2, 0x80, 0x8B], "\\xe2\\x80\\x8b"),
-    ] as [([UInt8], String)])
+    @Test(
+        arguments: [
+            ([0x50, 0x4F, 0x4E, 0x47], "PONG"),
+            ([0x1B, 0x0D, 0x0A, 0x09, 0x00, 0x7F], "\\x1b\\r\\n\\t\\x00\\x7f"),
+            ([0x5C], "\\\\"),
+            ([0xC3, 0xA9], "é"),
+            ([0xC3], "\\xc3"),
+            ([0xFF, 0x41], "\\xffA"),
+            ([0xC2, 0x85], "\\xc2\\x85"),
+            ([0xE2, 0x80, 0x8B], "\\xe2\\x80\\x8b"),
+        ] as [([UInt8], String)])
     func rendersOnlySafeCharactersRaw(_ bytes: [UInt8], _ expected: String) {
         #expect(ByteEscapes.render(bytes) == expected)
     }
@@ -62,7 +64,9 @@ import Testing
 }
 
 @Suite struct UnitsTests {
-    @Test(arguments: [("500ms", 0.5), ("3s", 3.0), ("2m", 120.0), ("1h", 3600.0), ("1.5s", 1.5), ("7", 7.0), ("250us", 0.00025)])
+    @Test(arguments: [
+        ("500ms", 0.5), ("3s", 3.0), ("2m", 120.0), ("1h", 3600.0), ("1.5s", 1.5), ("7", 7.0), ("250us", 0.00025),
+    ])
     func parsesDurations(_ text: String, _ seconds: Double) throws {
         let parsed = try DurationText.parse(text)
         #expect(abs(Double(parsed.components.seconds) + Double(parsed.components.attoseconds) / 1e18 - seconds) < 1e-9)

@@ -23,31 +23,68 @@ private func b(_ text: String) -> [UInt8] { Array(text.utf8) }
 
 let scanCases: [ScanCase] = [
     ScanCase(name: "esc-cr reply to NUL", spec: FrameFormat.escCR.reply, input: b("PONG\0"), frames: [b("PONG")]),
-    ScanCase(name: "esc-cr two replies and leftover", spec: FrameFormat.escCR.reply, input: b("A\0BB\0CC"), frames: [b("A"), b("BB")], end: .incomplete(byteCount: 2)),
+    ScanCase(
+        name: "esc-cr two replies and leftover", spec: FrameFormat.escCR.reply, input: b("A\0BB\0CC"),
+        frames: [b("A"), b("BB")], end: .incomplete(byteCount: 2)),
     ScanCase(name: "esc-cr empty reply", spec: FrameFormat.escCR.reply, input: [0], frames: [[]]),
     ScanCase(name: "esc-cr request", spec: FrameFormat.escCR.request, input: [0x1B] + b("PING\r"), frames: [b("PING")]),
-    ScanCase(name: "esc-cr request garbage before ESC", spec: FrameFormat.escCR.request, input: b("junk") + [0x1B] + b("A\r") + b("\n") + [0x1B] + b("B\r"), frames: [b("A"), b("B")], discarded: 5),
-    ScanCase(name: "esc-cr request ESC ESC CR", spec: FrameFormat.escCR.request, input: [0x1B, 0x1B, 0x0D], frames: [[0x1B]]),
+    ScanCase(
+        name: "esc-cr request garbage before ESC", spec: FrameFormat.escCR.request,
+        input: b("junk") + [0x1B] + b("A\r") + b("\n") + [0x1B] + b("B\r"), frames: [b("A"), b("B")], discarded: 5),
+    ScanCase(
+        name: "esc-cr request ESC ESC CR", spec: FrameFormat.escCR.request, input: [0x1B, 0x1B, 0x0D], frames: [[0x1B]]),
     ScanCase(name: "esc-cr request empty command", spec: FrameFormat.escCR.request, input: [0x1B, 0x0D], frames: [[]]),
-    ScanCase(name: "esc-cr request only garbage", spec: FrameFormat.escCR.request, input: b("garbage"), frames: [], discarded: 7),
-    ScanCase(name: "esc-cr request cut off", spec: FrameFormat.escCR.request, input: [0x1B] + b("PIN"), frames: [], end: .incomplete(byteCount: 4)),
-    ScanCase(name: "esc-cr request NUL and 0xFF inside", spec: FrameFormat.escCR.request, input: [0x1B, 0x00, 0xFF, 0x0D], frames: [[0x00, 0xFF]]),
-    ScanCase(name: "line with CRLF keeps CR in payload", spec: FrameFormat.line.reply, input: b("OK\r\nOK2\n"), frames: [b("OK\r"), b("OK2")]),
-    ScanCase(name: "crlf request", spec: FrameFormat.crlf.request, input: b("A\r\nB\rC\r\n"), frames: [b("A"), b("B\rC")]),
+    ScanCase(
+        name: "esc-cr request only garbage", spec: FrameFormat.escCR.request, input: b("garbage"), frames: [],
+        discarded: 7),
+    ScanCase(
+        name: "esc-cr request cut off", spec: FrameFormat.escCR.request, input: [0x1B] + b("PIN"), frames: [],
+        end: .incomplete(byteCount: 4)),
+    ScanCase(
+        name: "esc-cr request NUL and 0xFF inside", spec: FrameFormat.escCR.request, input: [0x1B, 0x00, 0xFF, 0x0D],
+        frames: [[0x00, 0xFF]]),
+    ScanCase(
+        name: "line with CRLF keeps CR in payload", spec: FrameFormat.line.reply, input: b("OK\r\nOK2\n"),
+        frames: [b("OK\r"), b("OK2")]),
+    ScanCase(
+        name: "crlf request", spec: FrameFormat.crlf.request, input: b("A\r\nB\rC\r\n"), frames: [b("A"), b("B\rC")]),
     ScanCase(name: "cr", spec: FrameFormat.cr.reply, input: b("X\rY\r"), frames: [b("X"), b("Y")]),
-    ScanCase(name: "raw until close", spec: FrameFormat.raw.reply, input: b("anything\0at\nall"), frames: [], end: .lastFrame(b("anything\0at\nall"))),
+    ScanCase(
+        name: "raw until close", spec: FrameFormat.raw.reply, input: b("anything\0at\nall"), frames: [],
+        end: .lastFrame(b("anything\0at\nall"))),
     ScanCase(name: "raw nothing", spec: FrameFormat.raw.reply, input: [], frames: []),
-    ScanCase(name: "raw too large", spec: FrameFormat.raw.reply, input: b("123456"), frames: [], end: .tooLarge, maxFrameBytes: 5),
-    ScanCase(name: "length16", spec: FrameFormat.length16.reply, input: [0, 4] + b("PONG") + [0, 0] + [0, 1] + b("x"), frames: [b("PONG"), [], b("x")]),
-    ScanCase(name: "length16 cut off", spec: FrameFormat.length16.reply, input: [0, 9] + b("abc"), frames: [], end: .incomplete(byteCount: 3)),
-    ScanCase(name: "length16 header cut off", spec: FrameFormat.length16.reply, input: [0], frames: [], end: .incomplete(byteCount: 1)),
+    ScanCase(
+        name: "raw too large", spec: FrameFormat.raw.reply, input: b("123456"), frames: [], end: .tooLarge,
+        maxFrameBytes: 5),
+    ScanCase(
+        name: "length16", spec: FrameFormat.length16.reply, input: [0, 4] + b("PONG") + [0, 0] + [0, 1] + b("x"),
+        frames: [b("PONG"), [], b("x")]),
+    ScanCase(
+        name: "length16 cut off", spec: FrameFormat.length16.reply, input: [0, 9] + b("abc"), frames: [],
+        end: .incomplete(byteCount: 3)),
+    ScanCase(
+        name: "length16 header cut off", spec: FrameFormat.length16.reply, input: [0], frames: [],
+        end: .incomplete(byteCount: 1)),
     ScanCase(name: "length32", spec: FrameFormat.length32.reply, input: [0, 0, 0, 2] + b("hi"), frames: [b("hi")]),
-    ScanCase(name: "length32 declared too large", spec: FrameFormat.length32.reply, input: [0, 0x10, 0, 1] + b("x"), frames: [], end: .tooLarge, maxFrameBytes: 1024),
-    ScanCase(name: "fixed:1 status bytes", spec: FrameFormat.fixed(1).reply, input: [0x12, 0x16], frames: [[0x12], [0x16]]),
-    ScanCase(name: "fixed:3 leftover", spec: FrameFormat.fixed(3).reply, input: [1, 2, 3, 4], frames: [[1, 2, 3]], end: .incomplete(byteCount: 1)),
-    ScanCase(name: "delimited oversize", spec: FrameFormat.escCR.reply, input: b("0123456789\0"), frames: [], end: .tooLarge, maxFrameBytes: 8),
-    ScanCase(name: "delimited exactly at limit", spec: FrameFormat.escCR.reply, input: b("01234567\0"), frames: [b("01234567")], maxFrameBytes: 8),
-    ScanCase(name: "multi-byte terminator and prefix", spec: .delimited(prefix: [0x02, 0x02], terminator: [0x03, 0x0D, 0x0A]), input: b("zz") + [0x02, 0x02] + b("A\u{3}B") + [0x03, 0x0D, 0x0A] + [0x02], frames: [b("A\u{3}B")], discarded: 3),
+    ScanCase(
+        name: "length32 declared too large", spec: FrameFormat.length32.reply, input: [0, 0x10, 0, 1] + b("x"),
+        frames: [], end: .tooLarge, maxFrameBytes: 1024),
+    ScanCase(
+        name: "fixed:1 status bytes", spec: FrameFormat.fixed(1).reply, input: [0x12, 0x16], frames: [[0x12], [0x16]]),
+    ScanCase(
+        name: "fixed:3 leftover", spec: FrameFormat.fixed(3).reply, input: [1, 2, 3, 4], frames: [[1, 2, 3]],
+        end: .incomplete(byteCount: 1)),
+    ScanCase(
+        name: "delimited oversize", spec: FrameFormat.escCR.reply, input: b("0123456789\0"), frames: [], end: .tooLarge,
+        maxFrameBytes: 8),
+    ScanCase(
+        name: "delimited exactly at limit", spec: FrameFormat.escCR.reply, input: b("01234567\0"),
+        frames: [b("01234567")], maxFrameBytes: 8),
+    ScanCase(
+        name: "multi-byte terminator and prefix",
+        spec: .delimited(prefix: [0x02, 0x02], terminator: [0x03, 0x0D, 0x0A]),
+        input: b("zz") + [0x02, 0x02] + b("A\u{3}B") + [0x03, 0x0D, 0x0A] + [0x02], frames: [b("A\u{3}B")], discarded: 3
+    ),
 ]
 
 /// The outcome of decoding a case with chunks cut at the given offsets.
@@ -144,7 +181,9 @@ private func decode(_ scanCase: ScanCase, cuts: [Int]) -> (frames: [[UInt8]], en
         #expect(try FrameFormat.length16.request.encode([1, 2, 3]) == [0, 3, 1, 2, 3])
         #expect(try FrameFormat.length32.request.encode([9]) == [0, 0, 0, 1, 9])
         #expect(try FrameFormat.raw.request.encode([7, 8]) == [7, 8])
-        #expect(throws: FramingError.self) { try FrameFormat.length16.request.encode([UInt8](repeating: 0, count: 70_000)) }
+        #expect(throws: FramingError.self) {
+            try FrameFormat.length16.request.encode([UInt8](repeating: 0, count: 70_000))
+        }
     }
 
     @Test func presetsResolveByNameAndRejectUnknownOnes() throws {

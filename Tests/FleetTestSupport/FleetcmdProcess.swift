@@ -17,12 +17,14 @@ public enum FleetcmdProcess {
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
             directory = directory.deletingLastPathComponent()
         }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         return root.appendingPathComponent(".build/debug/fleetcmd")
     }
 
     /// Runs `fleetcmd arguments…` to completion, killing it after `timeout` seconds so a hang fails fast.
-    public static func run(_ arguments: [String], stdin: Data? = nil, timeout: TimeInterval = 60) async throws -> Result {
+    public static func run(_ arguments: [String], stdin: Data? = nil, timeout: TimeInterval = 60) async throws -> Result
+    {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -46,11 +48,12 @@ public enum FleetcmdProcess {
                 DispatchQueue.global().async(group: group) { err = errPipe.fileHandleForReading.readDataToEndOfFile() }
                 group.wait()
                 process.waitUntilExit()
-                continuation.resume(returning: Result(
-                    status: process.terminationStatus,
-                    stdout: String(decoding: out, as: UTF8.self),
-                    stderr: String(decoding: err, as: UTF8.self)
-                ))
+                continuation.resume(
+                    returning: Result(
+                        status: process.terminationStatus,
+                        stdout: String(decoding: out, as: UTF8.self),
+                        stderr: String(decoding: err, as: UTF8.self)
+                    ))
             }
         }
     }

@@ -1,11 +1,11 @@
 import FleetCodec
 public import FleetFraming
+import NIOConcurrencyHelpers
 public import NIOCore
 import NIOPosix
-import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How a scripted loopback device behaves. Each case is a device seen in real fleets.
@@ -35,15 +35,19 @@ public final class ScriptedDevice: Sendable {
     /// Every request payload the device decoded so far, in arrival order.
     public var requests: [[UInt8]] { received.withLockedValue { $0 } }
 
-    public static func start(host: String = "127.0.0.1", format: FrameFormat = .escCR, behavior: DeviceBehavior) async throws -> ScriptedDevice {
+    public static func start(
+        host: String = "127.0.0.1", format: FrameFormat = .escCR, behavior: DeviceBehavior
+    ) async throws -> ScriptedDevice {
         let received = NIOLockedValueBox<[[UInt8]]>([])
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { child in
                 child.eventLoop.makeCompletedFuture {
-                    try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(spec: format.request)))
-                    try child.pipeline.syncOperations.addHandler(ScriptedDeviceHandler(format: format, behavior: behavior, received: received))
+                    try child.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(FrameDecoder(spec: format.request)))
+                    try child.pipeline.syncOperations.addHandler(
+                        ScriptedDeviceHandler(format: format, behavior: behavior, received: received))
                 }
             }
             .bind(host: host, port: 0).get()
@@ -95,20 +99,24 @@ final class ScriptedDeviceHandler: ChannelInboundHandler {
             var delay = interval
             while framed.readableBytes > 0 {
                 let chunk = framed.readSlice(length: min(chunkSize, framed.readableBytes))!  // length checked
-                context.eventLoop.assumeIsolated().scheduleTask(in: delay) { context.writeAndFlush(NIOAny(chunk), promise: nil) }
+                context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
+                    context.writeAndFlush(NIOAny(chunk), promise: nil)
+                }
                 delay = delay + interval
             }
         case .silent:
             break
         case .resetOnRequest:
             // SO_LINGER with a zero timeout turns close() into an RST.
-            (context.channel as? any SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            (context.channel as? any SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
+                .assumeIsolated().whenComplete { _ in
+                    context.close(promise: nil)
+                }
         case .writeThenClose(let bytes):
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes))).assumeIsolated()
+                .whenComplete { _ in
+                    context.close(promise: nil)
+                }
         }
     }
 
@@ -119,15 +127,17 @@ final class ScriptedDeviceHandler: ChannelInboundHandler {
         case .answerAfterHalfClose(let reply):
             for request in held { write(reply(request), context: context) }
             held = []
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated()
+                .whenComplete { _ in
+                    context.close(promise: nil)
+                }
         case .dropReplyOnHalfClose:
             context.close(promise: nil)
         case .answer:
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated()
+                .whenComplete { _ in
+                    context.close(promise: nil)
+                }
         default:
             break
         }
@@ -160,16 +170,24 @@ public final class BlackHoleListener: Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) }
+        }
         guard bound == 0, listen(listener, 0) == 0 else { throw IOError(errnoCode: errno, reason: "black hole listen") }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
         port = Int(UInt16(bigEndian: address.sin_port))
         // Fill the accept queue (backlog 0 holds one connection); later SYNs are dropped, not refused.
         var fillers: [Int32] = []
         for _ in 0..<2 {
             let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             _ = fcntl(filler, F_SETFL, O_NONBLOCK)
-            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
             fillers.append(filler)
         }
         descriptors = [listener] + fillers

@@ -38,22 +38,28 @@ struct Demo: AsyncParsableCommand {
 
         Console.out("A device is listening on \(device) (esc-cr framing: ESC + command + CR, replies end at NUL).\n")
         for commands in [["PING"], ["STATUS", "VERSION", "ECHO hello fleet"], ["REBOOT"]] {
-            Console.out("$ fleetcmd send \(device) " + commands.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " "))
+            Console.out(
+                "$ fleetcmd send \(device) " + commands.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+            )
             let exchange = await client.exchange(commands.map { Array($0.utf8) }, with: device)
             for reply in exchange.replies { Console.out(reply.text) }
             if let error = exchange.error { Console.out("fleetcmd: \(error)") }
             Console.out("")
         }
-        let closed = try await FrameServer.start(host: "127.0.0.1", port: 0, format: .escCR, maxFrameBytes: 16, respond: { _ in nil }, onEvent: { _ in })
+        let closed = try await FrameServer.start(
+            host: "127.0.0.1", port: 0, format: .escCR, maxFrameBytes: 16, respond: { _ in nil }, onEvent: { _ in })
         let closedPort = closed.boundAddress.port!  // bound above
         await closed.close()
         let down = DeviceAddress(host: "127.0.0.1", port: closedPort)
         Console.out("$ fleetcmd send \(down) PING      # nothing listens there")
         let failed = await client.exchange([Array("PING".utf8)], with: down)
-        Console.out("fleetcmd: \(failed.error.map(\.description) ?? "unexpected success")   (exit code \(failed.error.map { ExitStatus.code(for: $0.code) } ?? 0))\n")
+        Console.out(
+            "fleetcmd: \(failed.error.map(\.description) ?? "unexpected success")   (exit code \(failed.error.map { ExitStatus.code(for: $0.code) } ?? 0))\n"
+        )
 
         await server.close()
-        Console.out("""
+        Console.out(
+            """
             Try next:
               fleetcmd listen --port 9100 --reply PONG          # a framing-aware nc -l
               fleetcmd send 127.0.0.1:9100 PING                 # in another terminal

@@ -17,12 +17,15 @@ struct Listen: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Port to listen on.")
     var port = 9100
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Address to bind (default: all IPv4 interfaces, as nc).", valueName: "address"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp("Address to bind (default: all IPv4 interfaces, as nc).", valueName: "address"))
     var bind = "0.0.0.0"
 
     @OptionGroup(title: "Framing") var framing: FramingOptions
 
-    @Option(help: ArgumentHelp("Answer each frame with this text (escapes or hex:), framed as a reply.", valueName: "text"))
+    @Option(
+        help: ArgumentHelp("Answer each frame with this text (escapes or hex:), framed as a reply.", valueName: "text"))
     var reply: String?
 
     @Flag(help: "Exit after the first connection closes.")
@@ -85,7 +88,9 @@ struct Listen: AsyncParsableCommand {
             Console.error("connection \(event.connection) from \(event.peer)")
         case .frame(let payload, let skipped, let number):
             let time = Render.timestamp()
-            if skipped > 0 { Console.error("connection \(event.connection): discarded \(skipped) bytes outside a frame") }
+            if skipped > 0 {
+                Console.error("connection \(event.connection): discarded \(skipped) bytes outside a frame")
+            }
             switch output {
             case .text:
                 Console.out("\(time) \(event.peer) #\(event.connection).\(number) \(Render.text(payload))")
@@ -93,15 +98,20 @@ struct Listen: AsyncParsableCommand {
                 Console.out("\(time) \(event.peer) #\(event.connection).\(number) (\(payload.count) bytes)")
                 if !payload.isEmpty { Console.out(ByteEscapes.hexdump(payload)) }
             case .json:
-                Console.out(Render.json(Record(
-                    time: time, peer: event.peer, connection: event.connection, frame: number, bytes: payload.count,
-                    text: ByteEscapes.render(payload), hex: ByteEscapes.hex(payload), skipped: skipped
-                )))
+                Console.out(
+                    Render.json(
+                        Record(
+                            time: time, peer: event.peer, connection: event.connection, frame: number,
+                            bytes: payload.count,
+                            text: ByteEscapes.render(payload), hex: ByteEscapes.hex(payload), skipped: skipped
+                        )))
             }
         case .error(let message):
             Console.error("connection \(event.connection) from \(event.peer): \(message)")
         case .closed(let frames):
-            Console.error("connection \(event.connection) from \(event.peer) closed after \(frames) \(frames == 1 ? "frame" : "frames")")
+            Console.error(
+                "connection \(event.connection) from \(event.peer) closed after \(frames) \(frames == 1 ? "frame" : "frames")"
+            )
         }
     }
 }

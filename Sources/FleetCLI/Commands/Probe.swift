@@ -14,7 +14,8 @@ struct Probe: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("Targets: host, host:port, [v6addr]:port (default port 9100).", valueName: "host[:port]"))
+    @Argument(
+        help: ArgumentHelp("Targets: host, host:port, [v6addr]:port (default port 9100).", valueName: "host[:port]"))
     var targets: [String]
 
     @Option(help: ArgumentHelp("Limit for each connection attempt.", valueName: "duration"))
@@ -64,14 +65,20 @@ struct Probe: AsyncParsableCommand {
             switch result! {  // every index was filled by the group above
             case .success(let took):
                 if output == .json {
-                    Console.out(Render.json(Record(device: address.description, outcome: "reachable", ms: DurationText.milliseconds(took))))
+                    Console.out(
+                        Render.json(
+                            Record(
+                                device: address.description, outcome: "reachable", ms: DurationText.milliseconds(took)))
+                    )
                 } else {
                     Console.out("\(address): reachable (\(DurationText.format(took)))")
                 }
             case .failure(let error):
                 if exitCode == ExitStatus.success { exitCode = ExitStatus.code(for: error.code) }
                 if output == .json {
-                    Console.out(Render.json(Record(device: address.description, outcome: error.code.label, error: error.description)))
+                    Console.out(
+                        Render.json(
+                            Record(device: address.description, outcome: error.code.label, error: error.description)))
                 } else {
                     Console.out("\(address): \(error.code.label) (\(error.detail))")
                 }

@@ -16,22 +16,32 @@ struct Send: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("The device: host, host:port, [v6addr]:port (default port 9100).", valueName: "host[:port]"))
+    @Argument(
+        help: ArgumentHelp("The device: host, host:port, [v6addr]:port (default port 9100).", valueName: "host[:port]"))
     var device: String
 
-    @Argument(help: ArgumentHelp("Commands: text with escapes (\\r \\n \\t \\0 \\\\ \\xHH \\e) or hex:..; with --hex, hex digits.", valueName: "command"))
+    @Argument(
+        help: ArgumentHelp(
+            "Commands: text with escapes (\\r \\n \\t \\0 \\\\ \\xHH \\e) or hex:..; with --hex, hex digits.",
+            valueName: "command"))
     var commands: [String] = []
 
     @Flag(help: "Read each COMMAND as hex digits (spaces, ':' and '-' allowed); framing is still applied.")
     var hex = false
 
-    @Option(name: .customLong("file"), help: ArgumentHelp("Send the bytes of a file as one command ('-' reads stdin). Repeatable; after the COMMANDs.", valueName: "path"))
+    @Option(
+        name: .customLong("file"),
+        help: ArgumentHelp(
+            "Send the bytes of a file as one command ('-' reads stdin). Repeatable; after the COMMANDs.",
+            valueName: "path"))
     var files: [String] = []
 
     @OptionGroup(title: "Framing") var framing: FramingOptions
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
 
-    @Option(help: ArgumentHelp("Half-close after sending: auto (only for a single command), always, never.", valueName: "policy"))
+    @Option(
+        help: ArgumentHelp(
+            "Half-close after sending: auto (only for a single command), always, never.", valueName: "policy"))
     var halfClose = "auto"
 
     @Option(help: ArgumentHelp("Largest reply accepted.", valueName: "size"))
@@ -44,7 +54,9 @@ struct Send: AsyncParsableCommand {
     var rawReply = false
 
     func validate() throws {
-        guard !commands.isEmpty || !files.isEmpty else { throw ValidationError("give at least one COMMAND (or --file)") }
+        guard !commands.isEmpty || !files.isEmpty else {
+            throw ValidationError("give at least one COMMAND (or --file)")
+        }
         guard DeviceClient.HalfClosePolicy(name: halfClose) != nil else {
             throw ValidationError("--half-close must be auto, always or never, not '\(halfClose)'")
         }
@@ -61,7 +73,9 @@ struct Send: AsyncParsableCommand {
         let payloads = try payloads(readingFiles: true)
         let configuration = DeviceClient.Configuration(
             format: try framing.format(),
-            timeouts: .init(connect: timeouts.connectTimeout.value, reply: timeouts.replyTimeout.value, total: timeouts.totalTimeout?.value, idle: timeouts.idleTimeout.value),
+            timeouts: .init(
+                connect: timeouts.connectTimeout.value, reply: timeouts.replyTimeout.value,
+                total: timeouts.totalTimeout?.value, idle: timeouts.idleTimeout.value),
             halfClose: DeviceClient.HalfClosePolicy(name: halfClose)!,  // checked in validate()
             maxReplyBytes: maxReply.value
         )
@@ -69,13 +83,16 @@ struct Send: AsyncParsableCommand {
         let printer = ReplyPrinter(output: output, rawReply: rawReply)
         for (index, payload) in payloads.enumerated() {
             if index < exchange.replies.count {
-                printer.printReply(exchange.replies[index], command: payload.shown, index: index, device: exchange.device)
+                printer.printReply(
+                    exchange.replies[index], command: payload.shown, index: index, device: exchange.device)
             } else if let error = exchange.error {
                 printer.printFailure(error, command: payload.shown, index: index, device: exchange.device)
             }
         }
         if exchange.leftoverBytes > 0 {
-            Console.error("warning: device \(exchange.device) sent \(exchange.leftoverBytes) bytes after the last reply (ignored)")
+            Console.error(
+                "warning: device \(exchange.device) sent \(exchange.leftoverBytes) bytes after the last reply (ignored)"
+            )
         }
         if let error = exchange.error {
             Console.error(error.description)
@@ -139,15 +156,22 @@ struct ReplyPrinter {
         case .hex:
             Console.out(shown.isEmpty ? "(empty reply)" : ByteEscapes.hexdump(shown))
         case .json:
-            Console.out(Render.json(Record(
-                device: device, index: index, command: command, outcome: "ok", reply: ByteEscapes.render(shown),
-                hex: ByteEscapes.hex(shown), bytes: reply.payload.count, timing: Timing(ms: DurationText.milliseconds(reply.elapsed)), error: nil
-            )))
+            Console.out(
+                Render.json(
+                    Record(
+                        device: device, index: index, command: command, outcome: "ok", reply: ByteEscapes.render(shown),
+                        hex: ByteEscapes.hex(shown), bytes: reply.payload.count,
+                        timing: Timing(ms: DurationText.milliseconds(reply.elapsed)), error: nil
+                    )))
         }
     }
 
     func printFailure(_ error: DeviceError, command: String, index: Int, device: String) {
         guard output == .json else { return }  // text and hex report the error once, on stderr
-        Console.out(Render.json(Record(device: device, index: index, command: command, outcome: error.code.label, error: error.description)))
+        Console.out(
+            Render.json(
+                Record(
+                    device: device, index: index, command: command, outcome: error.code.label, error: error.description)
+            ))
     }
 }

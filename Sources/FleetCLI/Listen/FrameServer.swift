@@ -43,9 +43,11 @@ struct FrameServer {
                     return value
                 }
                 return child.eventLoop.makeCompletedFuture {
-                    try child.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(spec: format.request, maxFrameBytes: maxFrameBytes)))
                     try child.pipeline.syncOperations.addHandler(
-                        FrameServerHandler(connection: number, replySpec: format.reply, respond: respond, onEvent: onEvent)
+                        ByteToMessageHandler(FrameDecoder(spec: format.request, maxFrameBytes: maxFrameBytes)))
+                    try child.pipeline.syncOperations.addHandler(
+                        FrameServerHandler(
+                            connection: number, replySpec: format.reply, respond: respond, onEvent: onEvent)
                     )
                 }
             }
@@ -70,7 +72,10 @@ final class FrameServerHandler: ChannelInboundHandler {
     private var frames = 0
     private var lastWrite: EventLoopFuture<Void>?
 
-    init(connection: Int, replySpec: FrameSpec, respond: @escaping @Sendable ([UInt8]) -> [UInt8]?, onEvent: @escaping @Sendable (FrameServer.Event) -> Void) {
+    init(
+        connection: Int, replySpec: FrameSpec, respond: @escaping @Sendable ([UInt8]) -> [UInt8]?,
+        onEvent: @escaping @Sendable (FrameServer.Event) -> Void
+    ) {
         self.connection = connection
         self.replySpec = replySpec
         self.respond = respond
@@ -87,7 +92,10 @@ final class FrameServerHandler: ChannelInboundHandler {
         let frame = unwrapInboundIn(data)
         frames += 1
         let payload = Array(frame.payload.readableBytesView)
-        onEvent(.init(kind: .frame(payload: payload, skippedBytes: frame.skippedBytes, number: frames), connection: connection, peer: peer))
+        onEvent(
+            .init(
+                kind: .frame(payload: payload, skippedBytes: frame.skippedBytes, number: frames),
+                connection: connection, peer: peer))
         guard let reply = respond(payload) else { return }
         var buffer = context.channel.allocator.buffer(capacity: reply.count + 8)
         do {

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import FleetFraming
+import Foundation
 
 /// A command-line duration: `500ms`, `3s`, `2m`, `1h`, or a bare number of seconds.
 struct DurationArgument: ExpressibleByArgument, CustomStringConvertible {

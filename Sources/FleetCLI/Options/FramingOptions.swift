@@ -3,16 +3,22 @@ import FleetFraming
 
 /// `--preset`, `--prefix`, `--suffix`, `--reply-end`: how requests and replies are framed.
 struct FramingOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Framing preset: \(FrameFormat.presetNames.joined(separator: ", ")).", valueName: "name"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Framing preset: \(FrameFormat.presetNames.joined(separator: ", ")).", valueName: "name"))
     var preset: String = "esc-cr"
 
     @Option(help: ArgumentHelp("Bytes before each command (escapes like \\x1b or hex:1b).", valueName: "bytes"))
     var prefix: String?
 
-    @Option(help: ArgumentHelp("Bytes after each command (escapes or hex:); an empty value adds nothing.", valueName: "bytes"))
+    @Option(
+        help: ArgumentHelp(
+            "Bytes after each command (escapes or hex:); an empty value adds nothing.", valueName: "bytes"))
     var suffix: String?
 
-    @Option(help: ArgumentHelp("Bytes that end a reply (escapes or hex:); an empty value reads until close or idle.", valueName: "bytes"))
+    @Option(
+        help: ArgumentHelp(
+            "Bytes that end a reply (escapes or hex:); an empty value reads until close or idle.", valueName: "bytes"))
     var replyEnd: String?
 
     /// The resolved frame format.
@@ -39,9 +45,12 @@ struct TimeoutOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Limit for each reply.", valueName: "duration"))
     var replyTimeout = DurationArgument(.seconds(10))
 
-    @Option(help: ArgumentHelp("Limit for the whole conversation, connection included (default: none).", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp(
+            "Limit for the whole conversation, connection included (default: none).", valueName: "duration"))
     var totalTimeout: DurationArgument?
 
-    @Option(help: ArgumentHelp("For replies that end at close (raw): silence that ends a reply.", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp("For replies that end at close (raw): silence that ends a reply.", valueName: "duration"))
     var idleTimeout = DurationArgument(.milliseconds(500))
 }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOConcurrencyHelpers
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Line-oriented, thread-safe writes to stdout and stderr, flushed per line so that pipes and tests see each
 /// line as it happens.
@@ -25,9 +26,9 @@ enum Console {
             while offset < bytes.count {
                 let written = bytes.withUnsafeMutableBytes { buffer in
                     #if canImport(Darwin)
-                    Darwin.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                        Darwin.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
                     #else
-                    Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)  // non-empty: offset < count
+                        Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)  // non-empty: offset < count
                     #endif
                 }
                 if written < 0 {
