@@ -8,7 +8,9 @@ import subprocess
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SEED_CLIENT = os.path.join(os.path.dirname(ROOT), "shared", "interop", "seed_client.py")
+# CI clones the repo with shared/ beside it; FLEETCMD_SEED_CLIENT overrides for other layouts.
+SEED_CLIENT = os.environ.get("FLEETCMD_SEED_CLIENT") or os.path.join(os.path.dirname(ROOT), "shared", "interop", "seed_client.py")
+assert os.path.exists(SEED_CLIENT), f"the seed article's client is missing: {SEED_CLIENT} (set FLEETCMD_SEED_CLIENT)"
 
 
 @pytest.fixture(scope="session")
