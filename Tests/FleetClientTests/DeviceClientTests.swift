@@ -204,6 +204,14 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
                 "failed to connect to device no-such-device.invalid:9100: cannot resolve host") == true)
     }
 
+    @Test func hostNamesAreResolved() async throws {
+        let device = try await ScriptedDevice.start(behavior: .answer(pong))
+        let exchange = await client().exchange([text("PING")], with: DeviceAddress(host: "localhost", port: device.port))
+        #expect(exchange.replies.map(\.text) == ["PONG"])
+        #expect(exchange.device == "localhost:\(device.port)")
+        await device.stop()
+    }
+
     @Test func ipv6LoopbackWorks() async throws {
         let device = try await ScriptedDevice.start(host: "::1", behavior: .answer(pong))
         let exchange = await client().exchange([text("PING")], with: try DeviceAddress(parsing: "[::1]:\(device.port)"))
