@@ -15,11 +15,16 @@ let package = Package(
         .library(name: "FleetFraming", targets: ["FleetFraming"]),
         .library(name: "FleetCodec", targets: ["FleetCodec"]),
         .library(name: "FleetClient", targets: ["FleetClient"]),
+        .library(name: "FleetAgent", targets: ["FleetAgent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // The framing core: no dependency at all, not even Foundation, so it can be fuzzed and reused.
@@ -45,9 +50,35 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .target(
+            name: "FleetAgent",
+            dependencies: [
+                "FleetCodec",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // The agent's YAML configuration file: kept apart so that embedding FleetAgent needs no YAML parser.
+        .target(
+            name: "FleetAgentConfig",
+            dependencies: ["FleetAgent", .product(name: "Yams", package: "Yams")],
+            swiftSettings: upcoming
+        ),
+        .target(
             name: "FleetCLI",
             dependencies: [
                 "FleetClient",
+                "FleetAgent",
+                "FleetAgentConfig",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -86,6 +117,18 @@ let package = Package(
                 "FleetClient", "FleetTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "FleetAgentTests",
+            dependencies: [
+                "FleetAgent", "FleetAgentConfig", "FleetClient", "FleetTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
             swiftSettings: upcoming
         ),

@@ -15,6 +15,7 @@ public import FleetClient
 /// | 7  | closed early: the device closed before a reply was complete |
 /// | 8  | too large: a reply exceeded `--max-reply` |
 /// | 64 | usage: bad flags, bad command text or hex, bad address |
+/// | 78 | invalid configuration file (`agent --config`) |
 public enum ExitStatus {
     public static let success: Int32 = 0
     public static let failure: Int32 = 1
@@ -26,6 +27,7 @@ public enum ExitStatus {
     public static let closedEarly: Int32 = 7
     public static let tooLarge: Int32 = 8
     public static let usage: Int32 = 64
+    public static let configInvalid: Int32 = 78
 
     /// The exit code for a device outcome.
     public static func code(for error: DeviceError.Code) -> Int32 {

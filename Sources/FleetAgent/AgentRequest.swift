@@ -1,0 +1,41 @@
+/// One command as the agent received it.
+public struct AgentRequest: Sendable {
+    /// The command's bytes, without framing.
+    public var payload: [UInt8]
+    /// The command as text (the agent only passes valid UTF-8 without control bytes to handlers).
+    public var text: String
+    /// Captures from the route that matched: the words after a prefix route, or a pattern's groups.
+    public var arguments: [String]
+    /// The client, as `host:port`.
+    public var peer: String
+    /// A number unique to the connection within this agent.
+    public var connectionID: Int
+
+    public init(payload: [UInt8], text: String, arguments: [String] = [], peer: String, connectionID: Int) {
+        self.payload = payload
+        self.text = text
+        self.arguments = arguments
+        self.peer = peer
+        self.connectionID = connectionID
+    }
+}
+
+/// The agent's answer to one request. Replies that start with `ERR ` are errors by convention.
+public struct AgentReply: Sendable, Hashable {
+    /// The reply's bytes, without framing (the agent adds the terminator).
+    public var payload: [UInt8]
+
+    public init(payload: [UInt8]) { self.payload = payload }
+
+    /// A text reply.
+    public static func text(_ text: String) -> AgentReply { AgentReply(payload: Array(text.utf8)) }
+
+    /// An error reply: `ERR <message>`.
+    public static func error(_ message: String) -> AgentReply { .text("ERR " + message) }
+
+    /// Whether the reply is an error reply (starts with `ERR`).
+    public var isError: Bool { payload.starts(with: Array("ERR".utf8)) }
+}
+
+/// Answers a request. Handlers run concurrently across connections and in order within one.
+public typealias AgentHandler = @Sendable (AgentRequest) async -> AgentReply

@@ -1,0 +1,147 @@
+import FleetCodec
+import FleetFraming
+import Logging
+import Metrics
+import NIOCore
+
+/// Turns one request frame into one reply: validates the bytes, routes, runs the action, audits.
+struct AgentResponder: Sendable {
+    let router: CommandRouter
+    let configuration: DeviceAgent.Configuration
+    let stats: AgentStats
+    let startedAt: ContinuousClock.Instant
+    let execSlots: AsyncSemaphore
+    let logger: Logger
+    /// Extra `{name}` values for static replies (the simulator sets `device` and `index`).
+    let variables: [String: String]
+
+    /// The reply payload for `payload` (unframed).
+    func reply(to payload: ByteBuffer, peer: String, connectionID: Int) async -> AgentReply {
+        let began = ContinuousClock.now
+        var bytes = Array(payload.readableBytesView)
+        if bytes.last == 0x0D { bytes.removeLast() }  // tolerate CR LF line endings
+        let (reply, name) = await answer(bytes, peer: peer, connectionID: connectionID)
+        let took = ContinuousClock.now - began
+        if reply.isError { stats.error(.errorReply) }
+        let (seconds, attoseconds) = took.components
+        Timer(label: "fleet_agent_command_duration_seconds", dimensions: [("command", name)])
+            .recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        logger.info(
+            "command",
+            metadata: [
+                "peer": "\(peer)", "connection.id": "\(connectionID)", "command.name": "\(name)",
+                "command.text": "\(ByteEscapes.render(bytes.prefix(64)))\(bytes.count > 64 ? "…" : "")",
+                "outcome": "\(reply.isError ? "error" : "ok")", "duration_ms": "\(DurationText.milliseconds(took))",
+            ]
+        )
+        return reply
+    }
+
+    private func answer(_ bytes: [UInt8], peer: String, connectionID: Int) async -> (AgentReply, String) {
+        guard !bytes.isEmpty else { return (.error("empty command"), "(empty)") }
+        guard let text = Self.validText(bytes) else {
+            stats.error(.invalidByte)
+            return (.error("invalid byte"), "(invalid)")
+        }
+        guard let (route, arguments) = router.match(text) else {
+            return (configuration.unknownCommandReply, "(unknown)")
+        }
+        let request = AgentRequest(
+            payload: bytes, text: text, arguments: arguments, peer: peer, connectionID: connectionID)
+        switch route.action {
+        case .reply(let template):
+            var values = variables
+            values["0"] = text
+            for (index, argument) in arguments.enumerated() { values[String(index + 1)] = argument }
+            return (.text(template.substituting(values)), route.name)
+        case .builtin(let builtin):
+            return (builtinReply(builtin, request: request), route.name)
+        case .exec(let action):
+            return (await execReply(action, request: request), route.name)
+        case .handler(let handler):
+            return (await handler(request), route.name)
+        }
+    }
+
+    /// The command as text when it is valid UTF-8 with no control bytes but TAB; `nil` otherwise.
+    static func validText(_ bytes: [UInt8]) -> String? {
+        for byte in bytes where (byte < 0x20 && byte != 0x09) || byte == 0x7F { return nil }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private func builtinReply(_ builtin: Builtin, request: AgentRequest) -> AgentReply {
+        switch builtin {
+        case .ping:
+            return .text("PONG")
+        case .echo:
+            let text = request.text.dropFirst(4).drop(while: { $0 == " " })
+            guard text.utf8.count <= configuration.limits.maxEchoBytes else {
+                return .error("echo text exceeds \(ByteCount.format(configuration.limits.maxEchoBytes))")
+            }
+            return .text(String(text))
+        case .status:
+            let snapshot = stats.snapshot
+            return .text(
+                "OK uptime=\(uptimeSeconds)s connections=\(snapshot.connectionsOpen) frames=\(snapshot.frames)")
+        case .version:
+            return .text("fleetcmd-agent \(DeviceAgent.version)")
+        case .uptime:
+            return .text(String(uptimeSeconds))
+        case .help:
+            return .text("OK " + router.names.joined(separator: ", "))
+        case .stats:
+            return .text(stats.statsLine)
+        }
+    }
+
+    private var uptimeSeconds: Int64 { (ContinuousClock.now - startedAt).components.seconds }
+
+    private func execReply(_ action: ExecAction, request: AgentRequest) async -> AgentReply {
+        await execSlots.wait()
+        defer { execSlots.signal() }
+        let argv = action.resolvedArguments(command: request.text, arguments: request.arguments)
+        switch await ExecRunner.run(argv, action: action) {
+        case .output(let output):
+            var trimmed = output[...]
+            while let last = trimmed.last, last == 0x0A || last == 0x0D { trimmed.removeLast() }
+            return AgentReply(payload: Array(trimmed))
+        case .exitStatus(let status, let stderr):
+            return .error("exit status \(status)\(stderr.isEmpty ? "" : ": \(stderr)")")
+        case .timedOut:
+            return .error("timed out after \(DurationText.format(action.timeout))")
+        case .outputTooLarge:
+            return .error("output exceeds \(ByteCount.format(action.maxOutputBytes))")
+        case .failedToStart(let reason):
+            return .error("cannot run command: \(reason)")
+        }
+    }
+
+    /// Frames `reply`; a reply that contains its own terminator would let a client be fed fake replies, so it
+    /// is replaced by an error.
+    func encode(_ reply: AgentReply, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var payload = reply.payload
+        if let terminator = configuration.format.reply.terminator, payload.containsSequence(terminator) {
+            payload = Array("ERR reply contains the frame terminator".utf8)
+        }
+        var buffer = allocator.buffer(capacity: payload.count + 8)
+        do {
+            try buffer.writeFrame(payload, spec: configuration.format.reply)
+        } catch {
+            buffer.clear()
+            try? buffer.writeFrame(
+                Array("ERR reply does not fit the frame format".utf8), spec: configuration.format.reply)
+        }
+        return buffer
+    }
+}
+
+extension [UInt8] {
+    func containsSequence(_ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, count >= needle.count else { return false }
+        if needle.count == 1 { return contains(needle[0]) }
+        for start in 0...(count - needle.count) where self[start] == needle[0] {
+            if self[start..<(start + needle.count)].elementsEqual(needle) { return true }
+        }
+        return false
+    }
+}

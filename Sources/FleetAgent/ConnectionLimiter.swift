@@ -1,0 +1,130 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Counts open connections in total and per source address, refusing those past either limit at accept.
+final class ConnectionLimiter: Sendable {
+    private struct State {
+        var total = 0
+        var perSource: [String: Int] = [:]
+    }
+
+    private let state = NIOLockedValueBox(State())
+    private let maxTotal: Int
+    private let maxPerSource: Int
+
+    init(maxTotal: Int, maxPerSource: Int) {
+        self.maxTotal = maxTotal
+        self.maxPerSource = maxPerSource
+    }
+
+    /// Takes a slot for `source`, or returns `false` when a limit is reached.
+    func acquire(_ source: String) -> Bool {
+        state.withLockedValue { state in
+            guard state.total < maxTotal, state.perSource[source, default: 0] < maxPerSource else { return false }
+            state.total += 1
+            state.perSource[source, default: 0] += 1
+            return true
+        }
+    }
+
+    func release(_ source: String) {
+        state.withLockedValue { state in
+            state.total -= 1
+            let remaining = state.perSource[source, default: 1] - 1
+            state.perSource[source] = remaining > 0 ? remaining : nil
+        }
+    }
+}
+
+/// A counting semaphore for async code (bounds concurrent exec handlers).
+final class AsyncSemaphore: Sendable {
+    private struct State {
+        var available: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state: NIOLockedValueBox<State>
+
+    init(value: Int) { state = NIOLockedValueBox(State(available: value)) }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLockedValue { state in
+                if state.available > 0 {
+                    state.available -= 1
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    func signal() {
+        let next = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.available += 1
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+}
+
+/// The open connections, for graceful shutdown: idle ones close at once, busy ones after their command.
+final class ConnectionRegistry: Sendable {
+    private struct Entry {
+        var channel: any Channel
+        var isBusy = false
+    }
+
+    private struct State {
+        var entries: [Int: Entry] = [:]
+        var isShuttingDown = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// Returns `false` (and the caller closes the connection) when shutdown has begun.
+    func register(_ id: Int, channel: any Channel) -> Bool {
+        state.withLockedValue { state in
+            guard !state.isShuttingDown else { return false }
+            state.entries[id] = Entry(channel: channel)
+            return true
+        }
+    }
+
+    func remove(_ id: Int) {
+        state.withLockedValue { _ = $0.entries.removeValue(forKey: id) }
+    }
+
+    /// Marks a command as started; returns `false` when shutdown has begun (take no new commands).
+    func beginCommand(_ id: Int) -> Bool {
+        state.withLockedValue { state in
+            guard !state.isShuttingDown else { return false }
+            state.entries[id]?.isBusy = true
+            return true
+        }
+    }
+
+    /// Marks a command as finished; returns `false` when shutdown began meanwhile (close after this reply).
+    func endCommand(_ id: Int) -> Bool {
+        state.withLockedValue { state in
+            state.entries[id]?.isBusy = false
+            return !state.isShuttingDown
+        }
+    }
+
+    /// Begins shutdown: returns the idle connections (to close now) and all of them (to close after the grace).
+    func beginShutdown() -> (idle: [any Channel], all: [any Channel]) {
+        state.withLockedValue { state in
+            state.isShuttingDown = true
+            let idle = state.entries.values.filter { !$0.isBusy }.map(\.channel)
+            return (idle, state.entries.values.map(\.channel))
+        }
+    }
+
+    var busyCount: Int { state.withLockedValue { $0.entries.values.filter(\.isBusy).count } }
+}

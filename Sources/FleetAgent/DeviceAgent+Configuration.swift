@@ -1,0 +1,83 @@
+public import FleetFraming
+
+extension DeviceAgent {
+    /// Everything that shapes a ``DeviceAgent``: where it listens, how it frames, and its limits.
+    public struct Configuration: Sendable {
+        /// Where to listen. Default: `0.0.0.0:9100`, as the seed article's devices.
+        public var listen: [ListenAddress]
+        /// The framing (requests are decoded with `format.request`, replies encoded with `format.reply`).
+        /// Default: ``FrameFormat/escCR``.
+        public var format: FrameFormat
+        /// Hard limits against bad input and hostile clients.
+        public var limits: Limits
+        /// The reply for commands no route matches. Default: `ERR unknown command`.
+        public var unknownCommandReply: AgentReply
+        /// How long in-flight commands may run after shutdown begins before connections are closed.
+        /// Default: 10 s.
+        public var shutdownGracePeriod: Duration
+
+        public init(
+            listen: [ListenAddress] = [ListenAddress(host: "0.0.0.0", port: 9100)],
+            format: FrameFormat = .escCR,
+            limits: Limits = Limits(),
+            unknownCommandReply: AgentReply = .error("unknown command"),
+            shutdownGracePeriod: Duration = .seconds(10)
+        ) {
+            self.listen = listen
+            self.format = format
+            self.limits = limits
+            self.unknownCommandReply = unknownCommandReply
+            self.shutdownGracePeriod = shutdownGracePeriod
+        }
+    }
+
+    /// A host (IPv4 or IPv6 literal, or name) and port to listen on. Port 0 picks a free port.
+    public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// Limits that keep one client, or many, from hurting the agent or other clients.
+    public struct Limits: Sendable, Hashable {
+        /// Largest request frame payload, in bytes. Default: 4 KiB. A larger frame gets `ERR frame too large`
+        /// and the connection is closed; the agent never buffers more than this (plus one read).
+        public var maxFrameBytes: Int
+        /// A connection with no bytes received for this long is closed. Default: 60 s.
+        public var idleTimeout: Duration
+        /// A frame that has started must complete within this time (slowloris defence). Default: 10 s.
+        public var frameTimeout: Duration
+        /// Connections open at once; more are refused at accept. Default: 1024.
+        public var maxConnections: Int
+        /// Connections open at once from one source address. Default: 64.
+        public var maxConnectionsPerSource: Int
+        /// Exec handlers running at once (across all connections). Default: 4.
+        public var maxConcurrentExecs: Int
+        /// Longest `ECHO` argument echoed, in bytes. Default: 1 KiB.
+        public var maxEchoBytes: Int
+
+        public init(
+            maxFrameBytes: Int = 4096,
+            idleTimeout: Duration = .seconds(60),
+            frameTimeout: Duration = .seconds(10),
+            maxConnections: Int = 1024,
+            maxConnectionsPerSource: Int = 64,
+            maxConcurrentExecs: Int = 4,
+            maxEchoBytes: Int = 1024
+        ) {
+            self.maxFrameBytes = maxFrameBytes
+            self.idleTimeout = idleTimeout
+            self.frameTimeout = frameTimeout
+            self.maxConnections = maxConnections
+            self.maxConnectionsPerSource = maxConnectionsPerSource
+            self.maxConcurrentExecs = maxConcurrentExecs
+            self.maxEchoBytes = maxEchoBytes
+        }
+    }
+}

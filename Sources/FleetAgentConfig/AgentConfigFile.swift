@@ -1,0 +1,416 @@
+public import FleetAgent
+import FleetFraming
+import Foundation
+public import Logging
+import Yams
+
+/// The `fleetcmd agent` configuration file, read into a ``DeviceAgent/Configuration`` and a ``CommandRouter``.
+///
+/// ```yaml
+/// listen: ["0.0.0.0:9100"]          # host:port strings; default 0.0.0.0:9100
+/// preset: esc-cr                    # and optionally prefix:, suffix:, reply_end:
+/// limits: {max_frame: 4KiB, idle_timeout: 60s, frame_timeout: 10s, max_connections: 1024,
+///          max_connections_per_source: 64, max_concurrent_execs: 4, max_echo: 1KiB}
+/// shutdown_grace: 10s
+/// unknown_reply: "ERR unknown command"
+/// log_level: info
+/// metrics: 127.0.0.1:9464
+/// builtins: true                    # serve PING, ECHO, STATUS, VERSION, UPTIME, HELP, STATS
+/// commands:
+///   - {name: HELLO, reply: "hi"}
+///   - {prefix: SET TEMP, reply: "OK temp={1}"}
+///   - {pattern: '^GET (\w+)$', reply: "{1}=42"}
+///   - {name: VER, builtin: VERSION}
+///   - name: DISK
+///     exec: {argv: [/bin/df, -h, "{1}"], timeout: 2s, max_output: 4KiB, cwd: /, env: {LANG: C}}
+/// ```
+///
+/// Every problem is collected with its line number; nothing is reported one at a time.
+public struct AgentConfigFile: Sendable {
+    public var configuration = DeviceAgent.Configuration()
+    public var router = CommandRouter()
+    public var logLevel: Logger.Level?
+    /// `host:port` for the Prometheus endpoint, if configured.
+    public var metrics: String?
+    /// Whether the file named listen addresses (flags replace them either way).
+    public var hasListen = false
+
+    public init() {}
+
+    /// One problem in a file.
+    public struct Problem: Sendable, Hashable, CustomStringConvertible {
+        public var line: Int
+        public var message: String
+        public var description: String { "line \(line): \(message)" }
+    }
+
+    /// Every problem found in a file.
+    public struct LoadError: Error, Sendable, CustomStringConvertible {
+        public var path: String
+        public var problems: [Problem]
+        public var description: String { problems.map { "\(path):\($0.line): \($0.message)" }.joined(separator: "\n") }
+    }
+
+    /// Reads and checks the file at `path`.
+    /// - Throws: ``LoadError`` listing every problem with its line.
+    public static func load(path: String) throws(LoadError) -> AgentConfigFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw LoadError(path: path, problems: [Problem(line: 0, message: "cannot read the file")])
+        }
+        return try parse(String(decoding: data, as: UTF8.self), path: path)
+    }
+
+    /// Parses YAML text; `path` names it in errors.
+    public static func parse(_ yaml: String, path: String = "<config>") throws(LoadError) -> AgentConfigFile {
+        var reader = Reader()
+        let file = reader.read(yaml)
+        guard reader.problems.isEmpty else { throw LoadError(path: path, problems: reader.problems) }
+        return file
+    }
+}
+
+private struct Reader {
+    var problems: [AgentConfigFile.Problem] = []
+
+    mutating func problem(_ node: Node?, _ message: String) {
+        problems.append(.init(line: node?.mark?.line ?? 0, message: message))
+    }
+
+    mutating func read(_ yaml: String) -> AgentConfigFile {
+        var file = AgentConfigFile()
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            problems.append(.init(line: Self.line(of: error), message: "not valid YAML: \(Self.summary(of: error))"))
+            return file
+        } catch {
+            problems.append(.init(line: 0, message: "not valid YAML: \(error)"))
+            return file
+        }
+        guard let root else { return withBuiltins(file, include: true) }
+        guard case .mapping(let top) = root else {
+            problem(root, "the file must be a mapping of settings")
+            return file
+        }
+        var includeBuiltins = true
+        var preset: (String, Node)?
+        var prefix: [UInt8]?
+        var suffix: [UInt8]?
+        var replyEnd: [UInt8]?
+        var commands: Node?
+        for (keyNode, value) in top {
+            let key = keyNode.string ?? ""
+            switch key {
+            case "listen":
+                file.hasListen = true
+                file.configuration.listen = listenAddresses(value)
+            case "preset": if let name = string(value, key) { preset = (name, value) }
+            case "prefix": prefix = bytes(value, key)
+            case "suffix": suffix = bytes(value, key)
+            case "reply_end": replyEnd = bytes(value, key)
+            case "limits": readLimits(value, into: &file.configuration.limits)
+            case "shutdown_grace":
+                if let grace = duration(value, key) { file.configuration.shutdownGracePeriod = grace }
+            case "unknown_reply":
+                if let text = string(value, key) { file.configuration.unknownCommandReply = .text(text) }
+            case "log_level":
+                if let text = string(value, key) {
+                    if let level = Logger.Level(rawValue: text) {
+                        file.logLevel = level
+                    } else {
+                        problem(value, "log_level must be one of trace, debug, info, notice, warning, error, critical")
+                    }
+                }
+            case "metrics": file.metrics = string(value, key)
+            case "builtins":
+                if let flag = value.bool {
+                    includeBuiltins = flag
+                } else {
+                    problem(value, "builtins must be true or false")
+                }
+            case "commands": commands = value
+            default:
+                problem(
+                    keyNode,
+                    "unknown setting '\(key)' (expected listen, preset, prefix, suffix, reply_end, limits, shutdown_grace, unknown_reply, log_level, metrics, builtins, commands)"
+                )
+            }
+        }
+        if let (name, node) = preset {
+            do {
+                file.configuration.format = try FrameFormat.preset(named: name)
+            } catch {
+                problem(node, "\(error)")
+            }
+        }
+        file.configuration.format = file.configuration.format.customized(
+            prefix: prefix, suffix: suffix, replyEnd: replyEnd)
+        file = withBuiltins(file, include: includeBuiltins)
+        if let commands { readCommands(commands, into: &file.router) }
+        return file
+    }
+
+    private func withBuiltins(_ file: AgentConfigFile, include: Bool) -> AgentConfigFile {
+        guard include else { return file }
+        var copy = file
+        copy.router = .builtins
+        return copy
+    }
+
+    // MARK: - Sections
+
+    private mutating func listenAddresses(_ node: Node) -> [DeviceAgent.ListenAddress] {
+        let items: [Node]
+        switch node {
+        case .sequence(let sequence): items = Array(sequence)
+        case .scalar: items = [node]
+        default:
+            problem(node, "listen must be a list of host:port strings")
+            return []
+        }
+        var result: [DeviceAgent.ListenAddress] = []
+        for item in items {
+            guard let text = item.string, let address = Self.parseListen(text) else {
+                problem(item, "listen entries look like 0.0.0.0:9100 or [::]:9100")
+                continue
+            }
+            result.append(address)
+        }
+        return result
+    }
+
+    static func parseListen(_ text: String) -> DeviceAgent.ListenAddress? {
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            let host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (0...65535).contains(port) else { return nil }
+            return .init(host: host, port: port)
+        }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
+        let host = String(text[..<colon])
+        return host.isEmpty ? nil : .init(host: host, port: port)
+    }
+
+    private mutating func readLimits(_ node: Node, into limits: inout DeviceAgent.Limits) {
+        guard case .mapping(let mapping) = node else {
+            problem(node, "limits must be a mapping")
+            return
+        }
+        for (keyNode, value) in mapping {
+            let key = keyNode.string ?? ""
+            switch key {
+            case "max_frame": if let size = size(value, key) { limits.maxFrameBytes = size }
+            case "idle_timeout": if let time = duration(value, key) { limits.idleTimeout = time }
+            case "frame_timeout": if let time = duration(value, key) { limits.frameTimeout = time }
+            case "max_connections": if let count = count(value, key) { limits.maxConnections = count }
+            case "max_connections_per_source":
+                if let count = count(value, key) { limits.maxConnectionsPerSource = count }
+            case "max_concurrent_execs": if let count = count(value, key) { limits.maxConcurrentExecs = count }
+            case "max_echo": if let size = size(value, key) { limits.maxEchoBytes = size }
+            default:
+                problem(
+                    keyNode,
+                    "unknown limit '\(key)' (expected max_frame, idle_timeout, frame_timeout, max_connections, max_connections_per_source, max_concurrent_execs, max_echo)"
+                )
+            }
+        }
+    }
+
+    private mutating func readCommands(_ node: Node, into router: inout CommandRouter) {
+        guard case .sequence(let sequence) = node else {
+            problem(node, "commands must be a list")
+            return
+        }
+        for item in sequence {
+            guard case .mapping(let mapping) = item else {
+                problem(
+                    item,
+                    "each command is a mapping with a matcher (name, prefix or pattern) and an action (reply, builtin or exec)"
+                )
+                continue
+            }
+            var matchers: [(String, Node)] = []
+            var actions: [(String, Node)] = []
+            for (keyNode, value) in mapping {
+                let key = keyNode.string ?? ""
+                switch key {
+                case "name", "prefix", "pattern": matchers.append((key, value))
+                case "reply", "builtin", "exec": actions.append((key, value))
+                case "description": break
+                default:
+                    problem(
+                        keyNode,
+                        "unknown key '\(key)' in a command (expected name, prefix, pattern, reply, builtin, exec, description)"
+                    )
+                }
+            }
+            guard matchers.count == 1 else {
+                problem(
+                    item,
+                    matchers.isEmpty
+                        ? "command has no name, prefix or pattern"
+                        : "command has more than one of name, prefix, pattern")
+                continue
+            }
+            guard actions.count == 1 else {
+                problem(
+                    item,
+                    actions.isEmpty
+                        ? "command has no reply, builtin or exec" : "command has more than one of reply, builtin, exec")
+                continue
+            }
+            let (matchKind, matchNode) = matchers[0]
+            guard let matchText = string(matchNode, matchKind), !matchText.isEmpty else { continue }
+            let matcher: CommandRouter.Matcher
+            switch matchKind {
+            case "name": matcher = .exact(matchText)
+            case "prefix": matcher = .prefix(matchText.split(separator: " "))
+            default:
+                do {
+                    matcher = .pattern(matchText, try CommandRouter.PatternBox(compiling: matchText))
+                } catch {
+                    problem(matchNode, "invalid pattern '\(matchText)': \(error)")
+                    continue
+                }
+            }
+            let (actionKind, actionNode) = actions[0]
+            let action: CommandRouter.Action
+            switch actionKind {
+            case "reply":
+                guard let text = string(actionNode, "reply") else { continue }
+                action = .reply(text)
+            case "builtin":
+                guard let name = string(actionNode, "builtin") else { continue }
+                guard let builtin = Builtin(rawValue: name.uppercased()) else {
+                    problem(
+                        actionNode,
+                        "unknown builtin '\(name)' (expected \(Builtin.allCases.map(\.rawValue).joined(separator: ", ")))"
+                    )
+                    continue
+                }
+                action = .builtin(builtin)
+            default:
+                guard let exec = readExec(actionNode) else { continue }
+                action = .exec(exec)
+            }
+            router.add(CommandRouter.Route(matcher: matcher, action: action, name: matchText))
+        }
+    }
+
+    private mutating func readExec(_ node: Node) -> ExecAction? {
+        guard case .mapping(let mapping) = node else {
+            problem(node, "exec must be a mapping with argv (and optionally timeout, max_output, cwd, env)")
+            return nil
+        }
+        var argv: [String]?
+        var action = ExecAction(argv: [])
+        let before = problems.count
+        for (keyNode, value) in mapping {
+            let key = keyNode.string ?? ""
+            switch key {
+            case "argv":
+                guard case .sequence(let items) = value, !items.isEmpty, items.allSatisfy({ $0.string != nil }) else {
+                    problem(value, "exec argv must be a non-empty list of strings (no shell is ever used)")
+                    continue
+                }
+                let list = items.compactMap(\.string)
+                if !list[0].hasPrefix("/") { problem(value, "exec argv[0] must be an absolute path, not '\(list[0])'") }
+                argv = list
+            case "timeout": if let time = duration(value, key) { action.timeout = time }
+            case "max_output": if let size = size(value, key) { action.maxOutputBytes = size }
+            case "cwd": if let path = string(value, key) { action.workingDirectory = path }
+            case "env":
+                guard case .mapping(let env) = value else {
+                    problem(value, "exec env must be a mapping of names to values")
+                    continue
+                }
+                for (name, setting) in env {
+                    guard let name = name.string, let setting = setting.string else {
+                        problem(value, "exec env entries must be strings")
+                        continue
+                    }
+                    action.environment[name] = setting
+                }
+            default:
+                problem(keyNode, "unknown key '\(key)' in exec (expected argv, timeout, max_output, cwd, env)")
+            }
+        }
+        guard let argv else {
+            if problems.count == before { problem(node, "exec needs argv") }
+            return nil
+        }
+        action.argv = argv
+        return problems.count == before ? action : nil
+    }
+
+    // MARK: - Scalars
+
+    private mutating func string(_ node: Node, _ key: String) -> String? {
+        guard case .scalar(let scalar) = node else {
+            problem(node, "\(key) must be a single value")
+            return nil
+        }
+        return scalar.string
+    }
+
+    private mutating func bytes(_ node: Node, _ key: String) -> [UInt8]? {
+        guard let text = string(node, key) else { return nil }
+        do {
+            return try ByteEscapes.parse(text)
+        } catch {
+            problem(node, "\(key): \(error)")
+            return nil
+        }
+    }
+
+    private mutating func duration(_ node: Node, _ key: String) -> Duration? {
+        guard let text = string(node, key) else { return nil }
+        do {
+            return try DurationText.parse(text)
+        } catch {
+            problem(node, "\(key): \(error)")
+            return nil
+        }
+    }
+
+    private mutating func size(_ node: Node, _ key: String) -> Int? {
+        guard let text = string(node, key) else { return nil }
+        do {
+            let value = try ByteCount.parse(text)
+            guard value > 0 else {
+                problem(node, "\(key) must be positive")
+                return nil
+            }
+            return value
+        } catch {
+            problem(node, "\(key): \(error)")
+            return nil
+        }
+    }
+
+    private mutating func count(_ node: Node, _ key: String) -> Int? {
+        guard let value = node.int, value > 0 else {
+            problem(node, "\(key) must be a positive whole number")
+            return nil
+        }
+        return value
+    }
+
+    private static func line(of error: YamlError) -> Int {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
+        default: return 0
+        }
+    }
+
+    private static func summary(of error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
+            return problem
+        default: return "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+        }
+    }
+}
