@@ -2,12 +2,15 @@ import FleetCodec
 import FleetFraming
 import NIOCore
 
-/// What the framing stage hands to a connection's command loop.
-enum AgentInbound: Sendable {
-    /// One complete request frame (payload only).
-    case frame(ByteBuffer)
-    /// A frame passed the size limit; the connection answers `ERR frame too large` and closes.
-    case frameTooLarge
+/// What the framing stage hands to a connection's command loop: every frame completed by one read, at once.
+///
+/// Batching per read (rather than per frame) means one hop to async code and one `write(2)` for the replies
+/// of a whole pipelined burst, and bounds the work any one connection does per turn.
+struct AgentInbound: Sendable {
+    /// Complete request frames (payloads only), in order.
+    var frames: [ByteBuffer]
+    /// A frame after these passed the size limit: answer these, then `ERR frame too large`, then close.
+    var frameTooLarge: Bool
 }
 
 /// Turns request bytes into frames under hard limits, before anything is handed to async code.
@@ -43,7 +46,7 @@ final class AgentFramingHandler: ChannelInboundHandler {
         } else {
             pending!.writeBuffer(&chunk)  // non-nil: checked just above
         }
-        var completedAny = false
+        var frames: [ByteBuffer] = []
         while var buffer = pending {
             pending = nil  // keep the buffer uniquely referenced while scanning
             let scanned: ScannedFrame
@@ -53,17 +56,20 @@ final class AgentFramingHandler: ChannelInboundHandler {
                 stats.error(.tooLarge)
                 isDiscarding = true
                 cancelFrameTimer()
-                context.fireChannelRead(wrapInboundOut(.frameTooLarge))
+                stats.framesReceived(frames.count)
+                context.fireChannelRead(wrapInboundOut(AgentInbound(frames: frames, frameTooLarge: true)))
                 return
             }
             if scanned.skipped > 0 { stats.garbageDiscarded(scanned.skipped) }
             pending = buffer.readableBytes > 0 ? buffer : nil
             guard let payload = scanned.payload else { break }
-            completedAny = true
-            stats.frameReceived()
-            context.fireChannelRead(wrapInboundOut(.frame(payload)))
+            frames.append(payload)
         }
-        if completedAny { cancelFrameTimer() }
+        if !frames.isEmpty {
+            cancelFrameTimer()
+            stats.framesReceived(frames.count)
+            context.fireChannelRead(wrapInboundOut(AgentInbound(frames: frames, frameTooLarge: false)))
+        }
         if pending != nil, frameTimer == nil {
             frameTimer = context.eventLoop.assumeIsolated().scheduleTask(in: frameTimeout) { [self] in
                 stats.error(.frameTimeout)
@@ -97,15 +103,15 @@ final class AgentFramingHandler: ChannelInboundHandler {
         do {
             let scanned = try buffer.readLastFrame(using: &scanner)
             if let payload = scanned.payload {
-                stats.frameReceived()
-                context.fireChannelRead(wrapInboundOut(.frame(payload)))
+                stats.framesReceived(1)
+                context.fireChannelRead(wrapInboundOut(AgentInbound(frames: [payload], frameTooLarge: false)))
             } else if scanned.skipped > 0 {
                 stats.garbageDiscarded(scanned.skipped)
             }
         } catch {
             if error.code == .frameTooLarge {
                 stats.error(.tooLarge)
-                context.fireChannelRead(wrapInboundOut(.frameTooLarge))
+                context.fireChannelRead(wrapInboundOut(AgentInbound(frames: [], frameTooLarge: true)))
             } else {
                 stats.error(.incompleteFrame)
             }

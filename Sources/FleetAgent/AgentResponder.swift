@@ -2,6 +2,7 @@ import FleetCodec
 import FleetFraming
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// Turns one request frame into one reply: validates the bytes, routes, runs the action, audits.
@@ -14,6 +15,8 @@ struct AgentResponder: Sendable {
     let logger: Logger
     /// Extra `{name}` values for static replies (the simulator sets `device` and `index`).
     let variables: [String: String]
+    /// One latency timer per route name, made once: making a metric goes through the factory under a lock.
+    let timers = NIOLockedValueBox<[String: Timer]>([:])
 
     /// The reply payload for `payload` (unframed).
     func reply(to payload: ByteBuffer, peer: String, connectionID: Int) async -> AgentReply {
@@ -24,8 +27,7 @@ struct AgentResponder: Sendable {
         let took = ContinuousClock.now - began
         if reply.isError { stats.error(.errorReply) }
         let (seconds, attoseconds) = took.components
-        Timer(label: "fleet_agent_command_duration_seconds", dimensions: [("command", name)])
-            .recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        timer(for: name).recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         logger.info(
             "command",
             metadata: [
@@ -35,6 +37,15 @@ struct AgentResponder: Sendable {
             ]
         )
         return reply
+    }
+
+    private func timer(for name: String) -> Timer {
+        timers.withLockedValue { timers in
+            if let timer = timers[name] { return timer }
+            let timer = Timer(label: "fleet_agent_command_duration_seconds", dimensions: [("command", name)])
+            timers[name] = timer
+            return timer
+        }
     }
 
     private func answer(_ bytes: [UInt8], peer: String, connectionID: Int) async -> (AgentReply, String) {
@@ -116,22 +127,21 @@ struct AgentResponder: Sendable {
         }
     }
 
-    /// Frames `reply`; a reply that contains its own terminator would let a client be fed fake replies, so it
-    /// is replaced by an error.
-    func encode(_ reply: AgentReply, allocator: ByteBufferAllocator) -> ByteBuffer {
+    /// Appends `reply`, framed, to `buffer`. A reply that contains its own terminator would let a client be fed
+    /// fake replies, so it is replaced by an error.
+    func encode(_ reply: AgentReply, into buffer: inout ByteBuffer) {
         var payload = reply.payload
         if let terminator = configuration.format.reply.terminator, payload.containsSequence(terminator) {
             payload = Array("ERR reply contains the frame terminator".utf8)
         }
-        var buffer = allocator.buffer(capacity: payload.count + 8)
+        let mark = buffer.writerIndex
         do {
             try buffer.writeFrame(payload, spec: configuration.format.reply)
         } catch {
-            buffer.clear()
+            buffer.moveWriterIndex(to: mark)
             try? buffer.writeFrame(
                 Array("ERR reply does not fit the frame format".utf8), spec: configuration.format.reply)
         }
-        return buffer
     }
 }
 

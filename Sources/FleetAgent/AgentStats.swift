@@ -66,9 +66,10 @@ public final class AgentStats: Sendable {
         refusedCounter.increment()
     }
 
-    func frameReceived() {
-        frameCount.add(1, ordering: .relaxed)
-        framesCounter.increment()
+    func framesReceived(_ count: Int) {
+        guard count > 0 else { return }
+        frameCount.add(count, ordering: .relaxed)
+        framesCounter.increment(by: count)
     }
 
     func garbageDiscarded(_ bytes: Int) {

@@ -179,7 +179,10 @@ extension String {
         var rest = self[...]
         while let open = rest.firstIndex(of: "{") {
             out += rest[..<open]
-            guard let close = rest[open...].firstIndex(of: "}") else { break }
+            guard let close = rest[open...].firstIndex(of: "}") else {
+                out += rest[open...]
+                return out
+            }
             let key = String(rest[rest.index(after: open)..<close])
             if let value = values[key] {
                 out += value

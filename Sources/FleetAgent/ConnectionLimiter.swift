@@ -126,5 +126,7 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
+    var isShuttingDown: Bool { state.withLockedValue { $0.isShuttingDown } }
+
     var busyCount: Int { state.withLockedValue { $0.entries.values.filter(\.isBusy).count } }
 }

@@ -189,24 +189,45 @@ public struct DeviceAgent: Service {
         let allocator = connection.channel.allocator
         do {
             try await connection.executeThenClose { inbound, outbound in
-                for try await item in inbound {
+                for try await batch in inbound {
                     guard registry.beginCommand(id) else { return }
-                    switch item {
-                    case .frame(let payload):
+                    // The replies of one batch leave in one buffer: one write(2) for a pipelined burst.
+                    var replies = allocator.buffer(capacity: batch.frames.count * 16)
+                    var stopping = false
+                    for payload in batch.frames {
                         let reply = await responder.reply(to: payload, peer: peer, connectionID: id)
-                        try await outbound.write(responder.encode(reply, allocator: allocator))
-                        guard registry.endCommand(id) else { return }
-                    case .frameTooLarge:
+                        responder.encode(reply, into: &replies)
+                        if registry.isShuttingDown {
+                            stopping = true  // in-flight work is done; take no more of this batch
+                            break
+                        }
+                    }
+                    if batch.frameTooLarge, !stopping {
                         logger.notice("frame too large", metadata: ["peer": "\(peer)", "connection.id": "\(id)"])
-                        try await outbound.write(responder.encode(.error("frame too large"), allocator: allocator))
-                        _ = registry.endCommand(id)
+                        responder.encode(.error("frame too large"), into: &replies)
+                    }
+                    if replies.readableBytes > 0 { try await outbound.write(replies) }
+                    guard registry.endCommand(id), !batch.frameTooLarge else {
+                        if batch.frameTooLarge { try await lingeringClose(connection.channel) }
                         return
                     }
+                    // Let other connections' tasks run between batches.
+                    await Task.yield()
                 }
             }
         } catch {
             logger.debug("connection ended with an error", metadata: ["peer": "\(peer)", "error": "\(error)"])
         }
+    }
+
+    /// Closes like nginx's lingering close: send FIN after the last reply, keep reading (and discarding, the
+    /// framing handler drops everything after an oversize frame) until the client closes or 2 s pass. Closing
+    /// at once with unread input would make the kernel send RST, which can destroy the error reply in flight.
+    private func lingeringClose(_ channel: any Channel) async throws {
+        try await channel.close(mode: .output)
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        try? await channel.closeFuture.get()
+        deadline.cancel()
     }
 
     static func describe(_ address: SocketAddress) -> String {

@@ -64,7 +64,13 @@ public struct AgentConfigFile: Sendable {
     public static func parse(_ yaml: String, path: String = "<config>") throws(LoadError) -> AgentConfigFile {
         var reader = Reader()
         let file = reader.read(yaml)
-        guard reader.problems.isEmpty else { throw LoadError(path: path, problems: reader.problems) }
+        guard reader.problems.isEmpty else {
+            // Stable sort: problems on one line keep the order they were found in.
+            let ordered = reader.problems.enumerated().sorted {
+                ($0.element.line, $0.offset) < ($1.element.line, $1.offset)
+            }.map(\.element)
+            throw LoadError(path: path, problems: ordered)
+        }
         return file
     }
 }

@@ -1,0 +1,55 @@
+import Testing
+
+@testable import FleetAgent
+
+@Suite struct CommandRouterTests {
+    @Test func exactPrefixAndPatternRoutesMatchWithCaptures() throws {
+        var router = CommandRouter()
+        router.on("PING", reply: "PONG")
+        router.on(prefix: "SET TEMP", reply: "OK {1}")
+        try router.on(pattern: #"^GET (\w+)$"#, reply: "{1}=42")
+        #expect(router.match("PING")?.route.name == "PING")
+        #expect(router.match("SET TEMP 21")?.arguments == ["21"])
+        #expect(router.match("SET TEMP")?.arguments == [])
+        #expect(router.match("SET TEMPERATURE 21") == nil)
+        #expect(router.match("GET volume")?.arguments == ["volume"])
+        #expect(router.match("GET two words") == nil)
+        #expect(router.match("ping") == nil)
+    }
+
+    @Test func exactRoutesWinAndOthersGoInOrder() throws {
+        var router = CommandRouter()
+        router.on(prefix: "A", reply: "prefix")
+        try router.on(pattern: "A.*", reply: "pattern")
+        router.on("A B", reply: "exact")
+        guard case .reply(let first) = router.match("A B")?.route.action else { Issue.record("no match"); return }
+        #expect(first == "exact")
+        guard case .reply(let second) = router.match("A C")?.route.action else { Issue.record("no match"); return }
+        #expect(second == "prefix")
+    }
+
+    @Test func invalidPatternIsRejected() {
+        var router = CommandRouter()
+        #expect(throws: (any Error).self) { try router.on(pattern: "(", reply: "x") }
+    }
+
+    @Test func placeholdersAreSubstitutedAndUnknownOnesKept() {
+        #expect("OK {1} {2} {x}".substituting(["1": "a", "2": "b c"]) == "OK a b c {x}")
+        #expect("{device}/{index}".substituting(["device": "d1", "index": "7"]) == "d1/7")
+        #expect("no braces".substituting([:]) == "no braces")
+        #expect("broken {1".substituting(["1": "x"]) == "broken {1")
+    }
+
+    @Test func builtinsAreAllPresent() {
+        let names = CommandRouter.builtins.names
+        for builtin in Builtin.allCases { #expect(names.contains { $0.hasPrefix(builtin.rawValue) }) }
+    }
+
+    @Test func commandTextValidationRejectsControlAndInvalidUTF8() {
+        #expect(AgentResponder.validText(Array("SET A\tB".utf8)) == "SET A\tB")
+        #expect(AgentResponder.validText([0x41, 0x00]) == nil)
+        #expect(AgentResponder.validText([0x41, 0xFF]) == nil)
+        #expect(AgentResponder.validText([0x1B]) == nil)
+        #expect(AgentResponder.validText([0xC3, 0xA9]) == "é")
+    }
+}

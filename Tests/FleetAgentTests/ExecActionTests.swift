@@ -1,0 +1,45 @@
+import Testing
+
+@testable import FleetAgent
+
+@Suite struct ExecActionTests {
+    @Test func capturesBecomeWholeArgumentsAndNeverReachAShell() async {
+        let action = ExecAction(argv: ["/usr/bin/printf", "[%s]", "{1}", "{2}"])
+        let hostile = "a b; rm -rf / $(id) `id` | cat"
+        let argv = action.resolvedArguments(command: "X", arguments: [hostile, "--flag"])
+        #expect(argv == ["/usr/bin/printf", "[%s]", hostile, "--flag"])
+        let outcome = await ExecRunner.run(argv, action: action)
+        #expect(outcome == .output(Array("[\(hostile)][--flag]".utf8)))
+    }
+
+    @Test func timeoutKillsTheProgram() async {
+        let action = ExecAction(argv: ["/bin/sleep", "30"], timeout: .milliseconds(200))
+        let began = ContinuousClock.now
+        let outcome = await ExecRunner.run(action.argv, action: action)
+        #expect(outcome == .timedOut)
+        #expect(ContinuousClock.now - began < .seconds(20))
+    }
+
+    @Test func outputBeyondTheCapIsRefused() async {
+        let action = ExecAction(argv: ["/usr/bin/head", "-c", "100000", "/dev/zero"], maxOutputBytes: 1000)
+        #expect(await ExecRunner.run(action.argv, action: action) == .outputTooLarge)
+    }
+
+    @Test func nonZeroExitIsReportedWithStderr() async {
+        let action = ExecAction(argv: ["/bin/sh", "-c", "echo broken >&2; exit 3"])
+        #expect(await ExecRunner.run(action.argv, action: action) == .exitStatus(3, stderr: "broken"))
+    }
+
+    @Test func environmentIsExactlyWhatIsConfigured() async {
+        let action = ExecAction(argv: ["/usr/bin/env"], environment: ["ONLY": "this"])
+        #expect(await ExecRunner.run(action.argv, action: action) == .output(Array("ONLY=this\n".utf8)))
+    }
+
+    @Test func relativeProgramIsRefused() async {
+        let action = ExecAction(argv: ["ls"])
+        guard case .failedToStart = await ExecRunner.run(action.argv, action: action) else {
+            Issue.record("a relative argv[0] must not run")
+            return
+        }
+    }
+}
