@@ -16,6 +16,7 @@ public struct FleetCommand: AsyncParsableCommand {
 /// The entry point the `fleetcmd` executable calls, so that it needs no import but this module.
 public enum FleetCommandLine {
     public static func main() async {
+        FileLimit.raiseToHardLimit()
         await FleetCommand.main()
     }
 }

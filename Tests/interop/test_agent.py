@@ -172,6 +172,7 @@ def test_hostile_clients_do_not_hurt_a_well_behaved_one(agent):
             pings = frame("PING") * 20000
             sent = 0
             stalled_since = None
+            reset_while_sending = False
             while sent < 50_000_000:
                 try:
                     sent += s.send(pings)
@@ -181,11 +182,15 @@ def test_hostile_clients_do_not_hurt_a_well_behaved_one(agent):
                     if time.monotonic() - stalled_since > 1.0:
                         break
                     time.sleep(0.01)  # ok-sleep: waiting to see whether the agent keeps reading
+                except (ConnectionResetError, BrokenPipeError):
+                    # On a slow machine the agent may already have idled the connection out while we
+                    # were still filling the window: it closed with our unread bytes pending (RST).
+                    reset_while_sending = True
+                    break
             assert sent < 50_000_000, "the agent kept reading from a client that never reads"
             sample()
             # Liveness bound, not a speed claim: the agent first answers what it already read, then idles out.
-            # Liveness bound, not a speed claim: the agent first answers what it already read, then idles out.
-            assert hung_up_without_reading(s, 60)
+            assert reset_while_sending or hung_up_without_reading(s, 60)
 
         # 500 concurrent clients x 100 commands, from 100 distinct source addresses.
         async def client(i):
