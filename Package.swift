@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "FleetCodec", targets: ["FleetCodec"]),
         .library(name: "FleetClient", targets: ["FleetClient"]),
         .library(name: "FleetAgent", targets: ["FleetAgent"]),
+        .library(name: "FleetSimulator", targets: ["FleetSimulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -69,11 +70,25 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .target(
+            name: "FleetSimulator",
+            dependencies: [
+                "FleetAgent", "FleetAgentConfig",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .target(
             name: "FleetCLI",
             dependencies: [
                 "FleetClient",
                 "FleetAgent",
                 "FleetAgentConfig",
+                "FleetSimulator",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -129,6 +144,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "FleetSimulatorTests",
+            dependencies: [
+                "FleetSimulator", "FleetAgent", "FleetAgentConfig", "FleetClient", "FleetTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcoming
         ),

@@ -10,13 +10,19 @@ public struct AgentRequest: Sendable {
     public var peer: String
     /// A number unique to the connection within this agent.
     public var connectionID: Int
+    /// The listener that accepted the connection: an index into the configuration's `listen` (a simulated
+    /// fleet serves one device per listener).
+    public var listener: Int
 
-    public init(payload: [UInt8], text: String, arguments: [String] = [], peer: String, connectionID: Int) {
+    public init(
+        payload: [UInt8], text: String, arguments: [String] = [], peer: String, connectionID: Int, listener: Int = 0
+    ) {
         self.payload = payload
         self.text = text
         self.arguments = arguments
         self.peer = peer
         self.connectionID = connectionID
+        self.listener = listener
     }
 }
 

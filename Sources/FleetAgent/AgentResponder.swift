@@ -15,15 +15,17 @@ struct AgentResponder: Sendable {
     let logger: Logger
     /// Extra `{name}` values for static replies (the simulator sets `device` and `index`).
     let variables: [String: String]
+    /// Per-listener `{name}` values (a simulated device's `{device}` and `{index}`).
+    var listenerVariables: (@Sendable (Int) -> [String: String])? = nil
     /// One latency timer per route name, made once: making a metric goes through the factory under a lock.
     let timers = NIOLockedValueBox<[String: Timer]>([:])
 
     /// The reply payload for `payload` (unframed).
-    func reply(to payload: ByteBuffer, peer: String, connectionID: Int) async -> AgentReply {
+    func reply(to payload: ByteBuffer, peer: String, connectionID: Int, listener: Int) async -> AgentReply {
         let began = ContinuousClock.now
         var bytes = Array(payload.readableBytesView)
         if bytes.last == 0x0D { bytes.removeLast() }  // tolerate CR LF line endings
-        let (reply, name) = await answer(bytes, peer: peer, connectionID: connectionID)
+        let (reply, name) = await answer(bytes, peer: peer, connectionID: connectionID, listener: listener)
         let took = ContinuousClock.now - began
         if reply.isError { stats.error(.errorReply) }
         let (seconds, attoseconds) = took.components
@@ -48,7 +50,9 @@ struct AgentResponder: Sendable {
         }
     }
 
-    private func answer(_ bytes: [UInt8], peer: String, connectionID: Int) async -> (AgentReply, String) {
+    private func answer(
+        _ bytes: [UInt8], peer: String, connectionID: Int, listener: Int
+    ) async -> (AgentReply, String) {
         guard !bytes.isEmpty else { return (.error("empty command"), "(empty)") }
         guard let text = Self.validText(bytes) else {
             stats.error(.invalidByte)
@@ -58,10 +62,12 @@ struct AgentResponder: Sendable {
             return (configuration.unknownCommandReply, "(unknown)")
         }
         let request = AgentRequest(
-            payload: bytes, text: text, arguments: arguments, peer: peer, connectionID: connectionID)
+            payload: bytes, text: text, arguments: arguments, peer: peer, connectionID: connectionID,
+            listener: listener)
         switch route.action {
         case .reply(let template):
             var values = variables
+            if let listenerVariables { values.merge(listenerVariables(listener)) { _, new in new } }
             values["0"] = text
             for (index, argument) in arguments.enumerated() { values[String(index + 1)] = argument }
             return (.text(template.substituting(values)), route.name)
@@ -130,17 +136,24 @@ struct AgentResponder: Sendable {
     /// Appends `reply`, framed, to `buffer`. A reply that contains its own terminator would let a client be fed
     /// fake replies, so it is replaced by an error.
     func encode(_ reply: AgentReply, into buffer: inout ByteBuffer) {
+        buffer.writeReply(reply, spec: configuration.format.reply)
+    }
+}
+
+extension ByteBuffer {
+    /// Appends `reply` framed by `spec`. A reply that contains its own terminator would let a client be fed fake
+    /// replies, so it is replaced by an error; so is one the framing cannot carry.
+    mutating func writeReply(_ reply: AgentReply, spec: FrameSpec) {
         var payload = reply.payload
-        if let terminator = configuration.format.reply.terminator, payload.containsSequence(terminator) {
+        if let terminator = spec.terminator, payload.containsSequence(terminator) {
             payload = Array("ERR reply contains the frame terminator".utf8)
         }
-        let mark = buffer.writerIndex
+        let mark = writerIndex
         do {
-            try buffer.writeFrame(payload, spec: configuration.format.reply)
+            try writeFrame(payload, spec: spec)
         } catch {
-            buffer.moveWriterIndex(to: mark)
-            try? buffer.writeFrame(
-                Array("ERR reply does not fit the frame format".utf8), spec: configuration.format.reply)
+            moveWriterIndex(to: mark)
+            try? writeFrame(Array("ERR reply does not fit the frame format".utf8), spec: spec)
         }
     }
 }

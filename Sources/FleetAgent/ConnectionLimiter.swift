@@ -130,3 +130,31 @@ final class ConnectionRegistry: Sendable {
 
     var busyCount: Int { state.withLockedValue { $0.entries.values.filter(\.isBusy).count } }
 }
+
+/// Connections the agent holds but does not serve (a policy's ``Admission/neverRead``), closed at shutdown.
+final class ParkedChannels: Sendable {
+    private let channels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+
+    func add(_ channel: any Channel) {
+        let key = ObjectIdentifier(channel)
+        channels.withLockedValue { $0[key] = channel }
+        channel.closeFuture.whenComplete { _ in _ = self.channels.withLockedValue { $0.removeValue(forKey: key) } }
+    }
+
+    func closeAll() {
+        for channel in channels.withLockedValue({ Array($0.values) }) { channel.close(promise: nil) }
+    }
+}
+
+/// Closes a connection when `IdleStateHandler` reports it idle (for connections nothing else reads).
+final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}

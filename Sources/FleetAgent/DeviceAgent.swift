@@ -31,6 +31,8 @@ public struct DeviceAgent: Service {
     private let group: any EventLoopGroup
     private let variables: [String: String]
     private let onRunning: @Sendable ([SocketAddress]) async -> Void
+    private let policy: (any ConnectionPolicy)?
+    private let listenerControl: ListenerControl?
 
     /// - Parameters:
     ///   - configuration: listen addresses, framing, limits.
@@ -39,6 +41,8 @@ public struct DeviceAgent: Service {
     ///   - stats: counters to update (pass one to share it). Default: a new one.
     ///   - variables: extra `{name}` values for static replies.
     ///   - eventLoopGroup: default: NIO's singleton.
+    ///   - policy: hooks that make the device misbehave on purpose (the simulator's faults). Default: none.
+    ///   - listenerControl: lets the caller close and reopen listeners while the agent runs. Default: none.
     ///   - onRunning: called once every listener is bound, with the bound addresses.
     public init(
         configuration: Configuration = Configuration(),
@@ -47,8 +51,12 @@ public struct DeviceAgent: Service {
         stats: AgentStats = AgentStats(),
         variables: [String: String] = [:],
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        policy: (any ConnectionPolicy)? = nil,
+        listenerControl: ListenerControl? = nil,
         onRunning: @escaping @Sendable ([SocketAddress]) async -> Void = { _ in }
     ) {
+        self.policy = policy
+        self.listenerControl = listenerControl
         self.configuration = configuration
         self.router = router
         self.logger = logger
@@ -68,62 +76,78 @@ public struct DeviceAgent: Service {
         self.init(configuration: configuration, router: router, logger: logger)
     }
 
-    private enum Accepted: Sendable {
-        case connection(NIOAsyncChannel<AgentInbound, ByteBuffer>, peer: String)
-        case refused
+    private struct Accepted: Sendable {
+        var connection: NIOAsyncChannel<AgentInbound, ByteBuffer>
+        var peer: String
+        var listener: Int
+        var inputClosed: EventLoopPromise<Void>?
     }
 
     public func run() async throws {
-        let responder = AgentResponder(
+        var configuredResponder = AgentResponder(
             router: router, configuration: configuration, stats: stats, startedAt: .now,
             execSlots: AsyncSemaphore(value: max(1, configuration.limits.maxConcurrentExecs)), logger: logger,
             variables: variables
         )
+        if let policy { configuredResponder.listenerVariables = { policy.variables(listener: $0) } }
+        let responder = configuredResponder
         let limiter = ConnectionLimiter(
             maxTotal: configuration.limits.maxConnections, maxPerSource: configuration.limits.maxConnectionsPerSource)
         let registry = ConnectionRegistry()
+        let parked = ParkedChannels()
         let ids = NIOLockedValueBox(0)
-        var listeners: [NIOAsyncChannel<Accepted, Never>] = []
+        let control = listenerControl ?? ListenerControl()
+        // Every listener feeds one stream of accepted connections: a listener costs one socket and no task,
+        // so one agent can hold the thousands of listeners of a simulated fleet.
+        let (accepted, sink) = AsyncStream<Accepted>.makeStream()
+        let opener: @Sendable (Int) async throws -> any Channel = { index in
+            try await bind(index, limiter: limiter, parked: parked, sink: sink)
+        }
+        let closedAtStart = control.closedAtStart
+        let toOpen = configuration.listen.indices.filter { !closedAtStart.contains($0) }
+        var channels: [Int: any Channel] = [:]
         do {
-            for address in configuration.listen {
-                listeners.append(try await bind(address, limiter: limiter))
+            // Bind in parallel, a bounded number at a time.
+            for chunk in stride(from: 0, to: toOpen.count, by: 256) {
+                let indexes = toOpen[chunk..<min(chunk + 256, toOpen.count)]
+                try await withThrowingTaskGroup(of: (Int, any Channel).self) { group in
+                    for index in indexes { group.addTask { (index, try await opener(index)) } }
+                    for try await (index, channel) in group { channels[index] = channel }
+                }
             }
         } catch {
-            for listener in listeners { try? await listener.channel.close() }
+            for channel in channels.values { try? await channel.close() }
+            sink.finish()
             throw error
         }
-        let bound = listeners.compactMap(\.channel.localAddress)
-        let servers = listeners
+        control.started(channels, open: opener)
+        let bound = toOpen.compactMap { channels[$0]?.localAddress }
         logger.info(
             "agent started",
-            metadata: ["listen": "\(bound.map(Self.describe))", "framing": "\(configuration.format.name)"])
+            metadata: [
+                "listen":
+                    "\(bound.prefix(8).map(Self.describe))\(bound.count > 8 ? " and \(bound.count - 8) more" : "")",
+                "framing": "\(configuration.format.name)",
+            ])
         await onRunning(bound)
 
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                for listener in servers {
-                    group.addTask {
-                        try await withThrowingDiscardingTaskGroup { connections in
-                            try await listener.executeThenClose { inbound in
-                                for try await accepted in inbound {
-                                    guard case .connection(let connection, let peer) = accepted else { continue }
-                                    let id = ids.withLockedValue { value in
-                                        value += 1
-                                        return value
-                                    }
-                                    connections.addTask {
-                                        await serve(
-                                            connection, id: id, peer: peer, responder: responder, registry: registry)
-                                    }
-                                }
-                            }
-                        }
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { connections in
+                for await item in accepted {
+                    let id = ids.withLockedValue { value in
+                        value += 1
+                        return value
+                    }
+                    connections.addTask {
+                        await serve(item, id: id, responder: responder, registry: registry)
                     }
                 }
             }
         } onGracefulShutdown: {
             logger.info("agent stopping", metadata: ["busy": "\(registry.busyCount)"])
-            for listener in servers { listener.channel.close(promise: nil) }
+            for listener in control.stop() { listener.close(promise: nil) }
+            sink.finish()
+            parked.closeAll()
             let (idle, all) = registry.beginShutdown()
             for channel in idle { channel.close(promise: nil) }
             // In-flight commands get the grace period; then every connection is closed.
@@ -131,25 +155,41 @@ public struct DeviceAgent: Service {
                 for channel in all { channel.close(promise: nil) }
             }
         }
+        for listener in control.stop() { try? await listener.close() }
         logger.info("agent stopped")
     }
 
     private func bind(
-        _ address: ListenAddress, limiter: ConnectionLimiter
-    ) async throws -> NIOAsyncChannel<Accepted, Never> {
+        _ index: Int, limiter: ConnectionLimiter, parked: ParkedChannels, sink: AsyncStream<Accepted>.Continuation
+    ) async throws -> any Channel {
         let configuration = self.configuration
         let stats = self.stats
+        let policy = self.policy
+        let address = configuration.listen[index]
+        let socketAddress: SocketAddress
+        if let literal = try? SocketAddress(ipAddress: address.host, port: address.port) {
+            socketAddress = literal  // no resolver round trip per listener
+        } else {
+            socketAddress = try SocketAddress.makeAddressResolvingHost(address.host, port: address.port)
+        }
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 4096)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: address.host, port: address.port) { channel in
+            .childChannelInitializer { channel in
+                let admission = policy?.admit(listener: index) ?? .serve
+                if admission == .close {
+                    stats.connectionRefused()
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                }
+                if let policy { channel.closeFuture.whenComplete { _ in policy.connectionClosed(listener: index) } }
                 let source = channel.remoteAddress?.ipAddress ?? "?"
                 guard limiter.acquire(source) else {
                     stats.connectionRefused()
                     channel.close(promise: nil)
-                    return channel.eventLoop.makeSucceededFuture(Accepted.refused)
+                    return channel.eventLoop.makeSucceededVoidFuture()
                 }
                 stats.connectionOpened()
                 channel.closeFuture.whenComplete { _ in
@@ -159,6 +199,18 @@ public struct DeviceAgent: Service {
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(readTimeout: TimeAmount(configuration.limits.idleTimeout)))
+                    if admission == .neverRead {
+                        try sync.addHandler(CloseOnIdleHandler())
+                        parked.add(channel)
+                        channel.setOption(.autoRead, value: false).whenComplete { _ in }
+                        return
+                    }
+                    var inputClosed: EventLoopPromise<Void>?
+                    if policy != nil {
+                        let promise = channel.eventLoop.makePromise(of: Void.self)
+                        try sync.addHandler(InputClosedHandler(promise: promise))
+                        inputClosed = promise
+                    }
                     try sync.addHandler(
                         AgentFramingHandler(
                             spec: configuration.format.request, maxFrameBytes: configuration.limits.maxFrameBytes,
@@ -169,18 +221,18 @@ public struct DeviceAgent: Service {
                         wrappingChannelSynchronously: channel,
                         configuration: .init(isOutboundHalfClosureEnabled: false)
                     )
-                    return Accepted.connection(connection, peer: channel.remoteAddress.map(Self.describe) ?? "?")
+                    let peer = channel.remoteAddress.map(Self.describe) ?? "?"
+                    let item = Accepted(connection: connection, peer: peer, listener: index, inputClosed: inputClosed)
+                    if case .terminated = sink.yield(item) { channel.close(promise: nil) }
                 }
             }
+            .bind(to: socketAddress)
+            .get()
     }
 
-    private func serve(
-        _ connection: NIOAsyncChannel<AgentInbound, ByteBuffer>,
-        id: Int,
-        peer: String,
-        responder: AgentResponder,
-        registry: ConnectionRegistry
-    ) async {
+    private func serve(_ item: Accepted, id: Int, responder: AgentResponder, registry: ConnectionRegistry) async {
+        let connection = item.connection
+        let peer = item.peer
         guard registry.register(id, channel: connection.channel) else {
             try? await connection.channel.close()
             return
@@ -189,13 +241,44 @@ public struct DeviceAgent: Service {
         let allocator = connection.channel.allocator
         do {
             try await connection.executeThenClose { inbound, outbound in
+                let faulty = policy.flatMap { policy in
+                    item.inputClosed.map { promise in
+                        (
+                            policy,
+                            AgentConnection(
+                                listener: item.listener, id: id, format: configuration.format,
+                                channel: connection.channel, writer: outbound, inputClosedPromise: promise)
+                        )
+                    }
+                }
                 for try await batch in inbound {
                     guard registry.beginCommand(id) else { return }
+                    if let (policy, agentConnection) = faulty {
+                        // A policy decides how (and whether) the replies leave.
+                        var replies: [AgentReply] = []
+                        replies.reserveCapacity(batch.frames.count)
+                        for payload in batch.frames {
+                            policy.frameReceived(listener: item.listener)
+                            replies.append(
+                                await responder.reply(
+                                    to: payload, peer: peer, connectionID: id, listener: item.listener))
+                            if registry.isShuttingDown { break }
+                        }
+                        if batch.frameTooLarge { replies.append(.error("frame too large")) }
+                        let keepOpen = try await policy.deliver(replies, on: agentConnection)
+                        guard registry.endCommand(id), keepOpen, !batch.frameTooLarge else {
+                            if keepOpen, batch.frameTooLarge { try await lingeringClose(connection.channel) }
+                            return
+                        }
+                        await Task.yield()
+                        continue
+                    }
                     // The replies of one batch leave in one buffer: one write(2) for a pipelined burst.
                     var replies = allocator.buffer(capacity: batch.frames.count * 16)
                     var stopping = false
                     for payload in batch.frames {
-                        let reply = await responder.reply(to: payload, peer: peer, connectionID: id)
+                        let reply = await responder.reply(
+                            to: payload, peer: peer, connectionID: id, listener: item.listener)
                         responder.encode(reply, into: &replies)
                         if registry.isShuttingDown {
                             stopping = true  // in-flight work is done; take no more of this batch

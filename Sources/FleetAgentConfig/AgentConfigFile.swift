@@ -2,7 +2,7 @@ public import FleetAgent
 import FleetFraming
 import Foundation
 public import Logging
-import Yams
+public import Yams
 
 /// The `fleetcmd agent` configuration file, read into a ``DeviceAgent/Configuration`` and a ``CommandRouter``.
 ///
@@ -42,6 +42,11 @@ public struct AgentConfigFile: Sendable {
         public var line: Int
         public var message: String
         public var description: String { "line \(line): \(message)" }
+
+        public init(line: Int, message: String) {
+            self.line = line
+            self.message = message
+        }
     }
 
     /// Every problem found in a file.
@@ -49,6 +54,11 @@ public struct AgentConfigFile: Sendable {
         public var path: String
         public var problems: [Problem]
         public var description: String { problems.map { "\(path):\($0.line): \($0.message)" }.joined(separator: "\n") }
+
+        public init(path: String, problems: [Problem]) {
+            self.path = path
+            self.problems = problems
+        }
     }
 
     /// Reads and checks the file at `path`.
@@ -62,7 +72,20 @@ public struct AgentConfigFile: Sendable {
 
     /// Parses YAML text; `path` names it in errors.
     public static func parse(_ yaml: String, path: String = "<config>") throws(LoadError) -> AgentConfigFile {
+        try parse(yaml, path: path, extraSections: [:])
+    }
+
+    /// Reads a section of a file that embeds an agent configuration (the simulator's profile adds `faults:`):
+    /// gets the section's node and appends any problems it finds.
+    public typealias SectionReader = (Node, inout [Problem]) -> Void
+
+    /// Parses YAML text that may hold more top-level sections than an agent configuration; each is handed to
+    /// its reader, and the problems of all are reported together, by line.
+    public static func parse(
+        _ yaml: String, path: String = "<config>", extraSections: [String: SectionReader]
+    ) throws(LoadError) -> AgentConfigFile {
         var reader = Reader()
+        reader.extraSections = extraSections
         let file = reader.read(yaml)
         guard reader.problems.isEmpty else {
             // Stable sort: problems on one line keep the order they were found in.
@@ -77,6 +100,7 @@ public struct AgentConfigFile: Sendable {
 
 private struct Reader {
     var problems: [AgentConfigFile.Problem] = []
+    var extraSections: [String: AgentConfigFile.SectionReader] = [:]
 
     mutating func problem(_ node: Node?, _ message: String) {
         problems.append(.init(line: node?.mark?.line ?? 0, message: message))
@@ -136,10 +160,12 @@ private struct Reader {
                     problem(value, "builtins must be true or false")
                 }
             case "commands": commands = value
+            case let extra where extraSections[extra] != nil:
+                extraSections[extra]!(value, &problems)  // checked by the case
             default:
                 problem(
                     keyNode,
-                    "unknown setting '\(key)' (expected listen, preset, prefix, suffix, reply_end, limits, shutdown_grace, unknown_reply, log_level, metrics, builtins, commands)"
+                    "unknown setting '\(key)' (expected listen, preset, prefix, suffix, reply_end, limits, shutdown_grace, unknown_reply, log_level, metrics, builtins, commands\(extraSections.keys.sorted().map { ", " + $0 }.joined()))"
                 )
             }
         }
