@@ -159,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "FleetCLITests",
             dependencies: [
-                "fleetcmd", "FleetTestSupport",
+                "fleetcmd", "FleetCLI", "FleetTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

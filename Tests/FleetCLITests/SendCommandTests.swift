@@ -233,9 +233,14 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
     }
 
     @Test func demoRunsWithNoHardwareAndExitsZero() async throws {
-        let result = try await FleetcmdProcess.run(["demo"])
+        let result = try await FleetcmdProcess.run(["demo", "--devices", "300"])
         #expect(result.status == 0)
-        #expect(result.stdout.contains("PONG"))
-        #expect(result.stdout.contains("connection refused"))
+        // Grouped replies under folded host lists; the seeded faults show up by outcome.
+        #expect(result.stdout.contains("300 devices: "))
+        #expect(result.stdout.contains("dev[241-248,250-300]"))  // seed 7: dev249 resets
+        #expect(result.stdout.contains(": V2.1.0"))
+        #expect(result.stdout.contains("Failures by outcome:"))
+        #expect(result.stdout.contains("refused ("))
+        #expect(result.stdout.contains("Try next"))
     }
 }

@@ -206,7 +206,8 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
 
     @Test func hostNamesAreResolved() async throws {
         let device = try await ScriptedDevice.start(behavior: .answer(pong))
-        let exchange = await client().exchange([text("PING")], with: DeviceAddress(host: "localhost", port: device.port))
+        let exchange = await client().exchange(
+            [text("PING")], with: DeviceAddress(host: "localhost", port: device.port))
         #expect(exchange.replies.map(\.text) == ["PONG"])
         #expect(exchange.device == "localhost:\(device.port)")
         await device.stop()

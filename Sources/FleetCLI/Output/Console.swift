@@ -17,6 +17,9 @@ enum Console {
 
     static func err(_ line: String) { write(line + "\n", to: STDERR_FILENO) }
 
+    /// Text on stderr with no newline (a progress line redrawn in place).
+    static func errRaw(_ text: String) { write(text, to: STDERR_FILENO) }
+
     /// Unbuffered: each line is one or more `write(2)` calls under the lock, so lines never interleave and
     /// nothing is lost if the process exits right after.
     private static func write(_ text: String, to descriptor: Int32) {
