@@ -15,7 +15,7 @@ public import FleetClient
 /// | 7  | closed early: the device closed before a reply was complete |
 /// | 8  | too large: a reply exceeded `--max-reply` |
 /// | 64 | usage: bad flags, bad command text or hex, bad address |
-/// | 78 | invalid configuration file (`agent --config`) |
+/// | 78 | invalid configuration file (`agent --config`, `simulate --profile`) |
 public enum ExitStatus {
     public static let success: Int32 = 0
     public static let failure: Int32 = 1

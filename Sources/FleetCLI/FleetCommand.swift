@@ -1,4 +1,5 @@
 public import ArgumentParser
+import FleetSimulator
 
 /// The `fleetcmd` command line: every subcommand hangs off this root.
 public struct FleetCommand: AsyncParsableCommand {
@@ -16,7 +17,7 @@ public struct FleetCommand: AsyncParsableCommand {
 /// The entry point the `fleetcmd` executable calls, so that it needs no import but this module.
 public enum FleetCommandLine {
     public static func main() async {
-        FileLimit.raiseToHardLimit()
+        OpenFileLimit.raiseToHardLimit()
         await FleetCommand.main()
     }
 }

@@ -74,6 +74,12 @@ public struct SimulatedFleet: Service {
     }
 
     public func run() async throws {
+        let limit = OpenFileLimit.raiseToHardLimit()
+        guard configuration.devices.count + 64 <= limit else {
+            throw SimulatorError(
+                "\(configuration.devices.count) devices need \(configuration.devices.count + 64) or more open files; this process may open \(limit) (serve fewer devices per process)"
+            )
+        }
         let first = configuration.devices.lowerBound
         let layout = configuration.layout
         let listen = configuration.devices.map { number in

@@ -111,6 +111,10 @@ def test_bad_settings_are_usage_or_config_errors(fleetcmd, tmp_path):
     profile.write_text("faults:\n  - {kind: latency}\n")
     res = subprocess.run([fleetcmd, "simulate", "--profile", str(profile)], capture_output=True, text=True, timeout=30)
     assert res.returncode == 78 and "p.yaml:2: a latency fault needs rate: or devices:" in res.stderr
+    # Too few open files for the devices: a clear error, not a half-started fleet.
+    res = subprocess.run(["bash", "-c", f"ulimit -n 1000 && exec {fleetcmd} simulate --devices 2000 --addresses 127.6.0.0/16 --port 19100"],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 1 and "the limit here is 1000" in res.stderr, res
 
 
 def test_fifty_thousand_devices_across_processes(fleetcmd, tmp_path):

@@ -33,7 +33,7 @@ struct Demo: AsyncParsableCommand {
             Console.error("--devices must be from 1 to 60000 and --concurrency at least 1")
             throw ExitCode(ExitStatus.usage)
         }
-        FileLimit.raiseToHardLimit()
+        OpenFileLimit.raiseToHardLimit()
         let logger = Logger(label: "fleetcmd.demo", factory: { _ in SwiftLogNoOpLogHandler() })
         var profile = SimulatorProfile(faults: [
             FaultRule(fault: .refuse, rate: 0.004),

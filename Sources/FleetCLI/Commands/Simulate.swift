@@ -152,7 +152,7 @@ struct Simulate: AsyncParsableCommand {
     private func serve(
         layout: FleetLayout, profile: SimulatorProfile, devices: ClosedRange<Int>, logger: Logger, worker: Bool
     ) async throws {
-        let softLimit = FileLimit.raiseToHardLimit()
+        let softLimit = OpenFileLimit.raiseToHardLimit()
         let room = softLimit - devices.count - 64
         guard room >= 256 else {
             Console.error(

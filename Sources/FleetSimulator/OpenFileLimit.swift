@@ -7,10 +7,10 @@
 #endif
 
 /// Open-file limits: fleets need many sockets, and the default soft limit (often 1024) is far below the hard one.
-enum FileLimit {
+public enum OpenFileLimit {
     /// Raises the soft RLIMIT_NOFILE to the hard limit. Returns the soft limit now in force.
     @discardableResult
-    static func raiseToHardLimit() -> Int {
+    public static func raiseToHardLimit() -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
         if limit.rlim_cur < limit.rlim_max {
