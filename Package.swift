@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "FleetClient", targets: ["FleetClient"]),
         .library(name: "FleetAgent", targets: ["FleetAgent"]),
         .library(name: "FleetSimulator", targets: ["FleetSimulator"]),
+        .library(name: "FleetInventory", targets: ["FleetInventory"]),
+        .library(name: "FleetRunner", targets: ["FleetRunner"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -70,6 +72,21 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .target(
+            name: "FleetInventory",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "FleetRunner",
+            dependencies: [
+                "FleetClient", "FleetInventory",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .target(
             name: "FleetSimulator",
             dependencies: [
                 "FleetAgent", "FleetAgentConfig",
@@ -89,6 +106,8 @@ let package = Package(
                 "FleetAgent",
                 "FleetAgentConfig",
                 "FleetSimulator",
+                "FleetInventory",
+                "FleetRunner",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -144,6 +163,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(name: "FleetInventoryTests", dependencies: ["FleetInventory"], swiftSettings: upcoming),
+        .testTarget(
+            name: "FleetRunnerTests",
+            dependencies: [
+                "FleetRunner", "FleetInventory", "FleetSimulator", "FleetClient",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcoming
         ),

@@ -11,6 +11,10 @@ extension DeviceClient {
         public var halfClose: HalfClosePolicy
         /// The largest reply accepted, in bytes. Default: 1 MiB. A larger reply fails with `too-large`.
         public var maxReplyBytes: Int
+        /// When set, commands go one at a time (each after the previous reply) and the conversation ends at the
+        /// first reply (its payload) for which this returns `true`: later commands are never sent. Default: none
+        /// (commands are pipelined when the framing allows).
+        public var stopAfterReply: (@Sendable ([UInt8]) -> Bool)? = nil
 
         public init(
             format: FrameFormat = .escCR,

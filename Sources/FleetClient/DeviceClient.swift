@@ -29,9 +29,13 @@ public struct DeviceClient: Sendable {
     }
 
     /// Sends `commands` (unframed payloads) to `address` over one connection, in order, and collects the replies.
-    public func exchange(_ commands: [[UInt8]], with address: DeviceAddress) async -> Exchange {
+    ///
+    /// - Parameter resolved: the socket address to connect to, skipping name resolution (the caller resolved it).
+    public func exchange(
+        _ commands: [[UInt8]], with address: DeviceAddress, resolved: SocketAddress? = nil
+    ) async -> Exchange {
         // The future never fails: every failure is folded into the Exchange.
-        (try? await exchangeFuture(commands, with: address).get())!
+        (try? await exchangeFuture(commands, with: address, resolved: resolved).get())!
     }
 
     /// The event-loop form of ``exchange(_:with:)``, for callers that fan out thousands of conversations.

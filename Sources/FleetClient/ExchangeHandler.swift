@@ -41,7 +41,7 @@ final class ExchangeHandler: ChannelInboundHandler {
         self.writtenAt = Array(repeating: startedAt, count: commands.count)
         self.machine = ExchangeStateMachine(
             commandCount: commands.count,
-            isPipelined: configuration.format.reply.isSelfDelimiting,
+            isPipelined: configuration.format.reply.isSelfDelimiting && configuration.stopAfterReply == nil,
             halfCloseAfterLast: configuration.halfClose.halfClosesAfterLast(of: commands.count)
         )
     }
@@ -141,7 +141,8 @@ final class ExchangeHandler: ChannelInboundHandler {
     }
 
     private func deliver(payload: ByteBuffer, frame: ByteBuffer, context: ChannelHandlerContext) {
-        let (index, action) = machine.replyReceived()
+        let stop = configuration.stopAfterReply.map { $0(Array(payload.readableBytesView)) } ?? false
+        let (index, action) = machine.replyReceived(stop: stop)
         guard let index else { return }
         replies.append(
             Reply(

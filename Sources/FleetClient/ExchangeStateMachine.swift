@@ -42,10 +42,11 @@ struct ExchangeStateMachine {
     }
 
     /// A complete reply arrived. Returns the index it answers (or `nil` when unexpected) and what to do next.
-    mutating func replyReceived() -> (index: Int?, action: Action) {
+    /// With `stop`, the conversation ends here: commands not yet written are never sent.
+    mutating func replyReceived(stop: Bool = false) -> (index: Int?, action: Action) {
         guard case .exchanging(let next, let written) = state else { return (nil, .none) }
         let received = next + 1
-        if received == commandCount {
+        if received == commandCount || stop {
             state = .finished
             return (next, .complete)
         }

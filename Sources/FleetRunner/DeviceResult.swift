@@ -1,0 +1,114 @@
+public import FleetClient
+public import FleetFraming
+
+/// What happened to one device in a run, in the taxonomy operators filter on.
+public enum Outcome: String, Sendable, Codable, CaseIterable, Comparable {
+    /// Every command answered, no reply an error.
+    case ok
+    /// Every command sent was answered, and at least one reply matched the error pattern (`^ERR` by default).
+    case errorReply = "error-reply"
+    case refused
+    case unreachable
+    case connectTimeout = "connect-timeout"
+    case replyTimeout = "reply-timeout"
+    case reset
+    case closedEarly = "closed-early"
+    case tooLarge = "too-large"
+    /// Commands may have been received but no answer is known (a crash between intent and outcome, or an I/O
+    /// error after writing): never resent unless the command is idempotent.
+    case unknown
+    /// Not attempted (the run was interrupted before this device's turn).
+    case skipped
+
+    /// The outcome for a failed conversation.
+    public init(_ code: DeviceError.Code) {
+        switch code {
+        case .refused: self = .refused
+        case .unreachable: self = .unreachable
+        case .connectTimeout: self = .connectTimeout
+        case .replyTimeout: self = .replyTimeout
+        case .reset: self = .reset
+        case .closedEarly: self = .closedEarly
+        case .tooLarge: self = .tooLarge
+        default: self = .unknown
+        }
+    }
+
+    /// Nothing can have reached the device: safe to try again.
+    public var isBeforeSending: Bool { self == .refused || self == .unreachable || self == .connectTimeout }
+
+    /// A transport failure (not ok, not an error reply, not unknown or skipped).
+    public var isFailure: Bool { !(self == .ok || self == .errorReply || self == .unknown || self == .skipped) }
+
+    public static func < (lhs: Outcome, rhs: Outcome) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!  // every case is in allCases
+    }
+}
+
+/// One device's result, as `--format jsonl` prints it and the journal records it.
+public struct DeviceResult: Sendable, Codable, Hashable {
+    public struct Timings: Sendable, Codable, Hashable {
+        /// Time to connect, when the connection was made.
+        public var connectMilliseconds: Double?
+        /// The whole conversation, retries and their back-off included.
+        public var totalMilliseconds: Double
+
+        public init(connectMilliseconds: Double? = nil, totalMilliseconds: Double = 0) {
+            self.connectMilliseconds = connectMilliseconds
+            self.totalMilliseconds = totalMilliseconds
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case connectMilliseconds = "connect_ms"
+            case totalMilliseconds = "total_ms"
+        }
+    }
+
+    /// The inventory name.
+    public var device: String
+    /// `host:port`.
+    public var address: String
+    public var outcome: Outcome
+    /// Reply texts (trimmed, non-printables escaped), in command order; fewer than the commands when it failed.
+    public var replies: [String]
+    /// What went wrong, in one line naming the device, when something did.
+    public var error: String?
+    public var timings: Timings
+    /// Connection attempts made (retries count).
+    public var attempts: Int
+    /// Set when the result comes from an earlier run's journal (`--resume`) rather than from this run.
+    public var resumed: Bool?
+
+    public init(
+        device: String, address: String, outcome: Outcome, replies: [String] = [], error: String? = nil,
+        timings: Timings = .init(), attempts: Int = 0, resumed: Bool? = nil
+    ) {
+        self.device = device
+        self.address = address
+        self.outcome = outcome
+        self.replies = replies
+        self.error = error
+        self.timings = timings
+        self.attempts = attempts
+        self.resumed = resumed
+    }
+}
+
+/// A device to run against.
+public struct RunTarget: Sendable, Hashable {
+    /// The inventory name.
+    public var name: String
+    public var host: String
+    public var port: Int
+    /// Framing for this device, when its inventory group sets one; `nil` uses the run's.
+    public var format: FleetFraming.FrameFormat?
+
+    public init(name: String, host: String, port: Int, format: FleetFraming.FrameFormat? = nil) {
+        self.name = name
+        self.host = host
+        self.port = port
+        self.format = format
+    }
+
+    public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The append-only record of a run: its parameters, then per device an intent (written before the first byte
+/// is sent) and an outcome. It is what makes `--resume` safe: a device with an intent and no outcome may have
+/// received the command, so it is reported `unknown` and never resent (unless idempotent).
+///
+/// One JSON object per line. Each record is one `write(2)`, so a crash of this process (even SIGKILL) loses
+/// nothing written; `fsync` runs at most every `syncInterval` (and at close), so that a power loss costs at
+/// most that much. A torn last line is ignored on reading and terminated before appending.
+public final class RunJournal: Sendable {
+    /// The first line: what was run.
+    public struct Header: Sendable, Codable, Hashable {
+        public var type = "run"
+        public var id: String
+        /// Seconds since 1970.
+        public var started: Double
+        /// The command line's arguments after `run`, to run the same thing again on resume.
+        public var arguments: [String]
+        /// The commands as shown (escapes rendered).
+        public var commands: [String]
+        public var devices: Int
+        public var version: Int = 1
+
+        public init(id: String, started: Double, arguments: [String], commands: [String], devices: Int) {
+            self.id = id
+            self.started = started
+            self.arguments = arguments
+            self.commands = commands
+            self.devices = devices
+        }
+    }
+
+    struct Record: Codable {
+        var type: String
+        var device: String
+        var result: DeviceResult?
+        var time: Double?
+    }
+
+    /// What a journal says so far.
+    public struct Contents: Sendable {
+        public var header: Header
+        /// Devices with an intent record.
+        public var intents: Set<String>
+        /// The last outcome of each device that has one.
+        public var outcomes: [String: DeviceResult]
+        /// Whether the last line was torn (a crash mid-write).
+        public var tornTail: Bool
+    }
+
+    public let path: String
+    private let descriptor: Int32
+    private let state: NIOLockedValueBox<(lastSync: ContinuousClock.Instant, dirty: Bool)>
+    private let syncInterval: Duration
+
+    private init(path: String, descriptor: Int32, syncInterval: Duration) {
+        self.path = path
+        self.descriptor = descriptor
+        self.syncInterval = syncInterval
+        self.state = NIOLockedValueBox((.now, false))
+    }
+
+    deinit { Glibc.close(descriptor) }
+
+    /// Creates a journal at `path` (its directory too) and writes `header`.
+    public static func create(
+        path: String, header: Header, syncInterval: Duration = .milliseconds(100)
+    ) throws -> RunJournal {
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw JournalError("cannot create journal \(path): \(String(cString: strerror(errno)))")
+        }
+        let journal = RunJournal(path: path, descriptor: descriptor, syncInterval: syncInterval)
+        try journal.append(header)
+        journal.sync()
+        return journal
+    }
+
+    /// Opens an existing journal to append to it (a resumed run), after reading what it holds.
+    public static func reopen(
+        path: String, syncInterval: Duration = .milliseconds(100)
+    ) throws -> (RunJournal, Contents) {
+        let contents = try read(path: path)
+        let descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw JournalError("cannot open journal \(path): \(String(cString: strerror(errno)))")
+        }
+        if contents.tornTail, let data = FileManager.default.contents(atPath: path),
+            let lastNewline = data.lastIndex(of: UInt8(ascii: "\n"))
+        {
+            // Drop the torn record so the next one starts on a line of its own.
+            guard ftruncate(descriptor, off_t(lastNewline + 1)) == 0 else {
+                Glibc.close(descriptor)
+                throw JournalError("cannot repair journal \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        return (RunJournal(path: path, descriptor: descriptor, syncInterval: syncInterval), contents)
+    }
+
+    /// Reads a journal; a torn or unreadable last line is ignored, an unreadable line elsewhere is an error.
+    public static func read(path: String) throws -> Contents {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw JournalError("cannot read journal \(path)")
+        }
+        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        let endsWithNewline = data.last == UInt8(ascii: "\n")
+        if endsWithNewline { lines.removeLast() }
+        let decoder = JSONDecoder()
+        guard let first = lines.first, let header = try? decoder.decode(Header.self, from: Data(first)),
+            header.type == "run"
+        else {
+            throw JournalError("\(path) is not a fleetcmd run journal")
+        }
+        var contents = Contents(
+            header: header, intents: [], outcomes: [:], tornTail: !endsWithNewline && lines.count > 1)
+        for (index, line) in lines.enumerated().dropFirst() where !line.isEmpty {
+            guard let record = try? decoder.decode(Record.self, from: Data(line)) else {
+                if index == lines.count - 1 {
+                    contents.tornTail = true
+                    continue
+                }
+                throw JournalError("\(path):\(index + 1): unreadable journal record")
+            }
+            switch record.type {
+            case "intent": contents.intents.insert(record.device)
+            case "outcome": if let result = record.result { contents.outcomes[record.device] = result }
+            default: break
+            }
+        }
+        return contents
+    }
+
+    /// Records that `device` is about to be sent its commands. Returns once the record is written.
+    public func intent(_ device: String) throws {
+        try append(Record(type: "intent", device: device, result: nil, time: Date().timeIntervalSince1970))
+    }
+
+    /// Records how `result.device` ended.
+    public func outcome(_ result: DeviceResult) throws {
+        try append(Record(type: "outcome", device: result.device, result: result, time: nil))
+    }
+
+    /// Flushes everything written to stable storage.
+    public func sync() {
+        state.withLockedValue { state in
+            fsync(descriptor)
+            state = (.now, false)
+        }
+    }
+
+    private func append(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        try writeLine(try encoder.encode(value))
+    }
+
+    private func writeLine(_ json: Data) throws {
+        var line = json
+        line.append(UInt8(ascii: "\n"))
+        try state.withLockedValue { state in
+            // One write(2) per record under the lock: records never interleave, and a crash tears at most one.
+            try line.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)  // non-empty
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        throw JournalError("cannot write journal \(path): \(String(cString: strerror(errno)))")
+                    }
+                    offset += written
+                }
+            }
+            state.dirty = true
+            if ContinuousClock.now - state.lastSync >= syncInterval {
+                fdatasync(descriptor)
+                state = (.now, false)
+            }
+        }
+    }
+}
+
+/// A journal that cannot be created, read or written.
+public struct JournalError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

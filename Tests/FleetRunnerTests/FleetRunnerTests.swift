@@ -1,0 +1,163 @@
+import FleetClient
+import FleetInventory
+import FleetRunner
+import FleetSimulator
+import Foundation
+import Logging
+import Testing
+
+let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+private let blockCounter = NSLock()
+nonisolated(unsafe) private var nextBlock = 0
+
+/// A fresh /24 of 127/8 for one fleet (127.(250 - n).x.0), apart from the simulator tests' blocks.
+func makeLayout(_ count: Int) throws -> FleetLayout {
+    blockCounter.lock()
+    nextBlock += 1
+    let serial = UInt32(nextBlock)
+    blockCounter.unlock()
+    let pid = UInt32(ProcessInfo.processInfo.processIdentifier)
+    let network: UInt32 = (127 << 24) | ((20 + serial % 30) << 16) | (((pid &* 7) &+ serial) % 256) << 8
+    return try FleetLayout(count: count, addressing: .addresses(network: network, prefix: 24, port: 19200))
+}
+
+func targets(_ layout: FleetLayout) -> [RunTarget] {
+    (1...layout.count).map { number in
+        let (host, port) = layout.endpoint(number)
+        return RunTarget(name: layout.name(number), host: host, port: port)
+    }
+}
+
+func bytes(_ texts: String...) -> [[UInt8]] { texts.map { Array($0.utf8) } }
+
+let shortTimeouts = DeviceClient.Configuration(
+    timeouts: .init(connect: .seconds(2), reply: .milliseconds(600)), maxReplyBytes: 64 << 10)
+
+@Suite struct FleetRunnerTests {
+    @Test func outcomesFollowTheTaxonomy() async throws {
+        let layout = try makeLayout(8)
+        let profile = SimulatorProfile(faults: [
+            FaultRule(fault: .refuse, devices: [2...2]),
+            FaultRule(fault: .neverReply, devices: [3...3]),
+            FaultRule(fault: .resetMidReply, devices: [4...4]),
+            FaultRule(fault: .closeBeforeTerminator, devices: [5...5]),
+            FaultRule(fault: .oversized(bytes: 1 << 20), devices: [6...6]),
+        ])
+        try await SimulatedFleet.withRunning(.init(layout: layout, profile: profile), logger: quiet) { fleet in
+            let runner = FleetRunner(
+                configuration: .init(
+                    commands: bytes("ID", "PING"), client: shortTimeouts, retryBackoff: .milliseconds(10)))
+            let results = await runner.run(targets(layout))
+            #expect(
+                results.map(\.outcome) == [.ok, .refused, .replyTimeout, .reset, .closedEarly, .tooLarge, .ok, .ok])
+            #expect(results[0].replies == ["dev001 #1", "PONG"])
+            #expect(results[0].device == "dev001" && results[0].address == layout.address(1))
+            #expect(results[1].error?.contains("device \(layout.address(2))") == true)
+            // Refused: nothing can have been received, so it was tried 1 + 2 times; the reset device only once.
+            #expect(results[1].attempts == 3)
+            #expect(results[3].attempts == 1)
+            #expect(fleet.ledger.counters(3).connections == 1)
+
+            let errors = await FleetRunner(configuration: .init(commands: bytes("GET nothing"), client: shortTimeouts))
+                .run([targets(layout)[0]])
+            #expect(errors.map(\.outcome) == [.errorReply])
+            #expect(errors[0].replies == ["ERR no such key"])
+        }
+    }
+
+    @Test func idempotentCommandsAreRetriedAfterAnyFailure() async throws {
+        let layout = try makeLayout(1)
+        let profile = SimulatorProfile(faults: [FaultRule(fault: .resetMidReply, devices: [1...1])])
+        try await SimulatedFleet.withRunning(.init(layout: layout, profile: profile), logger: quiet) { fleet in
+            let runner = FleetRunner(
+                configuration: .init(
+                    commands: bytes("PING"), client: shortTimeouts, retries: 2, retryBackoff: .milliseconds(10),
+                    isIdempotent: true))
+            let results = await runner.run(targets(layout))
+            #expect(results[0].outcome == .reset)
+            #expect(results[0].attempts == 3)
+            #expect(fleet.ledger.counters(0).received == 3)
+        }
+    }
+
+    @Test func stopOnErrorSendsNothingAfterTheFirstErrorReply() async throws {
+        let layout = try makeLayout(3)
+        try await SimulatedFleet.withRunning(.init(layout: layout), logger: quiet) { fleet in
+            let runner = FleetRunner(
+                configuration: .init(commands: bytes("BOGUS", "INCR n"), client: shortTimeouts, stopOnError: true))
+            let results = await runner.run(targets(layout))
+            #expect(results.map(\.outcome) == [.errorReply, .errorReply, .errorReply])
+            #expect(results[0].replies == ["ERR unknown command"])
+            #expect((0..<3).map { fleet.ledger.counters($0).received } == [1, 1, 1])
+        }
+    }
+
+    @Test func oneConnectionAtATimePerAddress() async throws {
+        let layout = try makeLayout(1)
+        let profile = SimulatorProfile(faults: [FaultRule(fault: .singleSession, devices: [1...1])])
+        try await SimulatedFleet.withRunning(.init(layout: layout, profile: profile), logger: quiet) { _ in
+            let (host, port) = layout.endpoint(1)
+            // Two inventory names for one device: never two connections to it at once.
+            let twice = (1...6).map { RunTarget(name: "alias\($0)", host: host, port: port) }
+            let results = await FleetRunner(configuration: .init(commands: bytes("PING"), client: shortTimeouts)).run(
+                twice)
+            #expect(results.allSatisfy { $0.outcome == .ok })
+        }
+    }
+
+    @Test func journalRecordsIntentBeforeOutcomeAndResumeNeverResends() async throws {
+        let layout = try makeLayout(6)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let header = RunJournal.Header(
+            id: "t1", started: 0, arguments: ["-i", "x", "PING"], commands: ["PING"], devices: 6)
+        try await SimulatedFleet.withRunning(.init(layout: layout), logger: quiet) { fleet in
+            let journal = try RunJournal.create(path: path, header: header)
+            let all = targets(layout)
+            _ = await FleetRunner(configuration: .init(commands: bytes("INCR n"), client: shortTimeouts)).run(
+                Array(all[0..<3]), journal: journal)
+            // Device 4 was about to be sent the command when the process died: intent, no outcome, and a torn line.
+            try journal.intent(all[3].name)
+            journal.sync()
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data("{\"type\":\"outcome\",\"dev".utf8))
+            try handle.close()
+
+            let (reopened, contents) = try RunJournal.reopen(path: path)
+            #expect(contents.tornTail)
+            #expect(contents.header == header)
+            #expect(contents.intents == Set(all[0..<4].map(\.name)))
+            #expect(Set(contents.outcomes.keys) == Set(all[0..<3].map(\.name)))
+            let plan = ResumePlan(targets: all, journal: contents, isIdempotent: false)
+            #expect(plan.toRun.map(\.name) == all[4...].map(\.name))
+            #expect(plan.carried.map(\.outcome) == [.ok, .ok, .ok, .unknown])
+            #expect(plan.carried.allSatisfy { $0.resumed == true })
+            _ = await FleetRunner(configuration: .init(commands: bytes("INCR n"), client: shortTimeouts)).run(
+                plan.toRun, journal: reopened)
+            reopened.sync()
+            let final = try RunJournal.read(path: path)
+            #expect(!final.tornTail)
+            #expect(final.outcomes.count == 5)
+            // Ground truth: devices 1–3 and 5–6 received the command once; device 4 never (it was "unknown").
+            #expect((0..<6).map { fleet.ledger.counters($0).received } == [1, 1, 1, 0, 1, 1])
+            // With --idempotent the interrupted device is sent the command.
+            #expect(ResumePlan(targets: all, journal: final, isIdempotent: true).toRun.map(\.name) == [all[3].name])
+        }
+    }
+
+    @Test func cancellationSkipsDevicesNotStarted() async throws {
+        let layout = try makeLayout(50)
+        let profile = SimulatorProfile(faults: [FaultRule(fault: .latency(.fixed(.milliseconds(100))), rate: 1)])
+        try await SimulatedFleet.withRunning(.init(layout: layout, profile: profile), logger: quiet) { _ in
+            let runner = FleetRunner(configuration: .init(commands: bytes("PING"), client: shortTimeouts, forks: 5))
+            let task = Task { await runner.run(targets(layout)) }
+            try await Task.sleep(for: .milliseconds(250))
+            task.cancel()
+            let results = await task.value
+            let skipped = results.filter { $0.outcome == .skipped }.count
+            #expect(skipped > 20)
+            #expect(results.filter { $0.outcome == .ok }.count + skipped == 50)
+        }
+    }
+}
