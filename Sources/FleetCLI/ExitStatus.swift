@@ -14,8 +14,12 @@ public import FleetClient
 /// | 6  | reset by the device |
 /// | 7  | closed early: the device closed before a reply was complete |
 /// | 8  | too large: a reply exceeded `--max-reply` |
+/// | 10 | run: some devices answered with an error reply, none failed |
+/// | 11 | run: some devices failed (refused, unreachable, timeouts, reset, closed early, too large) |
+/// | 12 | run: some devices' outcome is unknown (they may have received the commands) |
+/// | 13 | run: interrupted; devices not attempted are `skipped` (`--resume` the run) |
 /// | 64 | usage: bad flags, bad command text or hex, bad address |
-/// | 78 | invalid configuration file (`agent --config`, `simulate --profile`) |
+/// | 78 | invalid configuration or inventory file (`agent --config`, `simulate --profile`, `run -i`) |
 public enum ExitStatus {
     public static let success: Int32 = 0
     public static let failure: Int32 = 1
@@ -26,6 +30,10 @@ public enum ExitStatus {
     public static let reset: Int32 = 6
     public static let closedEarly: Int32 = 7
     public static let tooLarge: Int32 = 8
+    public static let runErrorReply: Int32 = 10
+    public static let runFailed: Int32 = 11
+    public static let runUnknown: Int32 = 12
+    public static let runInterrupted: Int32 = 13
     public static let usage: Int32 = 64
     public static let configInvalid: Int32 = 78
 

@@ -83,7 +83,7 @@ public struct HostPattern: Sendable {
             }
             return Set(inventory.hosts.map(\.name).filter { (try? regex.firstMatch(in: $0)) != nil })
         }
-        if term.contains(where: { "*?".contains($0) }) {
+        if Self.isGlob(term) {
             var selected = Set(inventory.hosts.map(\.name).filter { Self.glob(term, matches: $0) })
             for group in inventory.groups.keys where Self.glob(term, matches: group) {
                 selected.formUnion(inventory.hostNames(inGroup: group))
@@ -98,31 +98,37 @@ public struct HostPattern: Sendable {
         throw fail("'\(term)' names no group or host in the inventory")
     }
 
-    /// Shell-style globbing with `*` and `?`.
+    /// Shell-style globbing as Python's `fnmatch` (which Ansible uses): `*`, `?`, `[abc]`, `[0-9]`, `[!x]`.
     static func glob(_ pattern: String, matches name: String) -> Bool {
-        let p = Array(pattern)
-        let s = Array(name)
-        var (pi, si) = (0, 0)
-        var star = -1
-        var mark = 0
-        while si < s.count {
-            if pi < p.count, p[pi] == "?" || p[pi] == s[si] {
-                pi += 1
-                si += 1
-            } else if pi < p.count, p[pi] == "*" {
-                star = pi
-                mark = si
-                pi += 1
-            } else if star >= 0 {
-                pi = star + 1
-                mark += 1
-                si = mark
-            } else {
-                return false
+        var regex = "^"
+        var inClass = false
+        for character in pattern {
+            if inClass {
+                if character == "]" { inClass = false }
+                regex.append(character == "\\" ? "\\\\" : String(character))
+                continue
+            }
+            switch character {
+            case "*": regex += ".*"
+            case "?": regex += "."
+            case "[":
+                inClass = true
+                regex += "["
+            default:
+                regex += "\\Q" + String(character) + "\\E"
             }
         }
-        while pi < p.count, p[pi] == "*" { pi += 1 }
-        return pi == p.count
+        guard !inClass else { return pattern == name }
+        regex = regex.replacingOccurrences(of: "[!", with: "[^") + "$"
+        guard let compiled = try? Regex(regex) else { return pattern == name }
+        return (try? compiled.wholeMatch(in: name)) != nil
+    }
+
+    static func isGlob(_ term: String) -> Bool {
+        if term.contains(where: { "*?".contains($0) }) { return true }
+        guard term.contains("[") else { return false }
+        if case .success = HostRange.expand(term) { return false }
+        return true
     }
 }
 

@@ -24,14 +24,19 @@ public final class RunJournal: Sendable {
         /// The commands as shown (escapes rendered).
         public var commands: [String]
         public var devices: Int
+        /// The working directory the run started in (relative paths in `arguments` are relative to it).
+        public var directory: String?
         public var version: Int = 1
 
-        public init(id: String, started: Double, arguments: [String], commands: [String], devices: Int) {
+        public init(
+            id: String, started: Double, arguments: [String], commands: [String], devices: Int, directory: String? = nil
+        ) {
             self.id = id
             self.started = started
             self.arguments = arguments
             self.commands = commands
             self.devices = devices
+            self.directory = directory
         }
     }
 

@@ -88,6 +88,17 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: .hidden)
     var shard: String?
 
+    func validate() throws {
+        for (flag, path) in [("--inventory-out", inventoryOut), ("--stats-out", statsOut), ("--ready-file", readyFile)]
+        {
+            guard let path else { continue }
+            let directory = (path as NSString).deletingLastPathComponent
+            guard access(directory.isEmpty ? "." : directory, W_OK) == 0 else {
+                throw ValidationError("\(flag) \(path): cannot write in \(directory.isEmpty ? "." : directory)")
+            }
+        }
+    }
+
     func run() async throws {
         let layout: FleetLayout
         let profile: SimulatorProfile

@@ -1,0 +1,365 @@
+import ArgumentParser
+import FleetClient
+import FleetFraming
+import FleetInventory
+import FleetRunner
+import Foundation
+import UnixSignals
+
+/// `fleetcmd run`: one command (or several) to every device of an inventory.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send commands to every device of an inventory, concurrently, with a journal that never sends twice.",
+        discussion: """
+            Reads Ansible INI or YAML inventories or plain host[:port] lists (-i - reads stdin). Each device gets \
+            the commands in order over one connection; the address comes from ansible_host (else the name) and \
+            fleetcmd_port or device_port (else --port); fleetcmd_preset sets a group's framing. Failures before \
+            anything was sent (refused, unreachable, connect timeout) are retried with back-off; nothing is resent \
+            after bytes were written unless --idempotent. Every run is journaled (an intent before the first byte, \
+            an outcome after); --resume RUN finishes an interrupted run without resending. Exit status: 0 all ok, \
+            10 some error replies, 11 some devices failed, 12 some outcomes unknown, 13 interrupted, 64 usage, \
+            78 invalid inventory. See docs/runner.md.
+            """
+    )
+
+    @Option(
+        name: [.short, .customLong("inventory")], help: ArgumentHelp("Inventory file (- for stdin).", valueName: "path")
+    )
+    var inventory: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Ansible host pattern: groups, hosts, globs, a:b, a:&b, a:!b, ~regex, @file.", valueName: "pattern"))
+    var limit: String?
+
+    @Flag(help: "Print the selected devices (name and address) and exit.")
+    var listHosts = false
+
+    @Argument(help: ArgumentHelp("Commands to send, in order, to every device.", valueName: "command"))
+    var commands: [String] = []
+
+    @Flag(help: "Read each COMMAND as hex digits.")
+    var hex = false
+
+    @OptionGroup(title: "Framing") var framing: FramingOptions
+    @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
+
+    @Option(help: ArgumentHelp("When to half-close after sending: auto, always or never.", valueName: "policy"))
+    var halfClose = "auto"
+
+    @Option(help: ArgumentHelp("Largest reply accepted.", valueName: "size"))
+    var maxReply = ByteCountArgument(1 << 20)
+
+    @Option(help: "Port for devices whose inventory entry names none.")
+    var port = 9100
+
+    @Option(help: "Conversations in flight at once.")
+    var forks = 1000
+
+    @Option(help: ArgumentHelp("Start at most this many conversations per second (N or N/s).", valueName: "rate"))
+    var rate: String?
+
+    @Option(help: "Retries after failures that happened before anything was sent.")
+    var retries = 2
+
+    @Option(help: ArgumentHelp("First retry delay; doubles each time, ±50 % jitter.", valueName: "duration"))
+    var retryBackoff = DurationArgument(.milliseconds(200))
+
+    @Flag(help: "The commands are safe to repeat: retry after any failure, and resend on --resume.")
+    var idempotent = false
+
+    @Flag(help: "Stop sending a device's later commands after its first error reply.")
+    var stopOnError = false
+
+    @Option(help: ArgumentHelp("Regular expression that marks a reply as an error.", valueName: "regex"))
+    var errorPattern = "^ERR"
+
+    @Option(help: "Output: text (grouped), jsonl (one object per device as it finishes) or json (one array).")
+    var format = RunOutputFormat.text
+
+    @Option(help: ArgumentHelp("Write the names of devices that ended ok to this file.", valueName: "path"))
+    var okHosts: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Write the names of devices that did not end ok to this file (use with --limit @file).", valueName: "path"))
+    var failedHosts: String?
+
+    @Option(help: ArgumentHelp("Journal file. Default: STATE_DIR/runs/RUN_ID.jsonl.", valueName: "path"))
+    var journal: String?
+
+    @Option(help: ArgumentHelp("Finish an earlier run (its id or journal path) without resending.", valueName: "run"))
+    var resume: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Run only shard K of N (1-based): a stable hash split of the selected devices.", valueName: "K/N"))
+    var shard: String?
+
+    @Flag(inversion: .prefixedNo, help: "Show a live progress line on stderr (default: when stderr is a terminal).")
+    var progress: Bool?
+
+    func validate() throws {
+        if resume == nil {
+            guard inventory != nil else { throw ValidationError("give an inventory with -i (or --resume a run)") }
+            guard !commands.isEmpty || listHosts else { throw ValidationError("give at least one COMMAND") }
+        }
+        guard forks >= 1 else { throw ValidationError("--forks must be at least 1") }
+        guard retries >= 0 else { throw ValidationError("--retries must be 0 or more") }
+        guard DeviceClient.HalfClosePolicy(name: halfClose) != nil else {
+            throw ValidationError("--half-close must be auto, always or never, not '\(halfClose)'")
+        }
+        _ = try shardNumbers()
+        _ = try rateValue()
+        _ = try payloads()
+        do {
+            _ = try Regex(errorPattern)
+        } catch {
+            throw ValidationError("--error-pattern is not a valid regular expression: \(errorPattern)")
+        }
+    }
+
+    func run() async throws {
+        if let resume {
+            let path = StateDirectory.journalPath(forRun: resume)
+            let (journal, contents): (RunJournal, RunJournal.Contents)
+            do {
+                (journal, contents) = try RunJournal.reopen(path: path)
+            } catch {
+                Console.error("cannot resume \(resume): \(error)")
+                throw ExitCode(ExitStatus.usage)
+            }
+            var original = try Run.parse(contents.header.arguments)
+            if let directory = contents.header.directory, let file = original.inventory, file != "-",
+                !file.hasPrefix("/")
+            {
+                original.inventory = (directory as NSString).appendingPathComponent(file)
+            }
+            // Output settings and --idempotent come from this command line; everything else from the journal.
+            original.format = format
+            original.okHosts = okHosts
+            original.failedHosts = failedHosts
+            original.progress = progress
+            original.idempotent = original.idempotent || idempotent
+            try await original.execute(resuming: (journal, contents))
+        } else {
+            try await execute(resuming: nil)
+        }
+    }
+
+    private func execute(resuming: (journal: RunJournal, contents: RunJournal.Contents)?) async throws {
+        let targets = try selectTargets()
+        if listHosts {
+            for target in targets { Console.out("\(target.name) \(target.address)") }
+            return
+        }
+        let payloads = try payloads()
+        let pattern = ErrorPattern(regex: try Regex(errorPattern))
+        let clientConfiguration = DeviceClient.Configuration(
+            format: try framing.format(),
+            timeouts: .init(
+                connect: timeouts.connectTimeout.value, reply: timeouts.replyTimeout.value,
+                total: timeouts.totalTimeout?.value, idle: timeouts.idleTimeout.value),
+            halfClose: DeviceClient.HalfClosePolicy(name: halfClose)!,  // checked in validate()
+            maxReplyBytes: maxReply.value)
+        let runner = FleetRunner(
+            configuration: .init(
+                commands: payloads.map(\.bytes), client: clientConfiguration, forks: forks,
+                ratePerSecond: try rateValue(),
+                retries: retries, retryBackoff: retryBackoff.value, isIdempotent: idempotent, stopOnError: stopOnError,
+                isErrorReply: { reply in pattern.matches(reply) }))
+
+        // The journal: a new one, or the resumed run's.
+        let journal: RunJournal
+        var carried: [DeviceResult] = []
+        var toRun = targets
+        if let resuming {
+            journal = resuming.journal
+            let plan = ResumePlan(targets: targets, journal: resuming.contents, isIdempotent: idempotent)
+            toRun = plan.toRun
+            carried = plan.carried
+            for result in carried where result.outcome == .unknown && resuming.contents.outcomes[result.device] == nil {
+                try? journal.outcome(result)  // an interrupted device stays unknown on every later resume
+            }
+            Console.error(
+                "resuming run \(resuming.contents.header.id): \(carried.count) devices settled, \(toRun.count) to run (journal \(journal.path))"
+            )
+        } else {
+            let id = StateDirectory.newRunID()
+            let path = self.journal ?? StateDirectory.journalPath(forRun: id)
+            let header = RunJournal.Header(
+                id: id, started: Date().timeIntervalSince1970, arguments: Self.originalArguments(),
+                commands: payloads.map(\.shown), devices: targets.count,
+                directory: FileManager.default.currentDirectoryPath)
+            do {
+                journal = try RunJournal.create(path: path, header: header)
+            } catch {
+                Console.error("\(error)")
+                throw ExitCode(ExitStatus.failure)
+            }
+            Console.error("run \(id): \(targets.count) devices (journal \(path))")
+        }
+
+        let format = self.format
+        if format == .jsonl { for result in carried { Console.out(RunReport.json(result)) } }
+        let live = Progress(total: toRun.count, live: progress ?? Console.stderrIsTerminal)
+        let began = ContinuousClock.now
+        let runTask = Task {
+            await runner.run(toRun, journal: journal) { result, progress in
+                if format == .jsonl { Console.out(RunReport.json(result)) }
+                live.update(progress.done, ok: progress.ok, inFlight: progress.inFlight)
+            }
+        }
+        // SIGINT/SIGTERM: start nothing new, let conversations in flight finish, report the rest as skipped.
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let watcher = Task {
+            for await _ in signals {
+                Console.error("interrupted: finishing conversations in flight; resume with --resume")
+                runTask.cancel()
+                return
+            }
+        }
+        let ran = await runTask.value
+        watcher.cancel()
+        live.finish()
+        journal.sync()
+        let elapsed = ContinuousClock.now - began
+        let byName = Dictionary((carried + ran).map { ($0.device, $0) }, uniquingKeysWith: { first, _ in first })
+        let results = targets.compactMap { byName[$0.name] }
+
+        switch format {
+        case .text:
+            for line in RunReport.lines(results, elapsed: elapsed) { Console.out(line) }
+        case .jsonl:
+            break
+        case .json:
+            Console.out("[" + results.map(RunReport.json).joined(separator: ",\n") + "]")
+        }
+        if format != .text { Console.error(RunReport.summary(results, elapsed: elapsed)) }
+        if let okHosts { write(results.filter { $0.outcome == .ok }.map(\.device), to: okHosts) }
+        if let failedHosts { write(results.filter { $0.outcome != .ok }.map(\.device), to: failedHosts) }
+        let status = RunReport.exitStatus(results)
+        if status != ExitStatus.success { throw ExitCode(status) }
+    }
+
+    private func write(_ names: [String], to path: String) {
+        do {
+            try Data(names.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            Console.error("cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// The inventory's selected devices, as targets.
+    private func selectTargets() throws -> [RunTarget] {
+        let parsed: Inventory
+        do {
+            parsed = try Inventory.load(path: inventory ?? "-")
+        } catch {
+            Console.error("\(error)")
+            throw ExitCode(ExitStatus.configInvalid)
+        }
+        var hosts: [Inventory.Host]
+        do {
+            hosts = try HostPattern(limit ?? "all").select(from: parsed)
+        } catch {
+            Console.error("\(error)")
+            throw ExitCode(ExitStatus.usage)
+        }
+        if let (index, count) = try shardNumbers() { hosts = hosts.filter { $0.shard(of: count) == index - 1 } }
+        var targets: [RunTarget] = []
+        for host in hosts {
+            let (address, port) = host.endpoint(defaultPort: self.port)
+            guard let port else {
+                Console.error("inventory: device \(host.name): fleetcmd_port must be a port number from 1 to 65535")
+                throw ExitCode(ExitStatus.configInvalid)
+            }
+            var format: FrameFormat?
+            if let preset = host.preset {
+                do {
+                    format = try FrameFormat.preset(named: preset)
+                } catch {
+                    Console.error("inventory: device \(host.name): \(error)")
+                    throw ExitCode(ExitStatus.configInvalid)
+                }
+            }
+            targets.append(RunTarget(name: host.name, host: address, port: port, format: format))
+        }
+        return targets
+    }
+
+    private func payloads() throws -> [(bytes: [UInt8], shown: String)] {
+        try commands.map { command in
+            do {
+                return (hex ? try ByteEscapes.parseHex(command) : try ByteEscapes.parse(command), command)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+    }
+
+    private func shardNumbers() throws -> (Int, Int)? {
+        guard let shard else { return nil }
+        let parts = shard.split(separator: "/").compactMap { Int($0) }
+        guard parts.count == 2, parts[1] >= 1, (1...parts[1]).contains(parts[0]) else {
+            throw ValidationError("--shard must be K/N with 1 <= K <= N, not '\(shard)'")
+        }
+        return (parts[0], parts[1])
+    }
+
+    private func rateValue() throws -> Double? {
+        guard let rate else { return nil }
+        let number = rate.hasSuffix("/s") ? String(rate.dropLast(2)) : rate
+        guard let value = Double(number), value > 0 else {
+            throw ValidationError("--rate must be N or N/s with N > 0, not '\(rate)'")
+        }
+        return value
+    }
+
+    /// This process's arguments after `run`, as given.
+    static func originalArguments() -> [String] {
+        let arguments = CommandLine.arguments
+        guard let index = arguments.firstIndex(of: "run") else { return Array(arguments.dropFirst()) }
+        return Array(arguments[(index + 1)...])
+    }
+}
+
+/// `--error-pattern`, shared by the runner's tasks.
+struct ErrorPattern: @unchecked Sendable {  // a Regex is an immutable value; matching does not mutate it
+    let regex: Regex<AnyRegexOutput>
+
+    func matches(_ reply: String) -> Bool { (try? regex.firstMatch(in: reply)) != nil }
+}
+
+enum RunOutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, jsonl, json
+}
+
+/// Where runs are journaled: `$FLEETCMD_STATE_DIR`, else `$XDG_STATE_HOME/fleetcmd`, else `~/.local/state/fleetcmd`.
+enum StateDirectory {
+    static var path: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let explicit = environment["FLEETCMD_STATE_DIR"], !explicit.isEmpty { return explicit }
+        if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty {
+            return (xdg as NSString).appendingPathComponent("fleetcmd")
+        }
+        return (NSHomeDirectory() as NSString).appendingPathComponent(".local/state/fleetcmd")
+    }
+
+    static var runs: String { (path as NSString).appendingPathComponent("runs") }
+
+    /// The journal for `run`: a path when it names a file, else the run id's journal in the state directory.
+    static func journalPath(forRun run: String) -> String {
+        if run.contains("/") || run.hasSuffix(".jsonl") || FileManager.default.fileExists(atPath: run) { return run }
+        return (runs as NSString).appendingPathComponent(run + ".jsonl")
+    }
+
+    /// `20261125-162719-3fa2`: sortable by start time, unique enough for one operator.
+    static func newRunID() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        return formatter.string(from: Date()) + "-" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
+    }
+}
