@@ -238,7 +238,7 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
         // Grouped replies under folded host lists; the seeded faults show up by outcome.
         #expect(result.stdout.contains("300 devices: "))
         #expect(result.stdout.contains("dev[241-248,250-300]"))  // seed 7: dev249 resets
-        #expect(result.stdout.contains(": V2.1.0"))
+        #expect(result.stdout.contains(")\n  V2.1.0\n"))
         #expect(result.stdout.contains("\nfailed:\n"))
         #expect(result.stdout.contains("refused ("))
         #expect(result.stdout.contains("Try next"))
