@@ -112,3 +112,50 @@ public struct RunTarget: Sendable, Hashable {
 
     public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
+
+extension DeviceResult {
+    /// The result as one line of JSON with sorted keys (the `--format jsonl` and journal form). Written by hand:
+    /// a fleet run prints and journals one per device, and Foundation's encoder costs more than the exchange.
+    public var json: String {
+        var out = "{\"address\":"
+        JSONText.append(address, to: &out)
+        out += ",\"attempts\":\(attempts),\"device\":"
+        JSONText.append(device, to: &out)
+        if let error {
+            out += ",\"error\":"
+            JSONText.append(error, to: &out)
+        }
+        out += ",\"outcome\":\"\(outcome.rawValue)\",\"replies\":["
+        for (index, reply) in replies.enumerated() {
+            if index > 0 { out += "," }
+            JSONText.append(reply, to: &out)
+        }
+        out += "]"
+        if let resumed { out += ",\"resumed\":\(resumed)" }
+        out += ",\"timings\":{"
+        if let connect = timings.connectMilliseconds { out += "\"connect_ms\":\(connect)," }
+        out += "\"total_ms\":\(timings.totalMilliseconds)}}"
+        return out
+    }
+}
+
+enum JSONText {
+    /// Appends `text` as a JSON string literal.
+    static func append(_ text: String, to out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+}

@@ -144,12 +144,18 @@ public final class RunJournal: Sendable {
 
     /// Records that `device` is about to be sent its commands. Returns once the record is written.
     public func intent(_ device: String) throws {
-        try append(Record(type: "intent", device: device, result: nil, time: Date().timeIntervalSince1970))
+        var line = "{\"device\":"
+        JSONText.append(device, to: &line)
+        line += ",\"time\":\(Date().timeIntervalSince1970),\"type\":\"intent\"}"
+        try writeLine(Data(line.utf8))
     }
 
     /// Records how `result.device` ended.
     public func outcome(_ result: DeviceResult) throws {
-        try append(Record(type: "outcome", device: result.device, result: result, time: nil))
+        var line = "{\"device\":"
+        JSONText.append(result.device, to: &line)
+        line += ",\"result\":" + result.json + ",\"type\":\"outcome\"}"
+        try writeLine(Data(line.utf8))
     }
 
     /// Flushes everything written to stable storage.

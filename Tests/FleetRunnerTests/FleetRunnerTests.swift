@@ -161,3 +161,24 @@ let shortTimeouts = DeviceClient.Configuration(
         }
     }
 }
+
+@Suite struct DeviceResultJSONTests {
+    @Test func handWrittenJSONDecodesToTheSameResult() throws {
+        let results = [
+            DeviceResult(
+                device: "dev\"1", address: "127.0.0.1:9100", outcome: .ok, replies: ["a\\b", "tab\there\u{1}"],
+                timings: .init(connectMilliseconds: 0.25, totalMilliseconds: 3.5), attempts: 1),
+            DeviceResult(
+                device: "dev2", address: "[::1]:9100", outcome: .unknown, error: "may have received it",
+                attempts: 0, resumed: true),
+        ]
+        for result in results {
+            let decoded = try JSONDecoder().decode(DeviceResult.self, from: Data(result.json.utf8))
+            #expect(decoded == result)
+        }
+        #expect(
+            results[1].json
+                == #"{"address":"[::1]:9100","attempts":0,"device":"dev2","error":"may have received it","outcome":"unknown","replies":[],"resumed":true,"timings":{"total_ms":0.0}}"#
+        )
+    }
+}

@@ -88,6 +88,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Journal file. Default: STATE_DIR/runs/RUN_ID.jsonl.", valueName: "path"))
     var journal: String?
 
+    @Flag(help: "Keep no journal (the run cannot be resumed, and nothing proves what was sent).")
+    var noJournal = false
+
     @Option(help: ArgumentHelp("Finish an earlier run (its id or journal path) without resending.", valueName: "run"))
     var resume: String?
 
@@ -170,7 +173,7 @@ struct Run: AsyncParsableCommand {
                 isErrorReply: { reply in pattern.matches(reply) }))
 
         // The journal: a new one, or the resumed run's.
-        let journal: RunJournal
+        let journal: RunJournal?
         var carried: [DeviceResult] = []
         var toRun = targets
         if let resuming {
@@ -179,11 +182,13 @@ struct Run: AsyncParsableCommand {
             toRun = plan.toRun
             carried = plan.carried
             for result in carried where result.outcome == .unknown && resuming.contents.outcomes[result.device] == nil {
-                try? journal.outcome(result)  // an interrupted device stays unknown on every later resume
+                try? resuming.journal.outcome(result)  // an interrupted device stays unknown on every later resume
             }
             Console.error(
-                "resuming run \(resuming.contents.header.id): \(carried.count) devices settled, \(toRun.count) to run (journal \(journal.path))"
+                "resuming run \(resuming.contents.header.id): \(carried.count) devices settled, \(toRun.count) to run (journal \(resuming.journal.path))"
             )
+        } else if noJournal {
+            journal = nil
         } else {
             let id = StateDirectory.newRunID()
             let path = self.journal ?? StateDirectory.journalPath(forRun: id)
@@ -222,7 +227,7 @@ struct Run: AsyncParsableCommand {
         let ran = await runTask.value
         watcher.cancel()
         live.finish()
-        journal.sync()
+        journal?.sync()
         let elapsed = ContinuousClock.now - began
         let byName = Dictionary((carried + ran).map { ($0.device, $0) }, uniquingKeysWith: { first, _ in first })
         let results = targets.compactMap { byName[$0.name] }

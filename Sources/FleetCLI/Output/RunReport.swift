@@ -64,9 +64,5 @@ enum RunReport {
         return ExitStatus.success
     }
 
-    static func json(_ result: DeviceResult) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(result)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-    }
+    static func json(_ result: DeviceResult) -> String { result.json }
 }

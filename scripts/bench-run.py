@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Runner benchmark: `fleetcmd run` vs an asyncio fan-out (Benchmarks/baseline_fanout.py), same run, same fleet.
+
+Starts `fleetcmd simulate` (a separate process) with N devices (one 127/8 address each), then runs PING across
+the whole fleet with each client: devices/s, peak RSS and CPU seconds (from wait4). Two fleets: instant replies,
+and every device taking 5 ms to answer. Prints a Markdown table with ratios against the baseline, and a
+devices-vs-seconds plot (docs/runner-bench.svg) when asked. Run by hand:
+
+    scripts/bench-run.py [--sizes 1000,10000,50000] [--plot docs/runner-bench.svg]
+"""
+import argparse
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PORT = 19500
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def build():
+    subprocess.run(["swift", "build", "-c", "release", "--product", "fleetcmd", "--scratch-path", ".build-release"],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return os.path.join(ROOT, ".build-release/release/fleetcmd")
+
+
+def timed(argv, stdout=subprocess.DEVNULL):
+    """Runs argv; returns (seconds, peak RSS MB, CPU seconds, stdout text)."""
+    began = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE if stdout is None else stdout, stderr=subprocess.DEVNULL,
+                            preexec_fn=raise_nofile, text=True)
+    out = proc.stdout.read() if stdout is None else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    took = time.monotonic() - began
+    return took, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, out
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1000,10000,50000")
+    parser.add_argument("--plot")
+    options = parser.parse_args()
+    raise_nofile()
+    fleetcmd = build()
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for latency in ("0", "5ms"):
+            profile = os.path.join(scratch, f"p{latency}.yaml")
+            with open(profile, "w") as f:
+                f.write("faults: []\n" if latency == "0" else f"faults:\n  - {{kind: latency, rate: 1, fixed: {latency}}}\n")
+            for size in [int(s) for s in options.sizes.split(",")]:
+                ready = os.path.join(scratch, f"ready-{latency}-{size}")
+                inventory = os.path.join(scratch, f"fleet-{size}.txt")
+                sim = subprocess.Popen([fleetcmd, "simulate", "--devices", str(size), "--addresses", "127.80.0.0/16",
+                                        "--port", str(PORT), "--profile", profile, "--ready-file", ready,
+                                        "--inventory-out", inventory], stdout=subprocess.DEVNULL, preexec_fn=raise_nofile)
+                while not os.path.exists(ready):
+                    assert sim.poll() is None, "simulate stopped"
+                    time.sleep(0.05)
+                try:
+                    ours = timed([fleetcmd, "run", "-i", inventory, "--forks", "1000", "--retries", "0",
+                                  "--journal", os.path.join(scratch, f"j-{latency}-{size}-{time.time()}.jsonl"), "PING"])
+                    base = timed([sys.executable, os.path.join(ROOT, "Benchmarks/baseline_fanout.py"), inventory, "PING", "1000"], stdout=None)
+                    base_result = json.loads(base[3])
+                    assert base_result["failed"] == 0, base_result
+                finally:
+                    sim.send_signal(signal.SIGTERM)
+                    sim.wait(timeout=60)
+                rows.append((latency, size, ours, base))
+                time.sleep(1)
+    print("| replies | devices | fleetcmd run: devices/s | peak RSS | CPU s | asyncio: devices/s | peak RSS | CPU s | speed ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for latency, size, ours, base in rows:
+        print(f"| {'instant' if latency == '0' else latency} | {size:,} | {size / ours[0]:,.0f} | {ours[1]:.0f} MB | {ours[2]:.1f} | "
+              f"{size / base[0]:,.0f} | {base[1]:.0f} MB | {base[2]:.1f} | **{base[0] / ours[0]:.1f}×** |")
+    if options.plot:
+        plot(rows, options.plot)
+
+
+def plot(rows, path):
+    """A small SVG: devices (x) vs seconds (y), one line per client and latency."""
+    width, height, margin = 640, 360, 50
+    max_devices = max(r[1] for r in rows)
+    max_seconds = max(max(r[2][0], r[3][0]) for r in rows)
+    series = {}
+    for latency, size, ours, base in rows:
+        series.setdefault(f"fleetcmd run ({'instant' if latency == '0' else latency})", []).append((size, ours[0]))
+        series.setdefault(f"asyncio ({'instant' if latency == '0' else latency})", []).append((size, base[0]))
+    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
+             f'<line x1="{margin}" y1="{height - margin}" x2="{width - 10}" y2="{height - margin}" stroke="black"/>',
+             f'<line x1="{margin}" y1="10" x2="{margin}" y2="{height - margin}" stroke="black"/>',
+             f'<text x="{width / 2}" y="{height - 10}" text-anchor="middle">devices (max {max_devices:,})</text>',
+             f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" text-anchor="middle">seconds (max {max_seconds:.1f})</text>']
+    for index, (name, points) in enumerate(series.items()):
+        coords = " ".join(f"{margin + (width - margin - 10) * d / max_devices:.1f},{height - margin - (height - margin - 10) * s / max_seconds:.1f}" for d, s in sorted(points))
+        parts.append(f'<polyline fill="none" stroke="{colors[index % 4]}" stroke-width="2" points="{coords}"/>')
+        parts.append(f'<text x="{margin + 10}" y="{20 + 14 * index}" fill="{colors[index % 4]}">{name}</text>')
+    parts.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(parts) + "\n")
+
+
+if __name__ == "__main__":
+    main()
