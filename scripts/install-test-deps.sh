@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine, and nothing when it is already there:
-# ncat (Debian) for the interop tests, pytest (PyPI) to run them.
+# ncat (Debian) for the interop tests, pytest (PyPI) to run them, ansible-core (PyPI, in a virtual
+# environment under .build/ so it touches nothing else) for the Ansible integration tests.
 set -euo pipefail
 if ! command -v ncat >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then
@@ -11,4 +12,9 @@ if ! command -v ncat >/dev/null 2>&1; then
 fi
 if ! python3 -m pytest --version >/dev/null 2>&1; then
     python3 -m pip install --quiet pytest
+fi
+ANSIBLE_VENV="${ANSIBLE_VENV:-.build/ansible-venv}"
+if [ ! -x "$ANSIBLE_VENV/bin/ansible-playbook" ]; then
+    python3 -m venv "$ANSIBLE_VENV"
+    "$ANSIBLE_VENV/bin/pip" install --quiet 'ansible-core>=2.15'
 fi
