@@ -45,3 +45,6 @@ public struct AgentReply: Sendable, Hashable {
 
 /// Answers a request. Handlers run concurrently across connections and in order within one.
 public typealias AgentHandler = @Sendable (AgentRequest) async -> AgentReply
+
+/// Answers a request at once, on the connection's event loop: it must not block.
+public typealias AgentImmediateHandler = @Sendable (AgentRequest) -> AgentReply

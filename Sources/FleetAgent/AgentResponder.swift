@@ -23,9 +23,38 @@ struct AgentResponder: Sendable {
     /// The reply payload for `payload` (unframed).
     func reply(to payload: ByteBuffer, peer: String, connectionID: Int, listener: Int) async -> AgentReply {
         let began = ContinuousClock.now
+        let bytes = Self.commandBytes(payload)
+        let (reply, name): (AgentReply, String)
+        if let now = answerNow(bytes, peer: peer, connectionID: connectionID, listener: listener) {
+            (reply, name) = now
+        } else {
+            (reply, name) = await answerLater(bytes, peer: peer, connectionID: connectionID, listener: listener)
+        }
+        record(reply, name: name, bytes: bytes, began: began, peer: peer, connectionID: connectionID)
+        return reply
+    }
+
+    /// The reply, when the route answers without suspending (no `exec`, no async handler); `nil` otherwise.
+    func replyNow(to payload: ByteBuffer, peer: String, connectionID: Int, listener: Int) -> AgentReply? {
+        let began = ContinuousClock.now
+        let bytes = Self.commandBytes(payload)
+        guard let (reply, name) = answerNow(bytes, peer: peer, connectionID: connectionID, listener: listener) else {
+            return nil
+        }
+        record(reply, name: name, bytes: bytes, began: began, peer: peer, connectionID: connectionID)
+        return reply
+    }
+
+    private static func commandBytes(_ payload: ByteBuffer) -> [UInt8] {
         var bytes = Array(payload.readableBytesView)
         if bytes.last == 0x0D { bytes.removeLast() }  // tolerate CR LF line endings
-        let (reply, name) = await answer(bytes, peer: peer, connectionID: connectionID, listener: listener)
+        return bytes
+    }
+
+    private func record(
+        _ reply: AgentReply, name: String, bytes: [UInt8], began: ContinuousClock.Instant, peer: String,
+        connectionID: Int
+    ) {
         let took = ContinuousClock.now - began
         if reply.isError { stats.error(.errorReply) }
         let (seconds, attoseconds) = took.components
@@ -38,7 +67,6 @@ struct AgentResponder: Sendable {
                 "outcome": "\(reply.isError ? "error" : "ok")", "duration_ms": "\(DurationText.milliseconds(took))",
             ]
         )
-        return reply
     }
 
     private func timer(for name: String) -> Timer {
@@ -50,9 +78,10 @@ struct AgentResponder: Sendable {
         }
     }
 
-    private func answer(
+    /// The answer when it needs no suspension; `nil` for `exec` and async handler routes.
+    private func answerNow(
         _ bytes: [UInt8], peer: String, connectionID: Int, listener: Int
-    ) async -> (AgentReply, String) {
+    ) -> (AgentReply, String)? {
         guard !bytes.isEmpty else { return (.error("empty command"), "(empty)") }
         guard let text = Self.validText(bytes) else {
             stats.error(.invalidByte)
@@ -61,9 +90,6 @@ struct AgentResponder: Sendable {
         guard let (route, arguments) = router.match(text) else {
             return (configuration.unknownCommandReply, "(unknown)")
         }
-        let request = AgentRequest(
-            payload: bytes, text: text, arguments: arguments, peer: peer, connectionID: connectionID,
-            listener: listener)
         switch route.action {
         case .reply(let template):
             var values = variables
@@ -72,11 +98,37 @@ struct AgentResponder: Sendable {
             for (index, argument) in arguments.enumerated() { values[String(index + 1)] = argument }
             return (.text(template.substituting(values)), route.name)
         case .builtin(let builtin):
+            let request = AgentRequest(
+                payload: bytes, text: text, arguments: arguments, peer: peer, connectionID: connectionID,
+                listener: listener)
             return (builtinReply(builtin, request: request), route.name)
+        case .immediate(let handler):
+            let request = AgentRequest(
+                payload: bytes, text: text, arguments: arguments, peer: peer, connectionID: connectionID,
+                listener: listener)
+            return (handler(request), route.name)
+        case .exec, .handler:
+            return nil
+        }
+    }
+
+    /// The answer of an `exec` or async handler route (``answerNow`` returned `nil`).
+    private func answerLater(
+        _ bytes: [UInt8], peer: String, connectionID: Int, listener: Int
+    ) async -> (AgentReply, String) {
+        guard let text = Self.validText(bytes), let (route, arguments) = router.match(text) else {
+            return (configuration.unknownCommandReply, "(unknown)")  // answerNow handled these
+        }
+        let request = AgentRequest(
+            payload: bytes, text: text, arguments: arguments, peer: peer, connectionID: connectionID,
+            listener: listener)
+        switch route.action {
         case .exec(let action):
             return (await execReply(action, request: request), route.name)
         case .handler(let handler):
             return (await handler(request), route.name)
+        case .reply, .builtin, .immediate:
+            return answerNow(bytes, peer: peer, connectionID: connectionID, listener: listener)!  // never nil for these
         }
     }
 

@@ -21,6 +21,9 @@ public struct CommandRouter: Sendable {
         case exec(ExecAction)
         /// Call a Swift handler.
         case handler(AgentHandler)
+        /// Call a Swift handler that answers at once, without suspending: it runs on the connection's event loop
+        /// and needs no task, so it must not block.
+        case immediate(AgentImmediateHandler)
     }
 
     /// How a route matches.
@@ -99,6 +102,16 @@ public struct CommandRouter: Sendable {
 
     public mutating func on(prefix words: String, handler: @escaping AgentHandler) {
         add(Route(matcher: .prefix(words.split(separator: " ")), action: .handler(handler), name: words))
+    }
+
+    /// A handler that answers without suspending (see ``Action/immediate(_:)``).
+    public mutating func on(_ name: String, immediate handler: @escaping AgentImmediateHandler) {
+        add(Route(matcher: .exact(name), action: .immediate(handler), name: name))
+    }
+
+    /// A prefix route whose handler answers without suspending (see ``Action/immediate(_:)``).
+    public mutating func on(prefix words: String, immediate handler: @escaping AgentImmediateHandler) {
+        add(Route(matcher: .prefix(words.split(separator: " ")), action: .immediate(handler), name: words))
     }
 
     /// - Throws: when `pattern` is not a valid regular expression.

@@ -16,6 +16,12 @@ public protocol ConnectionPolicy: Sendable {
     func connectionClosed(listener: Int)
     /// One request frame arrived on `listener` (counted before it is routed, whatever it holds).
     func frameReceived(listener: Int)
+    /// Whether replies on `listener` go through ``deliver(_:on:)``. When `false`, the agent writes them itself on
+    /// the event loop (its cheapest path) and reports them with ``repliesDelivered(listener:count:)``. Default:
+    /// `true`, so that a policy that implements `deliver` is always asked.
+    func usesDeliver(listener: Int) -> Bool
+    /// `count` replies on `listener` were written by the agent (only when ``usesDeliver(listener:)`` is `false`).
+    func repliesDelivered(listener: Int, count: Int)
     /// More `{name}` values for static replies on connections from `listener` (a simulated device's name).
     func variables(listener: Int) -> [String: String]
     /// Writes the replies to one batch of requests. Return `false` to close the connection afterwards.
@@ -204,6 +210,8 @@ extension ConnectionPolicy {
     public func connectionClosed(listener: Int) {}
     public func frameReceived(listener: Int) {}
     public func variables(listener: Int) -> [String: String] { [:] }
+    public func usesDeliver(listener: Int) -> Bool { true }
+    public func repliesDelivered(listener: Int, count: Int) {}
     public func deliver(_ replies: [AgentReply], on connection: AgentConnection) async throws -> Bool {
         try await connection.writeFramed(replies)
         return true

@@ -81,6 +81,15 @@ public struct DeviceAgent: Service {
         var peer: String
         var listener: Int
         var inputClosed: EventLoopPromise<Void>?
+        var id: Int
+    }
+
+    /// What the accept side hands to the agent's task group.
+    private enum Work: Sendable {
+        /// A connection served by async code (a policy's `deliver`).
+        case connection(Accepted)
+        /// Async work of an event-loop connection (an `exec` or async handler route).
+        case job(@Sendable () async -> Void)
     }
 
     public func run() async throws {
@@ -99,9 +108,15 @@ public struct DeviceAgent: Service {
         let control = listenerControl ?? ListenerControl()
         // Every listener feeds one stream of accepted connections: a listener costs one socket and no task,
         // so one agent can hold the thousands of listeners of a simulated fleet.
-        let (accepted, sink) = AsyncStream<Accepted>.makeStream()
+        let (accepted, sink) = AsyncStream<Work>.makeStream()
+        let served = AgentConnectionHandler.Context(
+            responder: responder, registry: registry, policy: policy, spec: configuration.format.reply,
+            spawn: { job in
+                if case .terminated = sink.yield(.job(job)) { return false }
+                return true
+            })
         let opener: @Sendable (Int) async throws -> any Channel = { index in
-            try await bind(index, limiter: limiter, parked: parked, sink: sink)
+            try await bind(index, limiter: limiter, parked: parked, sink: sink, served: served, ids: ids)
         }
         let closedAtStart = control.closedAtStart
         let toOpen = configuration.listen.indices.filter { !closedAtStart.contains($0) }
@@ -133,13 +148,12 @@ public struct DeviceAgent: Service {
 
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { connections in
-                for await item in accepted {
-                    let id = ids.withLockedValue { value in
-                        value += 1
-                        return value
-                    }
-                    connections.addTask {
-                        await serve(item, id: id, responder: responder, registry: registry)
+                for await work in accepted {
+                    switch work {
+                    case .connection(let item):
+                        connections.addTask { await serve(item, responder: responder, registry: registry) }
+                    case .job(let job):
+                        connections.addTask { await job() }
                     }
                 }
             }
@@ -160,7 +174,8 @@ public struct DeviceAgent: Service {
     }
 
     private func bind(
-        _ index: Int, limiter: ConnectionLimiter, parked: ParkedChannels, sink: AsyncStream<Accepted>.Continuation
+        _ index: Int, limiter: ConnectionLimiter, parked: ParkedChannels, sink: AsyncStream<Work>.Continuation,
+        served: AgentConnectionHandler.Context, ids: NIOLockedValueBox<Int>
     ) async throws -> any Channel {
         let configuration = self.configuration
         let stats = self.stats
@@ -205,6 +220,19 @@ public struct DeviceAgent: Service {
                         channel.setOption(.autoRead, value: false).whenComplete { _ in }
                         return
                     }
+                    let id = ids.withLockedValue { value in
+                        value += 1
+                        return value
+                    }
+                    if !(policy?.usesDeliver(listener: index) ?? false) {
+                        // The cheap path: answered on the event loop, no task unless a route needs one.
+                        try sync.addHandler(
+                            AgentFramingHandler(
+                                spec: configuration.format.request, maxFrameBytes: configuration.limits.maxFrameBytes,
+                                frameTimeout: configuration.limits.frameTimeout, stats: stats))
+                        try sync.addHandler(AgentConnectionHandler(context: served, id: id, listener: index))
+                        return
+                    }
                     var inputClosed: EventLoopPromise<Void>?
                     if policy != nil {
                         let promise = channel.eventLoop.makePromise(of: Void.self)
@@ -222,76 +250,44 @@ public struct DeviceAgent: Service {
                         configuration: .init(isOutboundHalfClosureEnabled: false)
                     )
                     let peer = channel.remoteAddress.map(Self.describe) ?? "?"
-                    let item = Accepted(connection: connection, peer: peer, listener: index, inputClosed: inputClosed)
-                    if case .terminated = sink.yield(item) { channel.close(promise: nil) }
+                    let item = Accepted(
+                        connection: connection, peer: peer, listener: index, inputClosed: inputClosed, id: id)
+                    if case .terminated = sink.yield(.connection(item)) { channel.close(promise: nil) }
                 }
             }
             .bind(to: socketAddress)
             .get()
     }
 
-    private func serve(_ item: Accepted, id: Int, responder: AgentResponder, registry: ConnectionRegistry) async {
+    /// Serves a connection whose replies a policy delivers (`ConnectionPolicy/deliver(_:on:)`), in a task.
+    private func serve(_ item: Accepted, responder: AgentResponder, registry: ConnectionRegistry) async {
+        let id = item.id
         let connection = item.connection
         let peer = item.peer
-        guard registry.register(id, channel: connection.channel) else {
+        guard let policy, let inputClosed = item.inputClosed, registry.register(id, channel: connection.channel) else {
             try? await connection.channel.close()
             return
         }
         defer { registry.remove(id) }
-        let allocator = connection.channel.allocator
         do {
             try await connection.executeThenClose { inbound, outbound in
-                let faulty = policy.flatMap { policy in
-                    item.inputClosed.map { promise in
-                        (
-                            policy,
-                            AgentConnection(
-                                listener: item.listener, id: id, format: configuration.format,
-                                channel: connection.channel, writer: outbound, inputClosedPromise: promise)
-                        )
-                    }
-                }
+                let agentConnection = AgentConnection(
+                    listener: item.listener, id: id, format: configuration.format, channel: connection.channel,
+                    writer: outbound, inputClosedPromise: inputClosed)
                 for try await batch in inbound {
                     guard registry.beginCommand(id) else { return }
-                    if let (policy, agentConnection) = faulty {
-                        // A policy decides how (and whether) the replies leave.
-                        var replies: [AgentReply] = []
-                        replies.reserveCapacity(batch.frames.count)
-                        for payload in batch.frames {
-                            policy.frameReceived(listener: item.listener)
-                            replies.append(
-                                await responder.reply(
-                                    to: payload, peer: peer, connectionID: id, listener: item.listener))
-                            if registry.isShuttingDown { break }
-                        }
-                        if batch.frameTooLarge { replies.append(.error("frame too large")) }
-                        let keepOpen = try await policy.deliver(replies, on: agentConnection)
-                        guard registry.endCommand(id), keepOpen, !batch.frameTooLarge else {
-                            if keepOpen, batch.frameTooLarge { try await lingeringClose(connection.channel) }
-                            return
-                        }
-                        await Task.yield()
-                        continue
-                    }
-                    // The replies of one batch leave in one buffer: one write(2) for a pipelined burst.
-                    var replies = allocator.buffer(capacity: batch.frames.count * 16)
-                    var stopping = false
+                    var replies: [AgentReply] = []
+                    replies.reserveCapacity(batch.frames.count)
                     for payload in batch.frames {
-                        let reply = await responder.reply(
-                            to: payload, peer: peer, connectionID: id, listener: item.listener)
-                        responder.encode(reply, into: &replies)
-                        if registry.isShuttingDown {
-                            stopping = true  // in-flight work is done; take no more of this batch
-                            break
-                        }
+                        policy.frameReceived(listener: item.listener)
+                        replies.append(
+                            await responder.reply(to: payload, peer: peer, connectionID: id, listener: item.listener))
+                        if registry.isShuttingDown { break }
                     }
-                    if batch.frameTooLarge, !stopping {
-                        logger.notice("frame too large", metadata: ["peer": "\(peer)", "connection.id": "\(id)"])
-                        responder.encode(.error("frame too large"), into: &replies)
-                    }
-                    if replies.readableBytes > 0 { try await outbound.write(replies) }
-                    guard registry.endCommand(id), !batch.frameTooLarge else {
-                        if batch.frameTooLarge { try await lingeringClose(connection.channel) }
+                    if batch.frameTooLarge { replies.append(.error("frame too large")) }
+                    let keepOpen = try await policy.deliver(replies, on: agentConnection)
+                    guard registry.endCommand(id), keepOpen, !batch.frameTooLarge else {
+                        if keepOpen, batch.frameTooLarge { try await lingeringClose(connection.channel) }
                         return
                     }
                     // Let other connections' tasks run between batches.

@@ -56,7 +56,7 @@ public struct FleetRunner: Sendable {
     }
 
     public let configuration: Configuration
-    private let group: any EventLoopGroup
+    fileprivate let group: any EventLoopGroup
 
     public init(
         configuration: Configuration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
@@ -75,7 +75,7 @@ public struct FleetRunner: Sendable {
         _ targets: [RunTarget], journal: RunJournal? = nil,
         onResult: @escaping @Sendable (DeviceResult, Progress) -> Void = { _, _ in }
     ) async -> [DeviceResult] {
-        // Targets that share an address run one after another, on one task: a device gets one connection at a time.
+        // Targets that share an address run one after another: a device gets one connection at a time.
         var lanes: [[Int]] = []
         var laneOf: [String: Int] = [:]
         for (index, target) in targets.enumerated() {
@@ -86,46 +86,135 @@ public struct FleetRunner: Sendable {
                 lanes.append([index])
             }
         }
-        let results = NIOLockedValueBox([DeviceResult?](repeating: nil, count: targets.count))
-        let counters = NIOLockedValueBox(Progress(total: targets.count, done: 0, ok: 0, inFlight: 0))
-        let pacer = Pacer(ratePerSecond: configuration.ratePerSecond)
-        await withTaskGroup(of: Void.self) { tasks in
-            var next = 0
-            func startLane() {
-                let lane = lanes[next]
-                next += 1
-                tasks.addTask {
-                    for index in lane {
-                        let target = targets[index]
-                        guard !Task.isCancelled else { return }
-                        await pacer.wait()
-                        guard !Task.isCancelled else { return }
-                        counters.withLockedValue { $0.inFlight += 1 }
-                        let result = await converse(with: target, journal: journal)
-                        results.withLockedValue { $0[index] = result }
-                        let progress = counters.withLockedValue { progress in
-                            progress.inFlight -= 1
-                            progress.done += 1
-                            if result.outcome == .ok { progress.ok += 1 }
-                            return progress
-                        }
-                        onResult(result, progress)
-                    }
-                }
-            }
-            while next < min(max(1, configuration.forks), lanes.count) { startLane() }
-            while await tasks.next() != nil {
-                if next < lanes.count, !Task.isCancelled { startLane() }
-            }
+        let window = Window(
+            runner: self, targets: targets, lanes: lanes, journal: journal, onResult: onResult,
+            pacer: Pacer(ratePerSecond: configuration.ratePerSecond))
+        let finished = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in window.start(continuation) }
+        } onCancel: {
+            window.cancel()
         }
-        let finished = results.withLockedValue { $0 }
         return targets.enumerated().map { index, target in
             finished[index] ?? DeviceResult(device: target.name, address: target.address, outcome: .skipped)
         }
     }
 
-    /// One device: intent, conversation (with retries where safe), outcome.
-    private func converse(with target: RunTarget, journal: RunJournal?) async -> DeviceResult {
+    /// The sliding window, driven from the event loops: a finished conversation starts the next one in its
+    /// completion callback, so a device costs no task and no hop between threads.
+    private final class Window: Sendable {
+        struct State {
+            var nextLane = 0
+            var lanesRunning = 0
+            var isCancelled = false
+            var results: [DeviceResult?]
+            var progress: Progress
+            var continuation: CheckedContinuation<[DeviceResult?], Never>?
+        }
+
+        let runner: FleetRunner
+        let targets: [RunTarget]
+        let lanes: [[Int]]
+        let journal: RunJournal?
+        let onResult: @Sendable (DeviceResult, Progress) -> Void
+        let pacer: Pacer
+        let state: NIOLockedValueBox<State>
+
+        init(
+            runner: FleetRunner, targets: [RunTarget], lanes: [[Int]], journal: RunJournal?,
+            onResult: @escaping @Sendable (DeviceResult, Progress) -> Void, pacer: Pacer
+        ) {
+            self.runner = runner
+            self.targets = targets
+            self.lanes = lanes
+            self.journal = journal
+            self.onResult = onResult
+            self.pacer = pacer
+            self.state = NIOLockedValueBox(
+                State(
+                    results: Array(repeating: nil, count: targets.count),
+                    progress: Progress(total: targets.count, done: 0, ok: 0, inFlight: 0)))
+        }
+
+        func start(_ continuation: CheckedContinuation<[DeviceResult?], Never>) {
+            let width = min(max(1, runner.configuration.forks), lanes.count)
+            state.withLockedValue { $0.continuation = continuation }
+            if width == 0 { finishIfDone() }
+            for _ in 0..<width { nextLane() }
+        }
+
+        func cancel() {
+            state.withLockedValue { $0.isCancelled = true }
+            finishIfDone()
+        }
+
+        /// Takes the next lane, if any and not cancelled, and runs its first target.
+        private func nextLane() {
+            let lane = state.withLockedValue { state -> Int? in
+                guard !state.isCancelled, state.nextLane < lanes.count else { return nil }
+                state.nextLane += 1
+                state.lanesRunning += 1
+                return state.nextLane - 1
+            }
+            if let lane {
+                step(lane: lane, position: 0)
+            } else {
+                finishIfDone()
+            }
+        }
+
+        /// Runs target `position` of `lane`, then the next one, then gives the lane up.
+        private func step(lane: Int, position: Int) {
+            let cancelled = state.withLockedValue { $0.isCancelled }
+            guard position < lanes[lane].count, !cancelled else {
+                state.withLockedValue { $0.lanesRunning -= 1 }
+                nextLane()
+                return
+            }
+            let index = lanes[lane][position]
+            let loop = runner.group.next()
+            let begin: @Sendable () -> Void = { [self] in
+                state.withLockedValue { $0.progress.inFlight += 1 }
+                runner.converse(with: targets[index], journal: journal, on: loop).whenSuccess { [self] result in
+                    let progress = state.withLockedValue { state in
+                        state.results[index] = result
+                        state.progress.inFlight -= 1
+                        state.progress.done += 1
+                        if result.outcome == .ok { state.progress.ok += 1 }
+                        return state.progress
+                    }
+                    onResult(result, progress)
+                    if position + 1 < lanes[lane].count {
+                        // Another inventory entry for the same address: give the device a moment to see the last
+                        // connection close (single-session devices turn a second one away).
+                        loop.scheduleTask(in: .milliseconds(20)) { self.step(lane: lane, position: position + 1) }
+                    } else {
+                        step(lane: lane, position: position + 1)
+                    }
+                }
+            }
+            if let delay = pacer.reserve() {
+                loop.scheduleTask(in: TimeAmount(delay)) { begin() }
+            } else {
+                begin()
+            }
+        }
+
+        private func finishIfDone() {
+            let done = state.withLockedValue {
+                state -> (CheckedContinuation<[DeviceResult?], Never>, [DeviceResult?])? in
+                let exhausted = state.isCancelled || state.nextLane >= lanes.count
+                guard exhausted, state.lanesRunning == 0, let continuation = state.continuation else { return nil }
+                state.continuation = nil
+                return (continuation, state.results)
+            }
+            if let (continuation, results) = done { continuation.resume(returning: results) }
+        }
+    }
+
+    /// One device: intent, conversation (with retries where safe), outcome; on `loop`.
+    fileprivate func converse(
+        with target: RunTarget, journal: RunJournal?, on loop: any EventLoop
+    ) -> EventLoopFuture<DeviceResult> {
         let began = ContinuousClock.now
         var client = configuration.client
         if let format = target.format { client.format = format }
@@ -138,39 +227,43 @@ public struct FleetRunner: Sendable {
         let deviceClient = DeviceClient(configuration: client, eventLoopGroup: group)
         let address = DeviceAddress(host: target.host, port: target.port)
         let resolved = try? SocketAddress(ipAddress: target.host, port: target.port)
-        var result = DeviceResult(device: target.name, address: target.address, outcome: .unknown)
+        let fresh = DeviceResult(device: target.name, address: target.address, outcome: .unknown)
         do {
             try journal?.intent(target.name)
         } catch {
             // Without the intent on record the device must not be sent anything.
-            result.outcome = .skipped
-            result.error = "not sent to device \(target.address): \(error)"
-            return result
+            var skipped = fresh
+            skipped.outcome = .skipped
+            skipped.error = "not sent to device \(target.address): \(error)"
+            return loop.makeSucceededFuture(skipped)
         }
-        var attempt = 0
-        while true {
-            attempt += 1
-            let exchange = await deviceClient.exchange(configuration.commands, with: address, resolved: resolved)
-            result.attempts = attempt
-            result.replies = exchange.replies.map(\.text)
-            result.timings.connectMilliseconds = exchange.connectDuration.map(Self.milliseconds)
-            if let error = exchange.error {
-                result.outcome = Outcome(error.code)
-                result.error = error.description
-                let safe = result.outcome.isBeforeSending && !error.mayHaveDelivered
-                if attempt <= configuration.retries, safe || configuration.isIdempotent, !Task.isCancelled {
-                    try? await Task.sleep(for: backoff(attempt: attempt))
-                    continue
+        let promise = loop.makePromise(of: DeviceResult.self)
+        let configuration = self.configuration
+        @Sendable func attempt(_ number: Int) {
+            deviceClient.exchangeFuture(configuration.commands, with: address, resolved: resolved, on: loop)
+                .whenSuccess { exchange in
+                    var result = fresh
+                    result.attempts = number
+                    result.replies = exchange.replies.map(\.text)
+                    result.timings.connectMilliseconds = exchange.connectDuration.map(Self.milliseconds)
+                    if let error = exchange.error {
+                        result.outcome = Outcome(error.code)
+                        result.error = error.description
+                        let safe = result.outcome.isBeforeSending && !error.mayHaveDelivered
+                        if number <= configuration.retries, safe || configuration.isIdempotent {
+                            loop.scheduleTask(in: TimeAmount(self.backoff(attempt: number))) { attempt(number + 1) }
+                            return
+                        }
+                    } else {
+                        result.outcome = result.replies.contains(where: configuration.isErrorReply) ? .errorReply : .ok
+                    }
+                    result.timings.totalMilliseconds = Self.milliseconds(ContinuousClock.now - began)
+                    try? journal?.outcome(result)
+                    promise.succeed(result)
                 }
-            } else {
-                result.error = nil
-                result.outcome = result.replies.contains(where: configuration.isErrorReply) ? .errorReply : .ok
-            }
-            break
         }
-        result.timings.totalMilliseconds = Self.milliseconds(ContinuousClock.now - began)
-        try? journal?.outcome(result)
-        return result
+        attempt(1)
+        return promise.futureResult
     }
 
     private func backoff(attempt: Int) -> Duration {
@@ -198,13 +291,15 @@ final class Pacer: Sendable {
 
     init(ratePerSecond: Double?) { interval = ratePerSecond.map { .seconds(1 / max($0, 1e-6)) } }
 
-    func wait() async {
-        guard let interval else { return }
+    /// Reserves the next start slot; returns how long to wait for it, or `nil` to start now.
+    func reserve() -> Duration? {
+        guard let interval else { return nil }
+        let now = ContinuousClock.now
         let slot = next.withLockedValue { next -> ContinuousClock.Instant in
-            let slot = max(next, .now)
+            let slot = max(next, now)
             next = slot + interval
             return slot
         }
-        if slot > .now { try? await Task.sleep(until: slot, clock: .continuous) }
+        return slot > now ? slot - now : nil
     }
 }

@@ -31,6 +31,16 @@ struct FaultPolicy: ConnectionPolicy {
 
     func frameReceived(listener: Int) { ledger.received(listener) }
 
+    /// Healthy devices (and faults that act at connect time) are answered on the agent's event-loop path.
+    func usesDeliver(listener: Int) -> Bool {
+        switch plan.fault(ofLocal: listener) {
+        case nil, .refuse, .neverRead, .singleSession, .flapping: false
+        default: true
+        }
+    }
+
+    func repliesDelivered(listener: Int, count: Int) { ledger.replied(listener, count: count) }
+
     func deliver(_ replies: [AgentReply], on connection: AgentConnection) async throws -> Bool {
         let device = connection.listener
         switch plan.fault(ofLocal: device) {

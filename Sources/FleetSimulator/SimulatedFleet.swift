@@ -144,26 +144,32 @@ public struct SimulatedFleet: Service {
         var router = configuration.profile.router
         guard configuration.profile.state else { return router }
         let ledger = self.ledger
-        router.on(prefix: "SET") { request in
-            guard request.arguments.count >= 2 else { return .error("usage: SET key value") }
-            let value = request.arguments.dropFirst().joined(separator: " ")
-            ledger.withState(request.listener) { $0[request.arguments[0]] = value }
-            return .text("OK")
-        }
-        router.on(prefix: "GET") { request in
-            guard request.arguments.count == 1 else { return .error("usage: GET key") }
-            return ledger.withState(request.listener) { state in
-                state[request.arguments[0]].map { .text($0) } ?? .error("no such key")
-            }
-        }
-        router.on(prefix: "INCR") { request in
-            guard request.arguments.count == 1 else { return .error("usage: INCR key") }
-            return ledger.withState(request.listener) { state in
-                guard let value = Int(state[request.arguments[0]] ?? "0") else { return .error("not a number") }
-                state[request.arguments[0]] = String(value + 1)
-                return .text(String(value + 1))
-            }
-        }
+        router.on(
+            prefix: "SET",
+            immediate: { request in
+                guard request.arguments.count >= 2 else { return .error("usage: SET key value") }
+                let value = request.arguments.dropFirst().joined(separator: " ")
+                ledger.withState(request.listener) { $0[request.arguments[0]] = value }
+                return .text("OK")
+            })
+        router.on(
+            prefix: "GET",
+            immediate: { request in
+                guard request.arguments.count == 1 else { return .error("usage: GET key") }
+                return ledger.withState(request.listener) { state in
+                    state[request.arguments[0]].map { .text($0) } ?? .error("no such key")
+                }
+            })
+        router.on(
+            prefix: "INCR",
+            immediate: { request in
+                guard request.arguments.count == 1 else { return .error("usage: INCR key") }
+                return ledger.withState(request.listener) { state in
+                    guard let value = Int(state[request.arguments[0]] ?? "0") else { return .error("not a number") }
+                    state[request.arguments[0]] = String(value + 1)
+                    return .text(String(value + 1))
+                }
+            })
         return router
     }
 

@@ -44,7 +44,8 @@ struct Demo: AsyncParsableCommand {
         ])
         // The last fifth of the fleet runs older firmware, so the replies fall into two groups.
         let upgraded = devices - devices / 5
-        profile.router.on("FIRMWARE") { request in .text(request.listener >= upgraded ? "V2.0.3" : "V2.1.0") }
+        profile.router.on(
+            "FIRMWARE", immediate: { request in .text(request.listener >= upgraded ? "V2.0.3" : "V2.1.0") })
         // A block of 127/8 nobody else is likely to use; try another if it is taken.
         var lastError: (any Error)?
         for attempt in 0..<5 {

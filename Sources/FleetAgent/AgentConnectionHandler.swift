@@ -1,0 +1,205 @@
+import FleetCodec
+import FleetFraming
+import NIOCore
+
+/// Serves one connection on its event loop: answers each batch of request frames and writes the replies in one
+/// write, with no task and no hop to another thread when every route answers at once (static replies, builtins,
+/// immediate handlers), which is what a short device conversation needs to be cheap.
+///
+/// A batch that needs an `exec` or an async handler is answered by a job on the agent's task group; batches that
+/// arrive meanwhile wait, so replies stay in request order. After the client half-closes, the connection closes
+/// once every reply is written.
+///
+/// Backpressure: no more input is read while a batch is being answered or while the socket cannot take more
+/// output (a client that sends but never reads), so neither queued requests nor unsent replies grow without bound.
+final class AgentConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = AgentInbound
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct Context: Sendable {
+        var responder: AgentResponder
+        var registry: ConnectionRegistry
+        var policy: (any ConnectionPolicy)?
+        var spec: FrameSpec
+        /// Runs async work as a child of the agent's task group; `false` when the agent is stopping.
+        var spawn: @Sendable (@escaping @Sendable () async -> Void) -> Bool
+    }
+
+    private let shared: Context
+    private let id: Int
+    private let listener: Int
+    private var peer = "?"
+    private var queue = CircularBuffer<AgentInbound>()
+    private var isBusy = false
+    private var isInputClosed = false
+    private var isClosing = false
+    private var lastWrite: EventLoopFuture<Void>?
+    private var isWritable = true
+    private var pendingRead = false
+
+    init(context: Context, id: Int, listener: Int) {
+        self.shared = context
+        self.id = id
+        self.listener = listener
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        peer = context.channel.remoteAddress.map(DeviceAgent.describe) ?? "?"
+        if !shared.registry.register(id, channel: context.channel) { context.close(promise: nil) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        shared.registry.remove(id)
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let batch = unwrapInboundIn(data)
+        guard !isClosing else { return }
+        if isBusy {
+            queue.append(batch)
+        } else {
+            process(batch, context: context)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            isInputClosed = true
+            if !isBusy, queue.isEmpty { closeAfterWrites(context: context) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if isBusy || !isWritable || !queue.isEmpty {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        isWritable = context.channel.isWritable
+        resumeReading(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        guard pendingRead, !isBusy, isWritable, queue.isEmpty else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    private func process(_ batch: AgentInbound, context: ChannelHandlerContext) {
+        guard shared.registry.beginCommand(id) else {
+            closeAfterWrites(context: context)
+            return
+        }
+        var buffer = context.channel.allocator.buffer(capacity: batch.frames.count * 16)
+        var answered = 0
+        for (index, payload) in batch.frames.enumerated() {
+            shared.policy?.frameReceived(listener: listener)
+            guard
+                let reply = shared.responder.replyNow(
+                    to: payload, peer: peer, connectionID: id, listener: listener)
+            else {
+                answerLater(Array(batch.frames[index...]), head: buffer, answered: answered, batch, context: context)
+                return
+            }
+            buffer.writeReply(reply, spec: shared.spec)
+            answered += 1
+            if shared.registry.isShuttingDown { break }
+        }
+        finish(batch, buffer: buffer, answered: answered, context: context)
+    }
+
+    /// Answers `frames` (the first already counted) in a job, then finishes the batch back on the event loop.
+    private func answerLater(
+        _ frames: [ByteBuffer], head: ByteBuffer, answered: Int, _ batch: AgentInbound, context: ChannelHandlerContext
+    ) {
+        isBusy = true
+        let shared = self.shared
+        let (peer, id, listener) = (self.peer, self.id, self.listener)
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let started = shared.spawn {
+            var buffer = head
+            var count = answered
+            for (index, payload) in frames.enumerated() {
+                if index > 0 { shared.policy?.frameReceived(listener: listener) }
+                let reply = await shared.responder.reply(to: payload, peer: peer, connectionID: id, listener: listener)
+                buffer.writeReply(reply, spec: shared.spec)
+                count += 1
+                if shared.registry.isShuttingDown { break }
+            }
+            loop.execute { [buffer, count] in
+                let (handler, context) = bound.value
+                handler.finish(batch, buffer: buffer, answered: count, context: context)
+            }
+        }
+        if !started {
+            isBusy = false
+            context.close(promise: nil)
+        }
+    }
+
+    private func finish(_ batch: AgentInbound, buffer: ByteBuffer, answered: Int, context: ChannelHandlerContext) {
+        isBusy = false
+        var buffer = buffer
+        let stopping = shared.registry.isShuttingDown
+        if batch.frameTooLarge, !stopping { buffer.writeReply(.error("frame too large"), spec: shared.spec) }
+        if buffer.readableBytes > 0, context.channel.isActive {
+            let write = context.writeAndFlush(wrapOutboundOut(buffer))
+            lastWrite = write
+            if let policy = shared.policy, answered > 0 {
+                let listener = self.listener
+                write.whenSuccess { policy.repliesDelivered(listener: listener, count: answered) }
+            }
+        }
+        let keepGoing = shared.registry.endCommand(id)
+        if batch.frameTooLarge {
+            lingeringClose(context: context)
+        } else if !keepGoing || (isInputClosed && queue.isEmpty) {
+            closeAfterWrites(context: context)
+        } else if let next = queue.popFirst() {
+            process(next, context: context)
+        } else {
+            resumeReading(context: context)
+        }
+    }
+
+    /// Closes once the replies written so far have left.
+    private func closeAfterWrites(context: ChannelHandlerContext) {
+        guard !isClosing else { return }
+        isClosing = true
+        queue.removeAll()
+        guard let lastWrite else {
+            context.close(promise: nil)
+            return
+        }
+        let channel = context.channel
+        lastWrite.whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// As nginx's lingering close: FIN after the error reply, then keep discarding input until the client closes
+    /// or 2 s pass, so that the kernel does not answer unread input with a RST that destroys the reply.
+    private func lingeringClose(context: ChannelHandlerContext) {
+        guard !isClosing else { return }
+        isClosing = true
+        queue.removeAll()
+        let channel = context.channel
+        channel.close(mode: .output, promise: nil)
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        channel.closeFuture.whenComplete { _ in deadline.cancel() }
+    }
+}
+
+@available(*, unavailable)
+extension AgentConnectionHandler: Sendable {}
