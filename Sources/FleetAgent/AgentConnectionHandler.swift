@@ -151,6 +151,20 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
     }
 
     private func finish(_ batch: AgentInbound, buffer: ByteBuffer, answered: Int, context: ChannelHandlerContext) {
+        if let delay = shared.policy?.replyDelay(listener: listener), delay > .zero {
+            // A slow device: the replies leave later; the connection stays busy (reading paused) meanwhile.
+            isBusy = true
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: TimeAmount(delay)) {
+                let (handler, context) = bound.value
+                handler.write(batch, buffer: buffer, answered: answered, context: context)
+            }
+            return
+        }
+        write(batch, buffer: buffer, answered: answered, context: context)
+    }
+
+    private func write(_ batch: AgentInbound, buffer: ByteBuffer, answered: Int, context: ChannelHandlerContext) {
         isBusy = false
         var buffer = buffer
         let stopping = shared.registry.isShuttingDown

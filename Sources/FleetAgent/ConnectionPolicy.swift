@@ -22,6 +22,9 @@ public protocol ConnectionPolicy: Sendable {
     func usesDeliver(listener: Int) -> Bool
     /// `count` replies on `listener` were written by the agent (only when ``usesDeliver(listener:)`` is `false`).
     func repliesDelivered(listener: Int, count: Int)
+    /// How long the agent waits before writing a batch's replies on `listener` (only when
+    /// ``usesDeliver(listener:)`` is `false`): a slow device, without a task. Default: `nil`, at once.
+    func replyDelay(listener: Int) -> Duration?
     /// More `{name}` values for static replies on connections from `listener` (a simulated device's name).
     func variables(listener: Int) -> [String: String]
     /// Writes the replies to one batch of requests. Return `false` to close the connection afterwards.
@@ -212,6 +215,7 @@ extension ConnectionPolicy {
     public func variables(listener: Int) -> [String: String] { [:] }
     public func usesDeliver(listener: Int) -> Bool { true }
     public func repliesDelivered(listener: Int, count: Int) {}
+    public func replyDelay(listener: Int) -> Duration? { nil }
     public func deliver(_ replies: [AgentReply], on connection: AgentConnection) async throws -> Bool {
         try await connection.writeFramed(replies)
         return true

@@ -34,9 +34,15 @@ struct FaultPolicy: ConnectionPolicy {
     /// Healthy devices (and faults that act at connect time) are answered on the agent's event-loop path.
     func usesDeliver(listener: Int) -> Bool {
         switch plan.fault(ofLocal: listener) {
-        case nil, .refuse, .neverRead, .singleSession, .flapping: false
+        case nil, .refuse, .neverRead, .singleSession, .flapping, .latency: false
         default: true
         }
+    }
+
+    func replyDelay(listener: Int) -> Duration? {
+        guard case .latency(let latency) = plan.fault(ofLocal: listener) else { return nil }
+        var generator = SystemRandomNumberGenerator()
+        return latency.sample(using: &generator)
     }
 
     func repliesDelivered(listener: Int, count: Int) { ledger.replied(listener, count: count) }
@@ -49,10 +55,6 @@ struct FaultPolicy: ConnectionPolicy {
             // does, eventually).
             await connection.closed()
             return false
-        case .latency(let latency):
-            var generator = SystemRandomNumberGenerator()
-            try await Task.sleep(for: latency.sample(using: &generator))
-            try await connection.writeFramed(replies)
         case .drip(let bytes, let every):
             var buffer = connection.framed(replies)
             while buffer.readableBytes > 0 {
@@ -110,7 +112,7 @@ struct FaultPolicy: ConnectionPolicy {
                 return false
             }
             try await connection.writeFramed(replies)
-        case .refuse, .neverRead, .singleSession, .flapping, nil:
+        case .refuse, .neverRead, .singleSession, .flapping, .latency, nil:  // answered on the event loop
             try await connection.writeFramed(replies)
         }
         ledger.replied(device, count: replies.count)
