@@ -16,7 +16,7 @@ async def one(sem, host, port, frame, results):
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
             writer.write(frame)
             await writer.drain()
-            reply = await asyncio.wait_for(reader.readuntil(b"\0"), 10)
+            await asyncio.wait_for(reader.readuntil(b"\0"), 10)
             results["ok"] += 1
             writer.close()
         except Exception:

@@ -9,25 +9,19 @@ with ratios against the baseline. Run by hand (not in CI):
 """
 import json
 import os
-import re
-import resource
 import socket
 import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench_common import ROOT, build_fleetbench, build_fleetcmd, raise_nofile
 
 
-def raise_nofile():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def build():
-    subprocess.run(["swift", "build", "-c", "release", "--product", "fleetcmd", "--scratch-path", ".build-release"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["swift", "build", "-c", "release", "--package-path", "Benchmarks"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    return os.path.join(ROOT, ".build-release/release/fleetcmd"), os.path.join(ROOT, "Benchmarks/.build/release/FleetBench")
+
+
+
 
 
 def free_port():
@@ -89,7 +83,7 @@ def idle_rss(pid, port, count=10_000):
 
 def main():
     raise_nofile()
-    fleetcmd, bench = build()
+    fleetcmd, bench = build_fleetcmd(), build_fleetbench()
     results = {}
     for name, starter in (("fleetcmd agent", lambda: start_fleetcmd(fleetcmd)), ("asyncio baseline", start_baseline)):
         proc, port = starter()

@@ -7,13 +7,12 @@
 """
 import argparse
 import os
-import resource
-import signal
 import subprocess
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench_common import ROOT, build_fleetcmd, raise_nofile, start_simulator, stop
+
 VENV = os.path.join(ROOT, ".build", "ansible-venv", "bin")
 
 
@@ -21,11 +20,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=500)
     options = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    subprocess.run(["swift", "build", "-c", "release", "--product", "fleetcmd", "--scratch-path", ".build-release"],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    fleetcmd = os.path.join(ROOT, ".build-release/release/fleetcmd")
+    raise_nofile()
+    fleetcmd = build_fleetcmd()
     with tempfile.TemporaryDirectory() as work:
         subprocess.run([os.path.join(VENV, "ansible-galaxy"), "collection", "build", os.path.join(ROOT, "ansible/collection"),
                         "--output-path", work], check=True, stdout=subprocess.DEVNULL)
@@ -38,10 +34,8 @@ def main():
                    FLEETCMD_STATE_DIR=os.path.join(work, "state"))
         ready = os.path.join(work, "ready")
         inventory = os.path.join(work, "fleet.yaml")
-        sim = subprocess.Popen([fleetcmd, "simulate", "--devices", str(options.devices), "--addresses", "127.82.0.0/16",
-                                "--port", "19600", "--ready-file", ready, "--inventory-out", inventory], stdout=subprocess.DEVNULL)
-        while not os.path.exists(ready):
-            time.sleep(0.05)
+        sim, _ = start_simulator(fleetcmd, ready, "--devices", str(options.devices), "--addresses", "127.82.0.0/16",
+                                 "--port", "19600", "--inventory-out", inventory)
         rows = []
         try:
             for name, playbook, forks in (("per-host module (forks 50)", "per-host.yml", "50"), ("run_once fleetcmd run", "fast.yml", "50")):
@@ -53,8 +47,7 @@ def main():
                 assert res.returncode == 0, res.stdout[-2000:]
                 rows.append((name, took))
         finally:
-            sim.send_signal(signal.SIGTERM)
-            sim.wait()
+            stop(sim)
     base = rows[0][1]
     print(f"| {options.devices} devices | seconds | devices/s | ratio |")
     print("|---|---|---|---|")

@@ -11,26 +11,20 @@ devices-vs-seconds plot (docs/runner-bench.svg) when asked. Run by hand:
 import argparse
 import json
 import os
-import resource
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench_common import ROOT, build_fleetcmd, raise_nofile, start_simulator, stop
+
 PORT = 19500
 
 
-def raise_nofile():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def build():
-    subprocess.run(["swift", "build", "-c", "release", "--product", "fleetcmd", "--scratch-path", ".build-release"],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    return os.path.join(ROOT, ".build-release/release/fleetcmd")
+
+
 
 
 def timed(argv, stdout=subprocess.DEVNULL):
@@ -50,7 +44,7 @@ def main():
     parser.add_argument("--plot")
     options = parser.parse_args()
     raise_nofile()
-    fleetcmd = build()
+    fleetcmd = build_fleetcmd()
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for latency in ("0", "5ms"):
@@ -60,12 +54,8 @@ def main():
             for size in [int(s) for s in options.sizes.split(",")]:
                 ready = os.path.join(scratch, f"ready-{latency}-{size}")
                 inventory = os.path.join(scratch, f"fleet-{size}.txt")
-                sim = subprocess.Popen([fleetcmd, "simulate", "--devices", str(size), "--addresses", "127.80.0.0/16",
-                                        "--port", str(PORT), "--profile", profile, "--ready-file", ready,
-                                        "--inventory-out", inventory], stdout=subprocess.DEVNULL, preexec_fn=raise_nofile)
-                while not os.path.exists(ready):
-                    assert sim.poll() is None, "simulate stopped"
-                    time.sleep(0.05)
+                sim, _ = start_simulator(fleetcmd, ready, "--devices", str(size), "--addresses", "127.80.0.0/16",
+                                         "--port", str(PORT), "--profile", profile, "--inventory-out", inventory)
                 try:
                     ours = timed([fleetcmd, "run", "-i", inventory, "--forks", "1000", "--retries", "0",
                                   "--journal", os.path.join(scratch, f"j-{latency}-{size}-{time.time()}.jsonl"), "PING"])
@@ -73,8 +63,7 @@ def main():
                     base_result = json.loads(base[3])
                     assert base_result["failed"] == 0, base_result
                 finally:
-                    sim.send_signal(signal.SIGTERM)
-                    sim.wait(timeout=60)
+                    stop(sim)
                 rows.append((latency, size, ours, base))
                 time.sleep(1)
     print("| replies | devices | fleetcmd run: devices/s | peak RSS | CPU s | asyncio: devices/s | peak RSS | CPU s | speed ratio |")

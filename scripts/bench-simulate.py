@@ -10,28 +10,20 @@ device, one command, close). Prints a Markdown table with ratios against the bas
 """
 import json
 import os
-import resource
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench_common import ROOT, build_fleetbench, build_fleetcmd, raise_nofile, stop
+
 PORT = 19100
 
 
-def raise_nofile():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def build():
-    subprocess.run(["swift", "build", "-c", "release", "--product", "fleetcmd", "--scratch-path", ".build-release"],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["swift", "build", "-c", "release", "--package-path", "Benchmarks"], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
-    return os.path.join(ROOT, ".build-release/release/fleetcmd"), os.path.join(ROOT, "Benchmarks/.build/release/FleetBench")
+
+
 
 
 def tree(pid):
@@ -91,18 +83,12 @@ def start(kind, fleetcmd, devices, second_octet, ready):
     return proc, time.monotonic() - began, base
 
 
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+
 
 
 def main():
     raise_nofile()
-    fleetcmd, bench = build()
+    fleetcmd, bench = build_fleetcmd(), build_fleetbench()
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for devices in (10_000, 50_000):

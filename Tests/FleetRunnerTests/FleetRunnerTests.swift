@@ -151,8 +151,14 @@ let shortTimeouts = DeviceClient.Configuration(
         let profile = SimulatorProfile(faults: [FaultRule(fault: .latency(.fixed(.milliseconds(100))), rate: 1)])
         try await SimulatedFleet.withRunning(.init(layout: layout, profile: profile), logger: quiet) { _ in
             let runner = FleetRunner(configuration: .init(commands: bytes("PING"), client: shortTimeouts, forks: 5))
-            let task = Task { await runner.run(targets(layout)) }
-            try await Task.sleep(for: .milliseconds(250))
+            // Cancel once ten devices have answered.
+            let (answered, sink) = AsyncStream.makeStream(of: Void.self)
+            let task = Task { await runner.run(targets(layout)) { _, _ in sink.yield() } }
+            var count = 0
+            for await _ in answered {
+                count += 1
+                if count == 10 { break }
+            }
             task.cancel()
             let results = await task.value
             let skipped = results.filter { $0.outcome == .skipped }.count

@@ -136,18 +136,23 @@ import Testing
     }
 
     @Test func singleSession() async throws {
-        try await withFault(.singleSession) { layout, _ in
+        try await withFault(.singleSession) { layout, fleet in
             let (host, port) = layout.endpoint(1)
-            // Hold one session open with a plain socket.
+            // Hold one session open with a plain socket, and wait until the device has it.
             let holder = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connect(to: SocketAddress(ipAddress: host, port: port)).get()
-            try await Task.sleep(for: .milliseconds(100))
+            #expect(await poll { fleet.ledger.counters(0).connections == 1 })
             let second = await fastClient.exchange(commands("PING"), with: address(layout, 1))
             #expect(second.error?.code == .closedEarly || second.error?.code == .reset)
             try await holder.close()
-            try await Task.sleep(for: .milliseconds(100))
-            let third = await fastClient.exchange(commands("PING"), with: address(layout, 1))
-            #expect(third.replies.map(\.text) == ["PONG"])
+            // Once the device has seen the first session end, it takes a new one.
+            var third: Exchange?
+            #expect(
+                await poll {
+                    third = await fastClient.exchange(commands("PING"), with: address(layout, 1))
+                    return third?.error == nil
+                })
+            #expect(third?.replies.map(\.text) == ["PONG"])
         }
     }
 
@@ -159,7 +164,7 @@ import Testing
             while ContinuousClock.now < deadline, !outcomes.isSuperset(of: ["PONG", "refused"]) {
                 let exchange = await fastClient.exchange(commands("PING"), with: address(layout, 1))
                 outcomes.insert(exchange.error.map { "\($0.code)" } ?? exchange.replies.first?.text ?? "?")
-                try await Task.sleep(for: .milliseconds(60))
+                try await Task.sleep(for: .milliseconds(60))  // ok-sleep: the polling interval, bounded by the deadline
             }
             // A connection caught in the listener's backlog as it closes is reset; that is what real devices do.
             #expect(outcomes.isSuperset(of: ["PONG", "refused"]))
@@ -226,4 +231,14 @@ import Testing
         #expect(ports.inventory(format: "txt") == "127.0.0.1:20000\n127.0.0.1:20001\n127.0.0.1:20002\n")
         #expect(ports.inventory(format: "yaml").contains("dev002: {ansible_host: \"127.0.0.1\", fleetcmd_port: 20001}"))
     }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+func poll(timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))  // ok-sleep: the polling interval, bounded by the deadline
+    }
+    return await condition()
 }

@@ -3,7 +3,6 @@ the collection builds and installs with ansible-galaxy; the per-host module over
 and the run_once fast path over 1,000 devices, with a failing device reported as failed with its outcome."""
 import json
 import os
-import shutil
 import subprocess
 
 import pytest

@@ -1,11 +1,6 @@
 """`fleetcmd simulate` end to end: the seed article's client against simulated devices, the ready file,
 inventories, per-device counters on SIGUSR1 and at exit, and a 50,000-device fleet split across processes."""
-import json
-import os
-import random
-import signal
 import subprocess
-import time
 
 from conftest import SEED_CLIENT
 from sim_support import Simulator, block

@@ -113,30 +113,28 @@ import json
 import re
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetcmd.fleet.plugins.module_utils.fleetcmd import (
+    COMMON_ARGUMENT_SPEC,
+    common_flags,
+    fleetcmd_binary,
+)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            COMMON_ARGUMENT_SPEC,
             inventory=dict(type="path", required=True),
             limit=dict(type="str"),
-            commands=dict(type="list", elements="str", required=True),
             forks=dict(type="int", default=1000),
-            preset=dict(type="str", default="esc-cr"),
-            connect_timeout=dict(type="str", default="5s"),
-            reply_timeout=dict(type="str", default="10s"),
-            retries=dict(type="int", default=2),
             idempotent=dict(type="bool", default=False),
-            stop_on_error=dict(type="bool", default=False),
             journal=dict(type="bool", default=True),
             fail_on_device_errors=dict(type="bool", default=False),
-            fleetcmd=dict(type="path"),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    binary = p["fleetcmd"] or module.get_bin_path("fleetcmd", required=True)
-    base = [binary, "run", "-i", p["inventory"]]
+    base = [fleetcmd_binary(module), "run", "-i", p["inventory"]]
     if p["limit"]:
         base += ["--limit", p["limit"]]
     if module.check_mode:
@@ -149,13 +147,9 @@ def main():
             results[name] = dict(device=name, address=address, outcome="skipped", replies=[])
         module.exit_json(changed=bool(results), devices=results, summary={"skipped": len(results)}, would_send=p["commands"],
                          msg="check mode: would send %d command(s) to %d device(s)" % (len(p["commands"]), len(results)))
-    argv = base + ["--format", "json", "--no-progress", "--forks", str(p["forks"]), "--preset", p["preset"],
-                   "--connect-timeout", p["connect_timeout"], "--reply-timeout", p["reply_timeout"],
-                   "--retries", str(p["retries"])]
+    argv = base + common_flags(p) + ["--forks", str(p["forks"])]
     if p["idempotent"]:
         argv.append("--idempotent")
-    if p["stop_on_error"]:
-        argv.append("--stop-on-error")
     if not p["journal"]:
         argv.append("--no-journal")
     argv += ["--"] + p["commands"]

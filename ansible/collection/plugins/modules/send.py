@@ -107,22 +107,21 @@ would_send:
 import json
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetcmd.fleet.plugins.module_utils.fleetcmd import (
+    COMMON_ARGUMENT_SPEC,
+    common_flags,
+    fleetcmd_binary,
+)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            COMMON_ARGUMENT_SPEC,
             host=dict(type="str", required=True),
             port=dict(type="int", default=9100),
-            commands=dict(type="list", elements="str", required=True),
-            preset=dict(type="str", default="esc-cr"),
-            connect_timeout=dict(type="str", default="5s"),
-            reply_timeout=dict(type="str", default="10s"),
             half_close=dict(type="str", default="auto", choices=["auto", "always", "never"]),
-            retries=dict(type="int", default=2),
-            stop_on_error=dict(type="bool", default=False),
             error_pattern=dict(type="str", default="^ERR"),
-            fleetcmd=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -132,13 +131,8 @@ def main():
     if module.check_mode:
         module.exit_json(changed=True, outcome="skipped", address=address, replies=[], would_send=p["commands"],
                          msg="check mode: would send %d command(s) to %s" % (len(p["commands"]), address))
-    binary = p["fleetcmd"] or module.get_bin_path("fleetcmd", required=True)
-    argv = [binary, "run", "--no-journal", "--no-progress", "-i", "-", "--format", "json", "--preset", p["preset"],
-            "--connect-timeout", p["connect_timeout"], "--reply-timeout", p["reply_timeout"],
-            "--half-close", p["half_close"], "--retries", str(p["retries"]), "--error-pattern", p["error_pattern"]]
-    if p["stop_on_error"]:
-        argv.append("--stop-on-error")
-    argv += ["--"] + p["commands"]
+    argv = [fleetcmd_binary(module), "run", "--no-journal", "-i", "-"] + common_flags(p)
+    argv += ["--half-close", p["half_close"], "--error-pattern", p["error_pattern"], "--"] + p["commands"]
     rc, out, err = module.run_command(argv, data=address + "\n", binary_data=True)
     try:
         result = json.loads(out)[0]

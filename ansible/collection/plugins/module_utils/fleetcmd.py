@@ -1,0 +1,30 @@
+# -*- coding: utf-8 -*-
+# What the fleetcmd modules share: the options that map to fleetcmd flags, and finding the binary.
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+COMMON_ARGUMENT_SPEC = dict(
+    commands=dict(type="list", elements="str", required=True),
+    preset=dict(type="str", default="esc-cr"),
+    connect_timeout=dict(type="str", default="5s"),
+    reply_timeout=dict(type="str", default="10s"),
+    retries=dict(type="int", default=2),
+    stop_on_error=dict(type="bool", default=False),
+    fleetcmd=dict(type="path"),
+)
+
+
+def fleetcmd_binary(module):
+    """The fleetcmd executable: the fleetcmd option, else fleetcmd on PATH (the task fails when there is none)."""
+    return module.params["fleetcmd"] or module.get_bin_path("fleetcmd", required=True)
+
+
+def common_flags(params):
+    """fleetcmd run flags for the shared options."""
+    flags = ["--no-progress", "--format", "json", "--preset", params["preset"],
+             "--connect-timeout", params["connect_timeout"], "--reply-timeout", params["reply_timeout"],
+             "--retries", str(params["retries"])]
+    if params["stop_on_error"]:
+        flags.append("--stop-on-error")
+    return flags

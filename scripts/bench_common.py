@@ -1,0 +1,51 @@
+"""Helpers the benchmark scripts share: the open-file limit, release builds, simulated fleets."""
+import os
+import resource
+import signal
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def build_fleetcmd():
+    """Builds the release fleetcmd (in .build-release) and returns its path."""
+    subprocess.run(["swift", "build", "-c", "release", "--product", "fleetcmd", "--scratch-path", ".build-release"],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return os.path.join(ROOT, ".build-release/release/fleetcmd")
+
+
+def build_fleetbench():
+    """Builds the release FleetBench load generator and returns its path."""
+    subprocess.run(["swift", "build", "-c", "release", "--package-path", "Benchmarks"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    return os.path.join(ROOT, "Benchmarks/.build/release/FleetBench")
+
+
+def start_simulator(fleetcmd, ready, *args, timeout=300):
+    """Starts `fleetcmd simulate ... --ready-file READY` and waits until every device listens."""
+    proc = subprocess.Popen([fleetcmd, "simulate", "--ready-file", ready, *args], stdout=subprocess.DEVNULL,
+                            preexec_fn=raise_nofile)
+    began = time.monotonic()
+    while not os.path.exists(ready):
+        if proc.poll() is not None:
+            raise SystemExit("fleetcmd simulate stopped while starting")
+        if time.monotonic() - began > timeout:
+            proc.kill()
+            raise SystemExit(f"fleetcmd simulate did not get ready in {timeout} s")
+        time.sleep(0.01)
+    return proc, time.monotonic() - began
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
