@@ -129,6 +129,8 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         let (peer, id, listener) = (self.peer, self.id, self.listener)
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
+        // The job lasts until its replies are written, so that the agent does not stop (and exit) before.
+        let written = loop.makePromise(of: Void.self)
         let started = shared.spawn {
             var buffer = head
             var count = answered
@@ -141,30 +143,45 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
             }
             loop.execute { [buffer, count] in
                 let (handler, context) = bound.value
-                handler.finish(batch, buffer: buffer, answered: count, context: context)
+                handler.finish(batch, buffer: buffer, answered: count, context: context, written: written)
             }
+            try? await written.futureResult.get()
         }
         if !started {
             isBusy = false
+            written.succeed()
             context.close(promise: nil)
         }
     }
 
-    private func finish(_ batch: AgentInbound, buffer: ByteBuffer, answered: Int, context: ChannelHandlerContext) {
+    /// Writes a batch's replies (after the policy's delay, if any); completes `written` once they are written.
+    private func finish(
+        _ batch: AgentInbound, buffer: ByteBuffer, answered: Int, context: ChannelHandlerContext,
+        written: EventLoopPromise<Void>? = nil
+    ) {
         if let delay = shared.policy?.replyDelay(listener: listener), delay > .zero {
             // A slow device: the replies leave later; the connection stays busy (reading paused) meanwhile.
             isBusy = true
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             context.eventLoop.scheduleTask(in: TimeAmount(delay)) {
                 let (handler, context) = bound.value
-                handler.write(batch, buffer: buffer, answered: answered, context: context)
+                handler.write(batch, buffer: buffer, answered: answered, context: context, written: written)
             }
             return
         }
-        write(batch, buffer: buffer, answered: answered, context: context)
+        write(batch, buffer: buffer, answered: answered, context: context, written: written)
     }
 
-    private func write(_ batch: AgentInbound, buffer: ByteBuffer, answered: Int, context: ChannelHandlerContext) {
+    private func write(
+        _ batch: AgentInbound, buffer: ByteBuffer, answered: Int, context: ChannelHandlerContext,
+        written: EventLoopPromise<Void>?
+    ) {
+        defer {
+            if let written {
+                if let lastWrite { lastWrite.cascadeSuccess(to: written) } else { written.succeed() }
+                lastWrite?.whenFailure { _ in written.succeed() }
+            }
+        }
         isBusy = false
         var buffer = buffer
         let stopping = shared.registry.isShuttingDown

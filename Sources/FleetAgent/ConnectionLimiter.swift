@@ -129,6 +129,9 @@ final class ConnectionRegistry: Sendable {
     var isShuttingDown: Bool { state.withLockedValue { $0.isShuttingDown } }
 
     var busyCount: Int { state.withLockedValue { $0.entries.values.filter(\.isBusy).count } }
+
+    /// Connections open.
+    var count: Int { state.withLockedValue { $0.entries.count } }
 }
 
 /// Connections the agent holds but does not serve (a policy's ``Admission/neverRead``), closed at shutdown.

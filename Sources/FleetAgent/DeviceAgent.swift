@@ -170,6 +170,12 @@ public struct DeviceAgent: Service {
             }
         }
         for listener in control.stop() { try? await listener.close() }
+        // Connections served on the event loop are not tasks: wait (within the grace period) until every one has
+        // written its last reply and closed.
+        let deadline = ContinuousClock.now + configuration.shutdownGracePeriod + .seconds(1)
+        while registry.count > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
         logger.info("agent stopped")
     }
 
