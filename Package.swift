@@ -76,10 +76,12 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: upcoming
         ),
+        // epoll and eventfd for the runner's lean fan-out path (Linux only; elsewhere the runner uses DeviceClient).
+        .target(name: "CFleetSockets"),
         .target(
             name: "FleetRunner",
             dependencies: [
-                "FleetClient", "FleetInventory",
+                "FleetClient", "FleetInventory", "CFleetSockets",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

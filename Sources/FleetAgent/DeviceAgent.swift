@@ -106,6 +106,7 @@ public struct DeviceAgent: Service {
         let parked = ParkedChannels()
         let ids = NIOLockedValueBox(0)
         let control = listenerControl ?? ListenerControl()
+        let listenersClosing = NIOLockedValueBox<[EventLoopFuture<Void>]>([])
         // Every listener feeds one stream of accepted connections: a listener costs one socket and no task,
         // so one agent can hold the thousands of listeners of a simulated fleet.
         let (accepted, sink) = AsyncStream<Work>.makeStream()
@@ -159,7 +160,8 @@ public struct DeviceAgent: Service {
             }
         } onGracefulShutdown: {
             logger.info("agent stopping", metadata: ["busy": "\(registry.busyCount)"])
-            for listener in control.stop() { listener.close(promise: nil) }
+            let closing = control.stop().map { listener in listener.close() }
+            listenersClosing.withLockedValue { $0 += closing }
             sink.finish()
             parked.closeAll()
             let (idle, all) = registry.beginShutdown()
@@ -170,6 +172,8 @@ public struct DeviceAgent: Service {
             }
         }
         for listener in control.stop() { try? await listener.close() }
+        // Listeners closed at shutdown are closed for good before run() returns: a new connection is refused.
+        for closing in listenersClosing.withLockedValue({ $0 }) { try? await closing.get() }
         // Connections served on the event loop are not tasks: wait (within the grace period) until every one has
         // written its last reply and closed.
         let deadline = ContinuousClock.now + configuration.shutdownGracePeriod + .seconds(1)

@@ -107,12 +107,16 @@ private func text(_ value: String) -> [UInt8] { Array(value.utf8) }
                 held.append(try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get())
             }
             // Wait (bounded) until the agent has counted both.
-            for _ in 0..<500 where agent.stats.snapshot.connectionsOpen < 2 { await Task.yield() }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while agent.stats.snapshot.connectionsOpen < 2, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))  // ok-sleep: polling interval, bounded by the deadline
+            }
+            #expect(agent.stats.snapshot.connectionsOpen == 2)
             let refused = await client.exchange([text("PING")], with: DeviceAddress(host: "127.0.0.1", port: port))
             #expect(refused.replies.isEmpty)
             #expect(refused.error?.code == .closedEarly || refused.error?.code == .reset)
             #expect(agent.stats.snapshot.connectionsRefused >= 1)
-            for channel in held { try await channel.close() }
+            for channel in held { try? await channel.close() }
         }
     }
 

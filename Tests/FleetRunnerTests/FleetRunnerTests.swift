@@ -65,6 +65,35 @@ let shortTimeouts = DeviceClient.Configuration(
         }
     }
 
+    /// The lean socket path and DeviceClient give the same outcome, replies and error text for every fault.
+    @Test func leanSocketsAndDeviceClientAgree() async throws {
+        let layout = try makeLayout(10)
+        let profile = SimulatorProfile(faults: [
+            FaultRule(fault: .refuse, devices: [2...2]),
+            FaultRule(fault: .neverReply, devices: [3...3]),
+            FaultRule(fault: .resetMidReply, devices: [4...4]),
+            FaultRule(fault: .closeBeforeTerminator, devices: [5...5]),
+            FaultRule(fault: .oversized(bytes: 1 << 20), devices: [6...6]),
+            FaultRule(fault: .missingTerminator, devices: [7...7]),
+            FaultRule(fault: .drip(bytes: 2, every: .milliseconds(5)), devices: [8...8]),
+            FaultRule(fault: .finIntolerant, devices: [9...9]),
+        ])
+        try await SimulatedFleet.withRunning(.init(layout: layout, profile: profile), logger: quiet) { _ in
+            for commands in [bytes("ID", "PING", "BOGUS"), bytes("PING")] {
+                var configuration = FleetRunner.Configuration(
+                    commands: commands, client: shortTimeouts, retries: 0)
+                configuration.usesLeanSockets = true
+                let lean = await FleetRunner(configuration: configuration).run(targets(layout))
+                configuration.usesLeanSockets = false
+                let nio = await FleetRunner(configuration: configuration).run(targets(layout))
+                #expect(lean.map(\.outcome) == nio.map(\.outcome))
+                #expect(lean.map(\.replies) == nio.map(\.replies))
+                #expect(lean.map(\.error) == nio.map(\.error))
+                #expect(lean[0].outcome == .ok || lean[0].outcome == .errorReply)
+            }
+        }
+    }
+
     @Test func idempotentCommandsAreRetriedAfterAnyFailure() async throws {
         let layout = try makeLayout(1)
         let profile = SimulatorProfile(faults: [FaultRule(fault: .resetMidReply, devices: [1...1])])
