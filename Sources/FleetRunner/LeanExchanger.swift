@@ -8,6 +8,16 @@ import NIOConcurrencyHelpers
     import Glibc
 #endif
 
+/// One conversation for the lean exchanger.
+struct LeanRequest: Sendable {
+    var address: SocketAddressBytes
+    /// `host:port`, for error texts.
+    var device: String
+    var commands: [[UInt8]]
+    var configuration: DeviceClient.Configuration
+    var completion: @Sendable (AttemptResult) -> Void
+}
+
 /// One attempt's outcome, from either client path.
 struct AttemptResult: Sendable {
     var replies: [Reply]
@@ -21,14 +31,7 @@ struct AttemptResult: Sendable {
     /// (a literal IPv4/IPv6 address and a self-delimiting reply framing) with the same timeouts, half-close policy,
     /// reply limit, stop-after-reply, error classes and error texts; the runner uses `DeviceClient` for the rest.
     final class LeanExchanger: @unchecked Sendable {  // loop state is confined to the loop thread; `queue` is locked
-        struct Request: Sendable {
-            var address: SocketAddressBytes
-            /// `host:port`, for error texts.
-            var device: String
-            var commands: [[UInt8]]
-            var configuration: DeviceClient.Configuration
-            var completion: @Sendable (AttemptResult) -> Void
-        }
+        typealias Request = LeanRequest
 
         private let epoll: Int32
         private let wake: Int32
@@ -436,13 +439,7 @@ struct AttemptResult: Sendable {
 #else
     /// Elsewhere than Linux there is no epoll: the runner uses `DeviceClient` for every device.
     final class LeanExchanger: Sendable {
-        struct Request: Sendable {
-            var address: SocketAddressBytes
-            var device: String
-            var commands: [[UInt8]]
-            var configuration: DeviceClient.Configuration
-            var completion: @Sendable (AttemptResult) -> Void
-        }
+        typealias Request = LeanRequest
 
         init() throws { throw FanOutError() }
         func submit(_ request: Request) {}
