@@ -24,7 +24,9 @@ class Simulator:
         deadline = time.monotonic() + timeout
         while not self.ready.exists():
             assert self.proc.poll() is None, f"simulate stopped: {self.proc.communicate()}"
-            assert time.monotonic() < deadline, "simulate did not get ready in time"
+            if time.monotonic() >= deadline:
+                self.kill()  # never leave a half-started fleet behind
+                raise AssertionError("simulate did not get ready in time")
             time.sleep(0.05)
         self.ready_line = self.proc.stdout.readline()
 
