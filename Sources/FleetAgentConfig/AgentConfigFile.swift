@@ -80,12 +80,15 @@ public struct AgentConfigFile: Sendable {
     public typealias SectionReader = (Node, inout [Problem]) -> Void
 
     /// Parses YAML text that may hold more top-level sections than an agent configuration; each is handed to
-    /// its reader, and the problems of all are reported together, by line.
+    /// its reader, and the problems of all are reported together, by line. Settings the file leaves out keep
+    /// their value in `base` (the simulator starts from its own limits).
     public static func parse(
-        _ yaml: String, path: String = "<config>", extraSections: [String: SectionReader]
+        _ yaml: String, path: String = "<config>", base: DeviceAgent.Configuration = DeviceAgent.Configuration(),
+        extraSections: [String: SectionReader]
     ) throws(LoadError) -> AgentConfigFile {
         var reader = Reader()
         reader.extraSections = extraSections
+        reader.base = base
         let file = reader.read(yaml)
         guard reader.problems.isEmpty else {
             // Stable sort: problems on one line keep the order they were found in.
@@ -101,6 +104,7 @@ public struct AgentConfigFile: Sendable {
 private struct Reader {
     var problems: [AgentConfigFile.Problem] = []
     var extraSections: [String: AgentConfigFile.SectionReader] = [:]
+    var base = DeviceAgent.Configuration()
 
     mutating func problem(_ node: Node?, _ message: String) {
         problems.append(.init(line: node?.mark?.line ?? 0, message: message))
@@ -108,6 +112,7 @@ private struct Reader {
 
     mutating func read(_ yaml: String) -> AgentConfigFile {
         var file = AgentConfigFile()
+        file.configuration = base
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)

@@ -69,7 +69,7 @@ public struct SimulatorProfile: Sendable {
         var faults: [FaultRule] = []
         var state = true
         var file = try AgentConfigFile.parse(
-            yaml, path: path,
+            yaml, path: path, base: defaultConfiguration,
             extraSections: [
                 "faults": { node, problems in faults = FaultReader.rules(node, problems: &problems) },
                 "state": { node, problems in
@@ -80,14 +80,6 @@ public struct SimulatorProfile: Sendable {
                     }
                 },
             ])
-        // The simulator's limits, unless the file set them: a fleet is reached from one source address.
-        let defaults = DeviceAgent.Limits()
-        if file.configuration.limits.maxConnectionsPerSource == defaults.maxConnectionsPerSource {
-            file.configuration.limits.maxConnectionsPerSource = Int.max
-        }
-        if file.configuration.limits.maxConnections == defaults.maxConnections {
-            file.configuration.limits.maxConnections = Int.max
-        }
         file.router.on("ID", reply: "{device} #{index}")
         return SimulatorProfile(configuration: file.configuration, router: file.router, state: state, faults: faults)
     }

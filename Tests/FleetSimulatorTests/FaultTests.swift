@@ -211,6 +211,16 @@ import Testing
         }
     }
 
+    @Test func profilesStartFromTheSimulatorsLimits() throws {
+        let plain = try SimulatorProfile.parse("preset: line\n")
+        #expect(plain.configuration.limits.maxConnectionsPerSource == Int.max)
+        #expect(plain.configuration.limits.maxConnections == Int.max)
+        // A value the file gives is kept, even when it equals the agent's own default.
+        let explicit = try SimulatorProfile.parse("limits: {max_connections_per_source: 64}\n")
+        #expect(explicit.configuration.limits.maxConnectionsPerSource == 64)
+        #expect(explicit.configuration.limits.maxConnections == Int.max)
+    }
+
     @Test func faultFlags() throws {
         #expect(try SimulatorProfile.rule(flag: "refuse=0.25") == FaultRule(fault: .refuse, rate: 0.25))
         #expect(throws: SimulatorError.self) { try SimulatorProfile.rule(flag: "refuse") }
