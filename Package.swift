@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "fleetcmd", targets: ["fleetcmd"]),
         .library(name: "FleetFraming", targets: ["FleetFraming"]),
         .library(name: "FleetCodec", targets: ["FleetCodec"]),
+        .library(name: "FleetTLS", targets: ["FleetTLS"]),
         .library(name: "FleetClient", targets: ["FleetClient"]),
         .library(name: "FleetAgent", targets: ["FleetAgent"]),
         .library(name: "FleetSimulator", targets: ["FleetSimulator"]),
@@ -28,6 +29,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // The framing core: no dependency at all, not even Foundation, so it can be fuzzed and reused.
@@ -42,10 +47,26 @@ let package = Package(
             dependencies: ["FleetFraming", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: upcoming
         ),
+        // TLS for both sides: contexts, verification with precise failure reasons, pins, identities, a small CA.
+        .target(
+            name: "FleetTLS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: upcoming
+        ),
         .target(
             name: "FleetClient",
             dependencies: [
-                "FleetCodec",
+                "FleetCodec", "FleetTLS",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -55,9 +76,11 @@ let package = Package(
         .target(
             name: "FleetAgent",
             dependencies: [
-                "FleetCodec",
+                "FleetCodec", "FleetTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -68,7 +91,7 @@ let package = Package(
         // The agent's YAML configuration file: kept apart so that embedding FleetAgent needs no YAML parser.
         .target(
             name: "FleetAgentConfig",
-            dependencies: ["FleetAgent", .product(name: "Yams", package: "Yams")],
+            dependencies: ["FleetAgent", "FleetTLS", .product(name: "Yams", package: "Yams")],
             swiftSettings: upcoming
         ),
         .target(
@@ -81,7 +104,7 @@ let package = Package(
         .target(
             name: "FleetRunner",
             dependencies: [
-                "FleetClient", "FleetInventory", "CFleetSockets",
+                "FleetClient", "FleetInventory", "FleetTLS", "CFleetSockets",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -105,12 +128,14 @@ let package = Package(
             name: "FleetCLI",
             dependencies: [
                 "FleetClient",
+                "FleetTLS",
                 "FleetAgent",
                 "FleetAgentConfig",
                 "FleetSimulator",
                 "FleetInventory",
                 "FleetRunner",
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -162,6 +187,20 @@ let package = Package(
                 "FleetAgent", "FleetAgentConfig", "FleetClient", "FleetTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "FleetTLSTests",
+            dependencies: [
+                "FleetTLS", "FleetClient", "FleetAgent", "FleetAgentConfig", "FleetRunner", "FleetTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),

@@ -1,6 +1,10 @@
 import FleetCodec
 import FleetFraming
+import FleetTLS
+import Logging
 import NIOCore
+import NIOSSL
+import NIOTLS
 
 /// Serves one connection on its event loop: answers each batch of request frames and writes the replies in one
 /// write, with no task and no hop to another thread when every route answers at once (static replies, builtins,
@@ -30,6 +34,7 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
     private let id: Int
     private let listener: Int
     private var peer = "?"
+    private var identity: ClientIdentity?
     private var queue = CircularBuffer<AgentInbound>()
     private var isBusy = false
     private var isInputClosed = false
@@ -65,6 +70,9 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            identity = ServerTLS.peerIdentity(of: context.pipeline.syncOperations)
+        }
         if case ChannelEvent.inputClosed = event {
             isInputClosed = true
             if !isBusy, queue.isEmpty { closeAfterWrites(context: context) }
@@ -74,6 +82,11 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOSSLError || error is BoringSSLError {
+            shared.responder.stats.error(.tlsHandshake)
+            shared.responder.logger.info(
+                "TLS failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
+        }
         context.close(promise: nil)
     }
 
@@ -97,6 +110,10 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         context.read()
     }
 
+    private var caller: AgentResponder.Caller {
+        AgentResponder.Caller(peer: peer, connectionID: id, listener: listener, identity: identity)
+    }
+
     private func process(_ batch: AgentInbound, context: ChannelHandlerContext) {
         guard shared.registry.beginCommand(id) else {
             closeAfterWrites(context: context)
@@ -107,8 +124,7 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         for (index, payload) in batch.frames.enumerated() {
             shared.policy?.frameReceived(listener: listener)
             guard
-                let reply = shared.responder.replyNow(
-                    to: payload, peer: peer, connectionID: id, listener: listener)
+                let reply = shared.responder.replyNow(to: payload, caller: caller)
             else {
                 answerLater(Array(batch.frames[index...]), head: buffer, answered: answered, batch, context: context)
                 return
@@ -126,7 +142,7 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
     ) {
         isBusy = true
         let shared = self.shared
-        let (peer, id, listener) = (self.peer, self.id, self.listener)
+        let (caller, listener) = (self.caller, self.listener)
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         // The job lasts until its replies are written, so that the agent does not stop (and exit) before.
@@ -136,7 +152,7 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
             var count = answered
             for (index, payload) in frames.enumerated() {
                 if index > 0 { shared.policy?.frameReceived(listener: listener) }
-                let reply = await shared.responder.reply(to: payload, peer: peer, connectionID: id, listener: listener)
+                let reply = await shared.responder.reply(to: payload, caller: caller)
                 buffer.writeReply(reply, spec: shared.spec)
                 count += 1
                 if shared.registry.isShuttingDown { break }

@@ -1,3 +1,4 @@
+public import FleetTLS
 /// One command as the agent received it.
 public struct AgentRequest: Sendable {
     /// The command's bytes, without framing.
@@ -13,10 +14,14 @@ public struct AgentRequest: Sendable {
     /// The listener that accepted the connection: an index into the configuration's `listen` (a simulated
     /// fleet serves one device per listener).
     public var listener: Int
+    /// The client certificate's names, on a TLS connection whose client presented one.
+    public var identity: ClientIdentity?
 
     public init(
-        payload: [UInt8], text: String, arguments: [String] = [], peer: String, connectionID: Int, listener: Int = 0
+        payload: [UInt8], text: String, arguments: [String] = [], peer: String, connectionID: Int, listener: Int = 0,
+        identity: ClientIdentity? = nil
     ) {
+        self.identity = identity
         self.payload = payload
         self.text = text
         self.arguments = arguments

@@ -1,5 +1,6 @@
 import FleetCodec
 import FleetFraming
+import FleetTLS
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
@@ -15,33 +16,41 @@ struct AgentResponder: Sendable {
     let logger: Logger
     /// Extra `{name}` values for static replies (the simulator sets `device` and `index`).
     let variables: [String: String]
+    /// Listeners where `exec` routes are refused: plaintext and not loopback (and not explicitly allowed).
+    var exposedPlaintextListeners: Set<Int> = []
     /// Per-listener `{name}` values (a simulated device's `{device}` and `{index}`).
     var listenerVariables: (@Sendable (Int) -> [String: String])? = nil
     /// One latency timer per route name, made once: making a metric goes through the factory under a lock.
     let timers = NIOLockedValueBox<[String: Timer]>([:])
 
+    /// Who sent a command: the connection's peer, id, listener and (on TLS with a client certificate) identity.
+    struct Caller: Sendable {
+        var peer: String
+        var connectionID: Int
+        var listener: Int
+        var identity: ClientIdentity? = nil
+    }
+
     /// The reply payload for `payload` (unframed).
-    func reply(to payload: ByteBuffer, peer: String, connectionID: Int, listener: Int) async -> AgentReply {
+    func reply(to payload: ByteBuffer, caller: Caller) async -> AgentReply {
         let began = ContinuousClock.now
         let bytes = Self.commandBytes(payload)
         let (reply, name): (AgentReply, String)
-        if let now = answerNow(bytes, peer: peer, connectionID: connectionID, listener: listener) {
+        if let now = answerNow(bytes, caller: caller) {
             (reply, name) = now
         } else {
-            (reply, name) = await answerLater(bytes, peer: peer, connectionID: connectionID, listener: listener)
+            (reply, name) = await answerLater(bytes, caller: caller)
         }
-        record(reply, name: name, bytes: bytes, began: began, peer: peer, connectionID: connectionID)
+        record(reply, name: name, bytes: bytes, began: began, caller: caller)
         return reply
     }
 
     /// The reply, when the route answers without suspending (no `exec`, no async handler); `nil` otherwise.
-    func replyNow(to payload: ByteBuffer, peer: String, connectionID: Int, listener: Int) -> AgentReply? {
+    func replyNow(to payload: ByteBuffer, caller: Caller) -> AgentReply? {
         let began = ContinuousClock.now
         let bytes = Self.commandBytes(payload)
-        guard let (reply, name) = answerNow(bytes, peer: peer, connectionID: connectionID, listener: listener) else {
-            return nil
-        }
-        record(reply, name: name, bytes: bytes, began: began, peer: peer, connectionID: connectionID)
+        guard let (reply, name) = answerNow(bytes, caller: caller) else { return nil }
+        record(reply, name: name, bytes: bytes, began: began, caller: caller)
         return reply
     }
 
@@ -52,21 +61,19 @@ struct AgentResponder: Sendable {
     }
 
     private func record(
-        _ reply: AgentReply, name: String, bytes: [UInt8], began: ContinuousClock.Instant, peer: String,
-        connectionID: Int
+        _ reply: AgentReply, name: String, bytes: [UInt8], began: ContinuousClock.Instant, caller: Caller
     ) {
         let took = ContinuousClock.now - began
         if reply.isError { stats.error(.errorReply) }
         let (seconds, attoseconds) = took.components
         timer(for: name).recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        logger.info(
-            "command",
-            metadata: [
-                "peer": "\(peer)", "connection.id": "\(connectionID)", "command.name": "\(name)",
+        var metadata: Logger.Metadata = [
+            "peer": "\(caller.peer)", "connection.id": "\(caller.connectionID)", "command.name": "\(name)",
                 "command.text": "\(ByteEscapes.render(bytes.prefix(64)))\(bytes.count > 64 ? "…" : "")",
-                "outcome": "\(reply.isError ? "error" : "ok")", "duration_ms": "\(DurationText.milliseconds(took))",
-            ]
-        )
+            "outcome": "\(reply.isError ? "error" : "ok")", "duration_ms": "\(DurationText.milliseconds(took))",
+        ]
+        if let identity = caller.identity { metadata["client.identity"] = "\(identity)" }
+        logger.info("command", metadata: metadata)
     }
 
     private func timer(for name: String) -> Timer {
@@ -79,9 +86,7 @@ struct AgentResponder: Sendable {
     }
 
     /// The answer when it needs no suspension; `nil` for `exec` and async handler routes.
-    private func answerNow(
-        _ bytes: [UInt8], peer: String, connectionID: Int, listener: Int
-    ) -> (AgentReply, String)? {
+    private func answerNow(_ bytes: [UInt8], caller: Caller) -> (AgentReply, String)? {
         guard !bytes.isEmpty else { return (.error("empty command"), "(empty)") }
         guard let text = Self.validText(bytes) else {
             stats.error(.invalidByte)
@@ -90,22 +95,23 @@ struct AgentResponder: Sendable {
         guard let (route, arguments) = router.match(text) else {
             return (configuration.unknownCommandReply, "(unknown)")
         }
+        if let refusal = refusal(of: route, caller: caller) { return (refusal, route.name) }
         switch route.action {
         case .reply(let template):
             var values = variables
-            if let listenerVariables { values.merge(listenerVariables(listener)) { _, new in new } }
+            if let listenerVariables { values.merge(listenerVariables(caller.listener)) { _, new in new } }
             values["0"] = text
             for (index, argument) in arguments.enumerated() { values[String(index + 1)] = argument }
             return (.text(template.substituting(values)), route.name)
         case .builtin(let builtin):
             let request = AgentRequest(
-                payload: bytes, text: text, arguments: arguments, peer: peer, connectionID: connectionID,
-                listener: listener)
+                payload: bytes, text: text, arguments: arguments, peer: caller.peer, connectionID: caller.connectionID,
+                listener: caller.listener, identity: caller.identity)
             return (builtinReply(builtin, request: request), route.name)
         case .immediate(let handler):
             let request = AgentRequest(
-                payload: bytes, text: text, arguments: arguments, peer: peer, connectionID: connectionID,
-                listener: listener)
+                payload: bytes, text: text, arguments: arguments, peer: caller.peer, connectionID: caller.connectionID,
+                listener: caller.listener, identity: caller.identity)
             return (handler(request), route.name)
         case .exec, .handler:
             return nil
@@ -113,23 +119,39 @@ struct AgentResponder: Sendable {
     }
 
     /// The answer of an `exec` or async handler route (``answerNow`` returned `nil`).
-    private func answerLater(
-        _ bytes: [UInt8], peer: String, connectionID: Int, listener: Int
-    ) async -> (AgentReply, String) {
+    private func answerLater(_ bytes: [UInt8], caller: Caller) async -> (AgentReply, String) {
         guard let text = Self.validText(bytes), let (route, arguments) = router.match(text) else {
             return (configuration.unknownCommandReply, "(unknown)")  // answerNow handled these
         }
         let request = AgentRequest(
-            payload: bytes, text: text, arguments: arguments, peer: peer, connectionID: connectionID,
-            listener: listener)
+            payload: bytes, text: text, arguments: arguments, peer: caller.peer, connectionID: caller.connectionID,
+            listener: caller.listener, identity: caller.identity)
         switch route.action {
         case .exec(let action):
             return (await execReply(action, request: request), route.name)
         case .handler(let handler):
             return (await handler(request), route.name)
         case .reply, .builtin, .immediate:
-            return answerNow(bytes, peer: peer, connectionID: connectionID, listener: listener)!  // never nil for these
+            return answerNow(bytes, caller: caller)!  // never nil for these
         }
+    }
+
+    /// The error reply when `caller` may not use `route`, else `nil`: `exec` routes on a plaintext listener that is
+    /// not loopback (unless the configuration allows it), and routes whose identity rules the caller's client
+    /// certificate does not satisfy.
+    private func refusal(of route: CommandRouter.Route, caller: Caller) -> AgentReply? {
+        let isExec: Bool
+        if case .exec = route.action { isExec = true } else { isExec = false }
+        if isExec, exposedPlaintextListeners.contains(caller.listener) {
+            stats.error(.forbidden)
+            return .error("exec commands are not allowed on a plaintext listener (use TLS)")
+        }
+        guard let rules = route.allow ?? (isExec ? configuration.execAllow : nil) else { return nil }
+        guard let identity = caller.identity, rules.contains(where: identity.matches) else {
+            stats.error(.forbidden)
+            return .error("forbidden")
+        }
+        return nil
     }
 
     /// The command as text when it is valid UTF-8 with no control bytes but TAB; `nil` otherwise.

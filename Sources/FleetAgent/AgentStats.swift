@@ -16,6 +16,12 @@ public final class AgentStats: Sendable {
         public var idleTimeouts: Int
         public var garbageBytes: Int
         public var incompleteFrames: Int
+        /// Commands refused by authorization (identity rules, exec on an exposed plaintext listener).
+        public var forbidden: Int
+        /// Connections closed at accept by the allow/deny lists.
+        public var accessDenied: Int
+        /// TLS handshakes that failed or timed out.
+        public var tlsFailures: Int
     }
 
     private let open = Atomic<Int>(0)
@@ -29,6 +35,9 @@ public final class AgentStats: Sendable {
     private let idle = Atomic<Int>(0)
     private let garbage = Atomic<Int>(0)
     private let incomplete = Atomic<Int>(0)
+    private let forbiddenCount = Atomic<Int>(0)
+    private let denied = Atomic<Int>(0)
+    private let tlsFailed = Atomic<Int>(0)
 
     private let openGauge = Gauge(label: "fleet_agent_connections_open")
     private let totalCounter = Counter(label: "fleet_agent_connections_total")
@@ -45,7 +54,8 @@ public final class AgentStats: Sendable {
             errorReplies: errors.load(ordering: .relaxed), tooLarge: oversize.load(ordering: .relaxed),
             invalidBytes: invalid.load(ordering: .relaxed), frameTimeouts: slow.load(ordering: .relaxed),
             idleTimeouts: idle.load(ordering: .relaxed), garbageBytes: garbage.load(ordering: .relaxed),
-            incompleteFrames: incomplete.load(ordering: .relaxed)
+            incompleteFrames: incomplete.load(ordering: .relaxed), forbidden: forbiddenCount.load(ordering: .relaxed),
+            accessDenied: denied.load(ordering: .relaxed), tlsFailures: tlsFailed.load(ordering: .relaxed)
         )
     }
 
@@ -86,6 +96,9 @@ public final class AgentStats: Sendable {
         case .frameTimeout: slow.add(1, ordering: .relaxed)
         case .idleTimeout: idle.add(1, ordering: .relaxed)
         case .incompleteFrame: incomplete.add(1, ordering: .relaxed)
+        case .forbidden: forbiddenCount.add(1, ordering: .relaxed)
+        case .accessDenied: denied.add(1, ordering: .relaxed)
+        case .tlsHandshake: tlsFailed.add(1, ordering: .relaxed)
         }
         Counter(label: "fleet_agent_errors_total", dimensions: [("kind", kind.rawValue)]).increment()
     }
@@ -97,6 +110,9 @@ public final class AgentStats: Sendable {
         case frameTimeout = "frame_timeout"
         case idleTimeout = "idle_timeout"
         case incompleteFrame = "incomplete_frame"
+        case forbidden
+        case accessDenied = "access_denied"
+        case tlsHandshake = "tls_handshake"
     }
 
     /// The one-line `STATS` reply.
@@ -105,6 +121,7 @@ public final class AgentStats: Sendable {
         return "OK connections_open=\(s.connectionsOpen) connections_total=\(s.connectionsTotal) "
             + "connections_refused=\(s.connectionsRefused) frames=\(s.frames) error_replies=\(s.errorReplies) "
             + "too_large=\(s.tooLarge) invalid_bytes=\(s.invalidBytes) frame_timeouts=\(s.frameTimeouts) "
-            + "idle_timeouts=\(s.idleTimeouts) garbage_bytes=\(s.garbageBytes) incomplete_frames=\(s.incompleteFrames)"
+            + "idle_timeouts=\(s.idleTimeouts) garbage_bytes=\(s.garbageBytes) incomplete_frames=\(s.incompleteFrames) "
+            + "forbidden=\(s.forbidden) access_denied=\(s.accessDenied) tls_failures=\(s.tlsFailures)"
     }
 }

@@ -58,11 +58,16 @@ public struct CommandRouter: Sendable {
         public var action: Action
         /// A name for logs, metrics and HELP.
         public var name: String
+        /// Who may run it: client certificate identity rules (`CN=…`, `DNS:…`, `IP:…`, `EMAIL:…`, `URI:…`, `*`),
+        /// any one of which must match. `nil`: anyone who can connect (for `exec` routes, the configuration's
+        /// ``DeviceAgent/Configuration/execAllow``).
+        public var allow: [String]?
 
-        public init(matcher: Matcher, action: Action, name: String) {
+        public init(matcher: Matcher, action: Action, name: String, allow: [String]? = nil) {
             self.matcher = matcher
             self.action = action
             self.name = name
+            self.allow = allow
         }
     }
 
@@ -71,6 +76,14 @@ public struct CommandRouter: Sendable {
     public private(set) var routes: [Route] = []
 
     public init() {}
+
+    /// Whether any route runs a program.
+    public var hasExecRoutes: Bool {
+        routes.contains { route in
+            if case .exec = route.action { return true }
+            return false
+        }
+    }
 
     /// A router with every builtin under its own name.
     public static var builtins: CommandRouter {

@@ -1,4 +1,5 @@
 public import FleetFraming
+public import FleetTLS
 
 extension DeviceAgent {
     /// Everything that shapes a ``DeviceAgent``: where it listens, how it frames, and its limits.
@@ -15,6 +16,15 @@ extension DeviceAgent {
         /// How long in-flight commands may run after shutdown begins before connections are closed.
         /// Default: 10 s.
         public var shutdownGracePeriod: Duration
+        /// Certificate, key and client verification for the listeners marked ``ListenAddress/tls``.
+        public var tls: ServerTLSSettings?
+        /// Client networks let in or kept out at accept. Default: everyone.
+        public var access: AccessList = AccessList()
+        /// Allow `exec` routes on plaintext listeners that are not loopback. Default: false (they reply
+        /// `ERR exec commands are not allowed on a plaintext listener`), since anyone on the path could run them.
+        public var allowPlaintextExec = false
+        /// Identity rules for `exec` routes that set no ``CommandRouter/Route/allow`` of their own; `nil`: no rule.
+        public var execAllow: [String]?
 
         public init(
             listen: [ListenAddress] = [ListenAddress(host: "0.0.0.0", port: 9100)],
@@ -35,13 +45,23 @@ extension DeviceAgent {
     public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
         public var host: String
         public var port: Int
+        /// Serve TLS on this listener, with the configuration's ``Configuration/tls``.
+        public var tls: Bool
 
-        public init(host: String, port: Int) {
+        public init(host: String, port: Int, tls: Bool = false) {
             self.host = host
             self.port = port
+            self.tls = tls
         }
 
-        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+        /// Whether only this machine can reach the listener (127.0.0.0/8, ::1, localhost).
+        public var isLoopback: Bool {
+            host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        }
+
+        public var description: String {
+            (tls ? "tls://" : "") + (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
+        }
     }
 
     /// Limits that keep one client, or many, from hurting the agent or other clients.

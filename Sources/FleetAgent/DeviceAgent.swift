@@ -1,4 +1,5 @@
 import FleetFraming
+public import FleetTLS
 public import Logging
 import NIOConcurrencyHelpers
 public import NIOCore
@@ -33,6 +34,7 @@ public struct DeviceAgent: Service {
     private let onRunning: @Sendable ([SocketAddress]) async -> Void
     private let policy: (any ConnectionPolicy)?
     private let listenerControl: ListenerControl?
+    private let tlsHolder = TLSHolder()
 
     /// - Parameters:
     ///   - configuration: listen addresses, framing, limits.
@@ -92,13 +94,33 @@ public struct DeviceAgent: Service {
         case job(@Sendable () async -> Void)
     }
 
+    /// Reads the TLS certificate, key and client CA files again (the daemon does this on SIGHUP): new connections
+    /// get the new certificate, open ones keep theirs. On failure the previous files stay in use.
+    /// - Returns: what is now loaded (names, key pin), or `nil` when the agent has no TLS listener or is not running.
+    @discardableResult
+    public func reloadTLS() throws -> String? {
+        guard let tls = tlsHolder.value.withLockedValue({ $0 }) else { return nil }
+        try tls.reload()
+        logger.info("TLS certificate reloaded", metadata: ["certificate": "\(tls.summary)"])
+        return tls.summary
+    }
+
     public func run() async throws {
+        if let index = configuration.listen.firstIndex(where: \.tls), configuration.tls == nil {
+            throw TLSSetupError("listener \(configuration.listen[index]) is TLS, but no certificate and key are configured")
+        }
+        let serverTLS = try configuration.tls.map(ServerTLS.init)
+        tlsHolder.value.withLockedValue { $0 = serverTLS }
+        defer { tlsHolder.value.withLockedValue { $0 = nil } }
+        let exposed = Set(
+            configuration.listen.indices.filter { !configuration.listen[$0].tls && !configuration.listen[$0].isLoopback })
         var configuredResponder = AgentResponder(
             router: router, configuration: configuration, stats: stats, startedAt: .now,
             execSlots: AsyncSemaphore(value: max(1, configuration.limits.maxConcurrentExecs)), logger: logger,
             variables: variables
         )
         if let policy { configuredResponder.listenerVariables = { policy.variables(listener: $0) } }
+        if !configuration.allowPlaintextExec { configuredResponder.exposedPlaintextListeners = exposed }
         let responder = configuredResponder
         let limiter = ConnectionLimiter(
             maxTotal: configuration.limits.maxConnections, maxPerSource: configuration.limits.maxConnectionsPerSource)
@@ -145,6 +167,32 @@ public struct DeviceAgent: Service {
                     "\(bound.prefix(8).map(Self.describe))\(bound.count > 8 ? " and \(bound.count - 8) more" : "")",
                 "framing": "\(configuration.format.name)",
             ])
+        if let serverTLS {
+            logger.info(
+                "TLS ready",
+                metadata: [
+                    "certificate": "\(serverTLS.summary)",
+                    "client_verification": "\(serverTLS.settings.clientVerification.rawValue)",
+                ])
+        }
+        if router.hasExecRoutes, !exposed.isEmpty {
+            let names = exposed.sorted().prefix(4).map { "\(configuration.listen[$0])" }.joined(separator: ", ")
+            if configuration.allowPlaintextExec {
+                logger.warning(
+                    "exec commands are allowed on plaintext listeners that are not loopback (allow_plaintext_exec): anyone who can reach \(names) can run them")
+            } else {
+                logger.warning(
+                    "exec commands are refused on plaintext listeners that are not loopback (\(names)): serve them over TLS, or set allow_plaintext_exec")
+            }
+        }
+        if !configuration.access.isEmpty {
+            logger.info(
+                "access list",
+                metadata: [
+                    "allow": "\(configuration.access.allow.map(\.description))",
+                    "deny": "\(configuration.access.deny.map(\.description))",
+                ])
+        }
         await onRunning(bound)
 
         await withGracefulShutdownHandler {
@@ -190,7 +238,10 @@ public struct DeviceAgent: Service {
         let configuration = self.configuration
         let stats = self.stats
         let policy = self.policy
+        let logger = self.logger
         let address = configuration.listen[index]
+        let tls = address.tls ? tlsHolder.value.withLockedValue({ $0 }) : nil
+        let access = configuration.access
         let socketAddress: SocketAddress
         if let literal = try? SocketAddress(ipAddress: address.host, port: address.port) {
             socketAddress = literal  // no resolver round trip per listener
@@ -203,6 +254,14 @@ public struct DeviceAgent: Service {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
+                if !access.isEmpty, !access.admits(channel.remoteAddress) {
+                    stats.error(.accessDenied)
+                    logger.info(
+                        "connection denied by the access list",
+                        metadata: ["peer": "\(channel.remoteAddress.map(Self.describe) ?? "?")"])
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                }
                 let admission = policy?.admit(listener: index) ?? .serve
                 if admission == .close {
                     stats.connectionRefused()
@@ -223,6 +282,9 @@ public struct DeviceAgent: Service {
                 }
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    if let tls {
+                        try tls.addHandlers(to: sync, handshakeTimeout: configuration.limits.frameTimeout)
+                    }
                     try sync.addHandler(IdleStateHandler(readTimeout: TimeAmount(configuration.limits.idleTimeout)))
                     if admission == .neverRead {
                         try sync.addHandler(CloseOnIdleHandler())
@@ -291,7 +353,8 @@ public struct DeviceAgent: Service {
                     for payload in batch.frames {
                         policy.frameReceived(listener: item.listener)
                         replies.append(
-                            await responder.reply(to: payload, peer: peer, connectionID: id, listener: item.listener))
+                            await responder.reply(
+                                to: payload, caller: .init(peer: peer, connectionID: id, listener: item.listener)))
                         if registry.isShuttingDown { break }
                     }
                     if batch.frameTooLarge { replies.append(.error("frame too large")) }
@@ -323,4 +386,9 @@ public struct DeviceAgent: Service {
         guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
         return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
+}
+
+/// The running agent's TLS context, shared with ``DeviceAgent/reloadTLS()`` (the agent is a struct).
+final class TLSHolder: Sendable {
+    let value = NIOLockedValueBox<ServerTLS?>(nil)
 }

@@ -1,5 +1,6 @@
 public import FleetAgent
 import FleetFraming
+import FleetTLS
 import Foundation
 public import Logging
 public import Yams
@@ -16,6 +17,10 @@ public import Yams
 /// log_level: info
 /// metrics: 127.0.0.1:9464
 /// builtins: true                    # serve PING, ECHO, STATUS, VERSION, UPTIME, HELP, STATS
+/// tls: {cert: agent.pem, key: agent.key, client_ca: ca.pem, client_verification: require}  # for tls:// listeners
+/// access: {allow: [10.0.0.0/8], deny: [10.0.66.0/24]}   # client networks, checked at accept; deny wins
+/// allow_plaintext_exec: false       # exec on a plaintext listener that is not loopback (default: refused)
+/// exec_allow: ["CN=ops"]            # client certificate identities that may run exec commands
 /// commands:
 ///   - {name: HELLO, reply: "hi"}
 ///   - {prefix: SET TEMP, reply: "OK temp={1}"}
@@ -23,7 +28,10 @@ public import Yams
 ///   - {name: VER, builtin: VERSION}
 ///   - name: DISK
 ///     exec: {argv: [/bin/df, -h, "{1}"], timeout: 2s, max_output: 4KiB, cwd: /, env: {LANG: C}}
+///     allow: ["CN=ops", "DNS:ops.example.com"]   # who may run it (client certificate identity)
 /// ```
+///
+/// Relative file paths in `tls:` are taken from the configuration file's folder.
 ///
 /// Every problem is collected with its line number; nothing is reported one at a time.
 public struct AgentConfigFile: Sendable {
@@ -61,6 +69,9 @@ public struct AgentConfigFile: Sendable {
         }
     }
 
+    /// Parses a listen address: `host:port`, `[v6]:port`, or `tls://host:port`.
+    public static func listenAddress(_ text: String) -> DeviceAgent.ListenAddress? { Reader.parseListen(text) }
+
     /// Reads and checks the file at `path`.
     /// - Throws: ``LoadError`` listing every problem with its line.
     public static func load(path: String) throws(LoadError) -> AgentConfigFile {
@@ -87,6 +98,7 @@ public struct AgentConfigFile: Sendable {
         extraSections: [String: SectionReader]
     ) throws(LoadError) -> AgentConfigFile {
         var reader = Reader()
+        reader.directory = (path as NSString).deletingLastPathComponent
         reader.extraSections = extraSections
         reader.base = base
         let file = reader.read(yaml)
@@ -105,6 +117,7 @@ private struct Reader {
     var problems: [AgentConfigFile.Problem] = []
     var extraSections: [String: AgentConfigFile.SectionReader] = [:]
     var base = DeviceAgent.Configuration()
+    var directory = ""
 
     mutating func problem(_ node: Node?, _ message: String) {
         problems.append(.init(line: node?.mark?.line ?? 0, message: message))
@@ -165,12 +178,21 @@ private struct Reader {
                     problem(value, "builtins must be true or false")
                 }
             case "commands": commands = value
+            case "tls": file.configuration.tls = readTLS(value)
+            case "access": file.configuration.access = readAccess(value)
+            case "allow_plaintext_exec":
+                if let flag = value.bool {
+                    file.configuration.allowPlaintextExec = flag
+                } else {
+                    problem(value, "allow_plaintext_exec must be true or false")
+                }
+            case "exec_allow": file.configuration.execAllow = identityRules(value, "exec_allow")
             case let extra where extraSections[extra] != nil:
                 extraSections[extra]!(value, &problems)  // checked by the case
             default:
                 problem(
                     keyNode,
-                    "unknown setting '\(key)' (expected listen, preset, prefix, suffix, reply_end, limits, shutdown_grace, unknown_reply, log_level, metrics, builtins, commands\(extraSections.keys.sorted().map { ", " + $0 }.joined()))"
+                    "unknown setting '\(key)' (expected listen, preset, prefix, suffix, reply_end, limits, shutdown_grace, unknown_reply, log_level, metrics, builtins, commands, tls, access, allow_plaintext_exec, exec_allow\(extraSections.keys.sorted().map { ", " + $0 }.joined()))"
                 )
             }
         }
@@ -203,13 +225,13 @@ private struct Reader {
         case .sequence(let sequence): items = Array(sequence)
         case .scalar: items = [node]
         default:
-            problem(node, "listen must be a list of host:port strings")
+            problem(node, "listen must be a list of host:port (or tls://host:port) strings")
             return []
         }
         var result: [DeviceAgent.ListenAddress] = []
         for item in items {
             guard let text = item.string, let address = Self.parseListen(text) else {
-                problem(item, "listen entries look like 0.0.0.0:9100 or [::]:9100")
+                problem(item, "listen entries look like 0.0.0.0:9100, [::]:9100 or tls://0.0.0.0:9443")
                 continue
             }
             result.append(address)
@@ -218,6 +240,11 @@ private struct Reader {
     }
 
     static func parseListen(_ text: String) -> DeviceAgent.ListenAddress? {
+        if text.lowercased().hasPrefix("tls://") {
+            guard var address = parseListen(String(text.dropFirst(6))) else { return nil }
+            address.tls = true
+            return address
+        }
         if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
             let host = String(text[text.index(after: text.startIndex)..<close])
             let rest = text[text.index(after: close)...]
@@ -271,16 +298,18 @@ private struct Reader {
             }
             var matchers: [(String, Node)] = []
             var actions: [(String, Node)] = []
+            var allow: [String]?
             for (keyNode, value) in mapping {
                 let key = keyNode.string ?? ""
                 switch key {
                 case "name", "prefix", "pattern": matchers.append((key, value))
                 case "reply", "builtin", "exec": actions.append((key, value))
                 case "description": break
+                case "allow": allow = identityRules(value, "allow")
                 default:
                     problem(
                         keyNode,
-                        "unknown key '\(key)' in a command (expected name, prefix, pattern, reply, builtin, exec, description)"
+                        "unknown key '\(key)' in a command (expected name, prefix, pattern, reply, builtin, exec, allow, description)"
                     )
                 }
             }
@@ -333,8 +362,103 @@ private struct Reader {
                 guard let exec = readExec(actionNode) else { continue }
                 action = .exec(exec)
             }
-            router.add(CommandRouter.Route(matcher: matcher, action: action, name: matchText))
+            router.add(CommandRouter.Route(matcher: matcher, action: action, name: matchText, allow: allow))
         }
+    }
+
+    private mutating func readTLS(_ node: Node) -> ServerTLSSettings? {
+        guard case .mapping(let mapping) = node else {
+            problem(node, "tls must be a mapping with cert and key (and optionally client_ca, client_verification)")
+            return nil
+        }
+        var cert: String?
+        var key: String?
+        var clientCA: String?
+        var verification: ServerTLSSettings.ClientVerification?
+        for (keyNode, value) in mapping {
+            let name = keyNode.string ?? ""
+            switch name {
+            case "cert": cert = string(value, name).map(resolve)
+            case "key": key = string(value, name).map(resolve)
+            case "client_ca": clientCA = string(value, name).map(resolve)
+            case "client_verification":
+                guard let text = string(value, name) else { continue }
+                guard let mode = ServerTLSSettings.ClientVerification(rawValue: text) else {
+                    problem(value, "client_verification must be none, optional or require")
+                    continue
+                }
+                verification = mode
+            default:
+                problem(keyNode, "unknown key '\(name)' in tls (expected cert, key, client_ca, client_verification)")
+            }
+        }
+        guard let cert, let key else {
+            problem(node, "tls needs both cert and key")
+            return nil
+        }
+        if verification != nil, verification != ServerTLSSettings.ClientVerification.none, clientCA == nil {
+            problem(node, "client_verification \(verification!.rawValue) needs client_ca")
+        }
+        return ServerTLSSettings(
+            certificateFile: cert, keyFile: key, clientCAFile: clientCA, clientVerification: verification)
+    }
+
+    private func resolve(_ path: String) -> String {
+        path.hasPrefix("/") || directory.isEmpty ? path : directory + "/" + path
+    }
+
+    private mutating func readAccess(_ node: Node) -> AccessList {
+        guard case .mapping(let mapping) = node else {
+            problem(node, "access must be a mapping with allow and/or deny lists of networks")
+            return AccessList()
+        }
+        var list = AccessList()
+        for (keyNode, value) in mapping {
+            let name = keyNode.string ?? ""
+            guard name == "allow" || name == "deny" else {
+                problem(keyNode, "unknown key '\(name)' in access (expected allow, deny)")
+                continue
+            }
+            let items: [Node]
+            switch value {
+            case .sequence(let sequence): items = Array(sequence)
+            case .scalar: items = [value]
+            default:
+                problem(value, "\(name) must be a list of networks like 10.0.0.0/8")
+                continue
+            }
+            for item in items {
+                do {
+                    let network = try AccessList.Network(parsing: item.string ?? "")
+                    if name == "allow" { list.allow.append(network) } else { list.deny.append(network) }
+                } catch {
+                    problem(item, "\(error)")
+                }
+            }
+        }
+        return list
+    }
+
+    private mutating func identityRules(_ node: Node, _ key: String) -> [String]? {
+        let items: [Node]
+        switch node {
+        case .sequence(let sequence): items = Array(sequence)
+        case .scalar: items = [node]
+        default:
+            problem(node, "\(key) must be a list of identities like CN=ops or DNS:ops.example.com")
+            return nil
+        }
+        var rules: [String] = []
+        for item in items {
+            let rule = item.string ?? ""
+            do {
+                try ClientIdentity.validate(rule: rule)
+                rules.append(rule)
+            } catch {
+                problem(item, "\(error)")
+            }
+        }
+        return rules
     }
 
     private mutating func readExec(_ node: Node) -> ExecAction? {

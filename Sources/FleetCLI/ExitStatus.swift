@@ -14,8 +14,9 @@ public import FleetClient
 /// | 6  | reset by the device |
 /// | 7  | closed early: the device closed before a reply was complete |
 /// | 8  | too large: a reply exceeded `--max-reply` |
+/// | 9  | TLS: handshake failed, or the device's certificate was not accepted (unknown CA, name, expired, pin) |
 /// | 10 | run: some devices answered with an error reply, none failed |
-/// | 11 | run: some devices failed (refused, unreachable, timeouts, reset, closed early, too large) |
+/// | 11 | run: some devices failed (refused, unreachable, timeouts, reset, closed early, too large, tls) |
 /// | 12 | run: some devices' outcome is unknown (they may have received the commands) |
 /// | 13 | run: interrupted; devices not attempted are `skipped` (`--resume` the run) |
 /// | 64 | usage: bad flags, bad command text or hex, bad address |
@@ -30,6 +31,7 @@ public enum ExitStatus {
     public static let reset: Int32 = 6
     public static let closedEarly: Int32 = 7
     public static let tooLarge: Int32 = 8
+    public static let tls: Int32 = 9
     public static let runErrorReply: Int32 = 10
     public static let runFailed: Int32 = 11
     public static let runUnknown: Int32 = 12
@@ -47,6 +49,7 @@ public enum ExitStatus {
         case .reset: return reset
         case .closedEarly: return closedEarly
         case .tooLarge: return tooLarge
+        case .tls: return tls
         default: return failure
         }
     }

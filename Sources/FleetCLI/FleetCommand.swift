@@ -8,7 +8,9 @@ public struct FleetCommand: AsyncParsableCommand {
         abstract: "Send commands to fleets of devices that speak short text or binary commands over raw TCP.",
         discussion: "Start with `fleetcmd demo`, which needs no hardware.",
         version: "0.1.0",
-        subcommands: [Send.self, Run.self, Runs.self, Probe.self, Listen.self, Agent.self, Simulate.self, Demo.self]
+        subcommands: [
+            Send.self, Run.self, Runs.self, Probe.self, Listen.self, Agent.self, Simulate.self, Demo.self, TLS.self,
+        ]
     )
 
     public init() {}

@@ -1,4 +1,5 @@
 public import FleetFraming
+public import FleetTLS
 
 extension DeviceClient {
     /// How a ``DeviceClient`` frames, times and bounds its conversations.
@@ -15,6 +16,8 @@ extension DeviceClient {
         /// first reply (its payload) for which this returns `true`: later commands are never sent. Default: none
         /// (commands are pipelined when the framing allows).
         public var stopAfterReply: (@Sendable ([UInt8]) -> Bool)? = nil
+        /// TLS for every connection, verified as ``ClientTLS`` says; `nil`: plain TCP. Default: none.
+        public var tls: ClientTLS? = nil
 
         public init(
             format: FrameFormat = .escCR,

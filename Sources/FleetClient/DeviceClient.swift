@@ -1,4 +1,6 @@
 import FleetFraming
+public import FleetTLS
+import NIOConcurrencyHelpers
 public import NIOCore
 public import NIOPosix
 
@@ -70,6 +72,10 @@ public struct DeviceClient: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls = configuration.tls {
+                        try tls.addHandlers(
+                            to: channel.pipeline.syncOperations, host: address.host, handshakeTimeout: connectTimeout)
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         ExchangeHandler(
                             commands: commands, configuration: configuration, device: device, startedAt: startedAt,
@@ -97,10 +103,35 @@ public struct DeviceClient: Sendable {
 
     /// Opens a connection and closes it at once: the `nc -z` check. Returns the connect time, or the error.
     public func probe(_ address: DeviceAddress) async -> Result<Duration, DeviceError> {
+        await probeDetailed(address).map(\.connectDuration)
+    }
+
+    /// What a probe found: how long the connection (and TLS handshake) took, and the device's certificate.
+    public struct ProbeResult: Sendable {
+        /// Time to connect, TLS handshake included when TLS is on.
+        public var connectDuration: Duration
+        /// The device's certificate, when TLS is on.
+        public var tls: TLSPeerSummary?
+    }
+
+    /// Opens a connection (and with TLS, completes the handshake and checks the certificate), then closes it
+    /// without sending anything.
+    public func probeDetailed(_ address: DeviceAddress) async -> Result<ProbeResult, DeviceError> {
         let startedAt = NIODeadline.now()
         let device = address.description
         let timeout = configuration.timeouts.connect
+        let handshake = NIOLockedValueBox<EventLoopFuture<TLSPeerSummary>?>(nil)
+        let tls = configuration.tls
         let bootstrap = ClientBootstrap(group: group).connectTimeout(TimeAmount(timeout))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let tls else { return }
+                    let future = try tls.addProbeHandlers(
+                        to: channel.pipeline.syncOperations, host: address.host, handshakeTimeout: timeout,
+                        on: channel.eventLoop)
+                    handshake.withLockedValue { $0 = future }
+                }
+            }
         do {
             let channel: any Channel
             if let target = try? SocketAddress(ipAddress: address.host, port: address.port) {
@@ -108,9 +139,11 @@ public struct DeviceClient: Sendable {
             } else {
                 channel = try await bootstrap.connect(host: address.host, port: address.port).get()
             }
+            defer { channel.close(promise: nil) }
+            var peer: TLSPeerSummary?
+            if let future = handshake.withLockedValue({ $0 }) { peer = try await future.get() }
             let took = Duration.nanoseconds((NIODeadline.now() - startedAt).nanoseconds)
-            try? await channel.close()
-            return .success(took)
+            return .success(ProbeResult(connectDuration: took, tls: peer))
         } catch {
             return .failure(DeviceError.classify(error, device: device, connecting: true, connectTimeout: timeout))
         }

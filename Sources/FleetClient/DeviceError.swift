@@ -1,4 +1,5 @@
 import FleetFraming
+import FleetTLS
 import NIOCore
 import NIOPosix
 
@@ -41,6 +42,8 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
         public static let closedEarly = Code("closed-early", connectPhase: false)
         /// A reply grew past the size limit.
         public static let tooLarge = Code("too-large", connectPhase: false)
+        /// The TLS handshake failed or the device's certificate was not accepted (nothing was sent).
+        public static let tls = Code("tls", connectPhase: true)
         /// Any other I/O failure.
         public static let ioError = Code("io-error", connectPhase: false)
 
@@ -76,6 +79,9 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
     static func classify(_ error: any Error, device: String, connecting: Bool, connectTimeout: Duration) -> DeviceError
     {
         if let error = error as? DeviceError { return error }
+        if let failure = error as? TLSFailure {
+            return DeviceError(code: .tls, device: device, detail: failure.description, underlying: failure)
+        }
         if let error = error as? ChannelError, case .connectTimeout = error {
             return DeviceError(
                 code: .connectTimeout, device: device, detail: "timed out after \(DurationText.format(connectTimeout))",

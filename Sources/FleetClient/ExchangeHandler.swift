@@ -1,6 +1,7 @@
 import FleetCodec
 import FleetFraming
 import NIOCore
+import NIOTLS
 
 /// Runs one conversation on a connected channel: writes the framed commands, reads replies until their
 /// terminators, enforces the reply, idle and total timeouts, and completes `promise` with an ``Exchange``.
@@ -56,7 +57,8 @@ final class ExchangeHandler: ChannelInboundHandler {
                     "total timeout of \(DurationText.format(total)) expired\(progressNote())")
             }
         }
-        perform(machine.connected(), context: context)
+        // With TLS, the commands go once the handshake completed: a half-close (FIN) must not overtake it.
+        if configuration.tls == nil { perform(machine.connected(), context: context) }
         context.fireChannelActive()
     }
 
@@ -78,6 +80,9 @@ final class ExchangeHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event, !machine.isFinished {
+            perform(machine.connected(), context: context)
+        }
         if let event = event as? ChannelEvent, event == .inputClosed { endOfStream(context: context) }
         context.fireUserInboundEventTriggered(event)
     }

@@ -1,5 +1,6 @@
 public import FleetClient
 public import FleetFraming
+public import FleetTLS
 
 /// What happened to one device in a run, in the taxonomy operators filter on.
 public enum Outcome: String, Sendable, Codable, CaseIterable, Comparable {
@@ -14,6 +15,8 @@ public enum Outcome: String, Sendable, Codable, CaseIterable, Comparable {
     case reset
     case closedEarly = "closed-early"
     case tooLarge = "too-large"
+    /// The TLS handshake failed or the certificate was not accepted: nothing was sent.
+    case tls
     /// Commands may have been received but no answer is known (a crash between intent and outcome, or an I/O
     /// error after writing): never resent unless the command is idempotent.
     case unknown
@@ -30,6 +33,7 @@ public enum Outcome: String, Sendable, Codable, CaseIterable, Comparable {
         case .reset: self = .reset
         case .closedEarly: self = .closedEarly
         case .tooLarge: self = .tooLarge
+        case .tls: self = .tls
         default: self = .unknown
         }
     }
@@ -102,12 +106,28 @@ public struct RunTarget: Sendable, Hashable {
     public var port: Int
     /// Framing for this device, when its inventory group sets one; `nil` uses the run's.
     public var format: FleetFraming.FrameFormat?
+    /// TLS for this device, when its inventory group sets TLS options; `nil` uses the run's.
+    public var tls: ClientTLS?
 
-    public init(name: String, host: String, port: Int, format: FleetFraming.FrameFormat? = nil) {
+    public init(
+        name: String, host: String, port: Int, format: FleetFraming.FrameFormat? = nil, tls: ClientTLS? = nil
+    ) {
         self.name = name
         self.host = host
         self.port = port
         self.format = format
+        self.tls = tls
+    }
+
+    public static func == (lhs: RunTarget, rhs: RunTarget) -> Bool {
+        lhs.name == rhs.name && lhs.host == rhs.host && lhs.port == rhs.port && lhs.format == rhs.format
+            && lhs.tls === rhs.tls
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(host)
+        hasher.combine(port)
     }
 
     public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }

@@ -16,7 +16,7 @@ public struct ResumePlan: Sendable {
         carried = []
         for target in targets {
             if let earlier = journal.outcomes[target.name],
-                !(earlier.outcome.isBeforeSending || earlier.outcome == .skipped),
+                !(earlier.outcome.isBeforeSending || earlier.outcome == .tls || earlier.outcome == .skipped),
                 !(isIdempotent && earlier.outcome == .unknown)
             {
                 var result = earlier

@@ -2,6 +2,7 @@ import ArgumentParser
 import FleetAgent
 import FleetAgentConfig
 import FleetFraming
+import FleetTLS
 import Logging
 import Metrics
 import NIOCore
@@ -17,8 +18,10 @@ struct Agent: AsyncParsableCommand {
             With no --config it serves the builtins at once (PING, ECHO, STATUS, VERSION, UPTIME, HELP, STATS). \
             A YAML file (see docs/agent.md) sets listen addresses, framing, limits, logging and the command table; \
             flags given here win over the file. SIGTERM or SIGINT stops accepting, lets in-flight commands finish \
-            (--shutdown-grace), then exits 0. Exit codes: 0 clean stop, 1 cannot start (e.g. cannot bind), \
-            64 usage, 78 invalid configuration file.
+            (--shutdown-grace), then exits 0. SIGHUP reloads the TLS certificate, key and client CA (open \
+            connections keep theirs). exec commands are refused on plaintext listeners that are not loopback unless \
+            --allow-plaintext-exec. Exit codes: 0 clean stop, 1 cannot start (e.g. cannot bind), 64 usage, \
+            78 invalid configuration file or unusable TLS file.
             """
     )
 
@@ -68,6 +71,50 @@ struct Agent: AsyncParsableCommand {
     )
     var shutdownGrace: DurationArgument?
 
+    @Option(
+        name: .customLong("tls-listen"),
+        help: ArgumentHelp("Also listen with TLS at ADDR:PORT (repeatable); needs --tls-cert and --tls-key.", valueName: "addr:port"))
+    var tlsListen: [String] = []
+
+    @Option(help: ArgumentHelp("The agent's certificate (PEM, chain allowed).", valueName: "path"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("The agent's private key (PEM).", valueName: "path"))
+    var tlsKey: String?
+
+    @Option(
+        help: ArgumentHelp("CA (PEM) that issues client certificates: turns on mutual TLS.", valueName: "path"))
+    var tlsClientCA: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Client certificates: none, optional or require (default require with --tls-client-ca).",
+            valueName: "mode"))
+    var tlsClientVerification: String?
+
+    @Flag(help: "Serve only TLS: drop the plaintext listeners (with --tls-listen).")
+    var tlsOnly = false
+
+    @Option(
+        name: .customLong("allow"),
+        help: ArgumentHelp("Let in only clients from this network (CIDR; repeatable).", valueName: "cidr"))
+    var allowNetworks: [String] = []
+
+    @Option(
+        name: .customLong("deny"),
+        help: ArgumentHelp("Keep out clients from this network (CIDR; repeatable; wins over --allow).", valueName: "cidr"))
+    var denyNetworks: [String] = []
+
+    @Flag(help: "Allow exec commands on plaintext listeners that are not loopback (anyone on the path could run them).")
+    var allowPlaintextExec = false
+
+    @Option(
+        name: .customLong("exec-allow"),
+        help: ArgumentHelp(
+            "Only clients whose certificate matches may run exec commands: CN=NAME, DNS:NAME, IP:ADDR, EMAIL:..., URI:..., * (repeatable).",
+            valueName: "identity"))
+    var execAllow: [String] = []
+
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be 0-65535") }
         if let preset { do { _ = try FrameFormat.preset(named: preset) } catch { throw ValidationError("\(error)") } }
@@ -78,6 +125,20 @@ struct Agent: AsyncParsableCommand {
             throw ValidationError("--metrics takes ADDR:PORT, not '\(metrics)'")
         }
         if checkConfig, config == nil { throw ValidationError("--check-config needs --config FILE") }
+        for listen in tlsListen where AgentConfigFile.listenAddress(listen) == nil {
+            throw ValidationError("--tls-listen takes ADDR:PORT, not '\(listen)'")
+        }
+        if let tlsClientVerification, ServerTLSSettings.ClientVerification(rawValue: tlsClientVerification) == nil {
+            throw ValidationError("--tls-client-verification must be none, optional or require")
+        }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if tlsOnly, tlsListen.isEmpty { throw ValidationError("--tls-only needs --tls-listen") }
+        do {
+            _ = try AccessList(allow: allowNetworks, deny: denyNetworks)
+            for rule in execAllow { try ClientIdentity.validate(rule: rule) }
+        } catch {
+            throw ValidationError("\(error)")
+        }
         for value in [maxConnections, maxConnectionsPerSource] {
             if let value, value <= 0 { throw ValidationError("connection limits must be positive") }
         }
@@ -113,6 +174,42 @@ struct Agent: AsyncParsableCommand {
         if let maxConnections { configuration.limits.maxConnections = maxConnections }
         if let maxConnectionsPerSource { configuration.limits.maxConnectionsPerSource = maxConnectionsPerSource }
         if let shutdownGrace { configuration.shutdownGracePeriod = shutdownGrace.value }
+        if tlsOnly { configuration.listen.removeAll { !$0.tls } }
+        for listen in tlsListen {
+            var address = AgentConfigFile.listenAddress(listen)!  // checked in validate()
+            address.tls = true
+            configuration.listen.append(address)
+        }
+        if let tlsCert, let tlsKey {
+            configuration.tls = ServerTLSSettings(
+                certificateFile: tlsCert, keyFile: tlsKey, clientCAFile: tlsClientCA ?? configuration.tls?.clientCAFile,
+                clientVerification: tlsClientVerification.flatMap(ServerTLSSettings.ClientVerification.init))
+        } else if var tls = configuration.tls {
+            if let tlsClientCA { tls.clientCAFile = tlsClientCA }
+            if let mode = tlsClientVerification.flatMap(ServerTLSSettings.ClientVerification.init) {
+                tls.clientVerification = mode
+            } else if tlsClientCA != nil, tls.clientVerification == .none {
+                tls.clientVerification = .require
+            }
+            configuration.tls = tls
+        }
+        if !allowNetworks.isEmpty || !denyNetworks.isEmpty {
+            configuration.access = try AccessList(allow: allowNetworks, deny: denyNetworks)
+        }
+        if allowPlaintextExec { configuration.allowPlaintextExec = true }
+        if !execAllow.isEmpty { configuration.execAllow = execAllow }
+        if configuration.listen.contains(where: \.tls) {
+            guard let settings = configuration.tls else {
+                Console.error("fleetcmd: a TLS listener needs --tls-cert and --tls-key (or tls: in the config file)")
+                throw ExitCode(ExitStatus.configInvalid)
+            }
+            do {
+                _ = try ServerTLS(settings)  // every file readable and matching, or a clear error now
+            } catch {
+                Console.error("fleetcmd: \(error)")
+                throw ExitCode(ExitStatus.configInvalid)
+            }
+        }
 
         let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? file.logLevel ?? .info
         LoggingSystem.bootstrap { label in
@@ -136,10 +233,15 @@ struct Agent: AsyncParsableCommand {
                 })
         }
         let framingName = configuration.format.name
+        let listeners = configuration.listen
         let agent = DeviceAgent(configuration: configuration, router: file.router, logger: logger) { addresses in
-            for address in addresses { Console.error("agent listening on \(Self.describe(address)) (\(framingName))") }
+            for (index, address) in addresses.enumerated() {
+                let tls = index < listeners.count && listeners[index].tls ? ", tls" : ""
+                Console.error("agent listening on \(Self.describe(address)) (\(framingName)\(tls))")
+            }
         }
         services.insert(agent, at: 0)
+        if configuration.tls != nil { services.append(TLSReloader(agent: agent, logger: logger)) }
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
@@ -165,5 +267,22 @@ struct Agent: AsyncParsableCommand {
     static func describe(_ address: SocketAddress) -> String {
         guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
         return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+}
+
+/// Reloads the agent's TLS files on SIGHUP, as nginx does: new connections get the new certificate.
+struct TLSReloader: Service {
+    let agent: DeviceAgent
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals.cancelOnGracefulShutdown() {
+            do {
+                if let summary = try agent.reloadTLS() { Console.error("TLS certificate reloaded: \(summary)") }
+            } catch {
+                logger.error("TLS reload failed; the previous certificate stays in use", metadata: ["error": "\(error)"])
+            }
+        }
     }
 }

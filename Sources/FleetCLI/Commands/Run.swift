@@ -3,6 +3,7 @@ import FleetClient
 import FleetFraming
 import FleetInventory
 import FleetRunner
+import FleetTLS
 import Foundation
 import UnixSignals
 
@@ -13,7 +14,9 @@ struct Run: AsyncParsableCommand {
         discussion: """
             Reads Ansible INI or YAML inventories or plain host[:port] lists (-i - reads stdin). Each device gets \
             the commands in order over one connection; the address comes from ansible_host (else the name) and \
-            fleetcmd_port or device_port (else --port); fleetcmd_preset sets a group's framing. Failures before \
+            fleetcmd_port or device_port (else --port); fleetcmd_preset sets a group's framing; fleetcmd_tls, \
+            fleetcmd_ca_file, fleetcmd_servername, fleetcmd_pin, fleetcmd_cert, fleetcmd_key set a group's TLS \
+            (over the --tls flags; fleetcmd_tls=false turns it off). Failures before \
             anything was sent (refused, unreachable, connect timeout) are retried with back-off; nothing is resent \
             after bytes were written unless --idempotent. Every run is journaled (an intent before the first byte, \
             an outcome after); --resume RUN finishes an interrupted run without resending. Exit status: 0 all ok, \
@@ -43,6 +46,7 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup(title: "Framing") var framing: FramingOptions
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
+    @OptionGroup(title: "TLS") var tlsOptions: TLSOptions
 
     @Option(help: ArgumentHelp("When to half-close after sending: auto, always or never.", valueName: "policy"))
     var halfClose = "auto"
@@ -273,6 +277,7 @@ struct Run: AsyncParsableCommand {
         }
         if let (index, count) = try shardNumbers() { hosts = hosts.filter { $0.shard(of: count) == index - 1 } }
         var targets: [RunTarget] = []
+        let tlsSetups = TLSSetups()
         for host in hosts {
             let (address, port) = host.endpoint(defaultPort: self.port)
             guard let port else {
@@ -288,7 +293,14 @@ struct Run: AsyncParsableCommand {
                     throw ExitCode(ExitStatus.configInvalid)
                 }
             }
-            targets.append(RunTarget(name: host.name, host: address, port: port, format: format))
+            let tls: ClientTLS?
+            do {
+                tls = try tlsSetups.setup(for: host, base: tlsOptions)
+            } catch {
+                Console.error("inventory: device \(host.name): \(error)")
+                throw ExitCode(ExitStatus.configInvalid)
+            }
+            targets.append(RunTarget(name: host.name, host: address, port: port, format: format, tls: tls))
         }
         return targets
     }
@@ -366,5 +378,62 @@ enum StateDirectory {
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         return formatter.string(from: Date()) + "-" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
+    }
+}
+
+/// One ``ClientTLS`` per distinct TLS setting of a run (usually one per inventory group), so that files are read
+/// and contexts built once, not per device.
+final class TLSSetups {
+    private var made: [ClientTLSSettings: ClientTLS] = [:]
+    private var warned = false
+
+    /// The TLS for `host`: the run's flags, overridden by the host's `fleetcmd_tls*` variables; `nil` for none.
+    func setup(for host: Inventory.Host, base: TLSOptions) throws -> ClientTLS? {
+        let variables = host.variables
+        var settings = base.settings
+        var enabled = base.isEnabled
+        if let value = variables["fleetcmd_tls"] {
+            guard let flag = Self.bool(value) else { throw TLSSetupError("fleetcmd_tls must be true or false") }
+            enabled = flag
+        }
+        if let value = variables["fleetcmd_ca_file"] { settings.caFile = value }
+        if let value = variables["fleetcmd_servername"] { settings.serverName = value }
+        if let value = variables["fleetcmd_pin"] {
+            settings.pins = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        if let value = variables["fleetcmd_cert"] { settings.certificateFile = value }
+        if let value = variables["fleetcmd_key"] { settings.keyFile = value }
+        if let value = variables["fleetcmd_tls_insecure"] {
+            guard let flag = Self.bool(value) else {
+                throw TLSSetupError("fleetcmd_tls_insecure must be true or false")
+            }
+            settings.insecure = flag
+        }
+        if variables["fleetcmd_tls"] == nil,
+            ["fleetcmd_ca_file", "fleetcmd_servername", "fleetcmd_pin", "fleetcmd_cert"].contains(where: {
+                variables[$0] != nil
+            })
+        {
+            enabled = true
+        }
+        guard enabled else { return nil }
+        if let tls = made[settings] { return tls }
+        if settings.insecure, !warned {
+            warned = true
+            Console.error(
+                "warning: TLS certificates are not checked for some devices (--insecure or fleetcmd_tls_insecure); "
+                    + "anyone on the path can impersonate them")
+        }
+        let tls = try ClientTLS(settings)
+        made[settings] = tls
+        return tls
+    }
+
+    private static func bool(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: return nil
+        }
     }
 }

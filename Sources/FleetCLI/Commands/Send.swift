@@ -12,7 +12,8 @@ struct Send: AsyncParsableCommand {
             until its terminator (for esc-cr, the NUL), across any number of TCP segments.
 
             Exit codes: 0 all replies arrived, 2 refused, 3 unreachable, 4 connect timeout, 5 reply timeout, \
-            6 reset, 7 closed early, 8 reply too large, 1 other failure, 64 usage.
+            6 reset, 7 closed early, 8 reply too large, 9 TLS failure, 1 other failure, 64 usage, 78 unusable TLS \
+            file. With --tls the device's certificate is verified (see docs/tls.md).
             """
     )
 
@@ -38,6 +39,7 @@ struct Send: AsyncParsableCommand {
 
     @OptionGroup(title: "Framing") var framing: FramingOptions
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
+    @OptionGroup(title: "TLS") var tlsOptions: TLSOptions
 
     @Option(
         help: ArgumentHelp(
@@ -71,7 +73,7 @@ struct Send: AsyncParsableCommand {
     func run() async throws {
         let address = try DeviceAddress(parsing: device)
         let payloads = try payloads(readingFiles: true)
-        let configuration = DeviceClient.Configuration(
+        var configuration = DeviceClient.Configuration(
             format: try framing.format(),
             timeouts: .init(
                 connect: timeouts.connectTimeout.value, reply: timeouts.replyTimeout.value,
@@ -79,6 +81,7 @@ struct Send: AsyncParsableCommand {
             halfClose: DeviceClient.HalfClosePolicy(name: halfClose)!,  // checked in validate()
             maxReplyBytes: maxReply.value
         )
+        configuration.tls = try tlsOptions.clientTLS()
         let exchange = await DeviceClient(configuration: configuration).exchange(payloads.map(\.bytes), with: address)
         let printer = ReplyPrinter(output: output, rawReply: rawReply)
         for (index, payload) in payloads.enumerated() {

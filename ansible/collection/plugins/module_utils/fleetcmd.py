@@ -12,6 +12,13 @@ COMMON_ARGUMENT_SPEC = dict(
     retries=dict(type="int", default=2),
     stop_on_error=dict(type="bool", default=False),
     fleetcmd=dict(type="path"),
+    tls=dict(type="bool", default=False),
+    ca_file=dict(type="path"),
+    servername=dict(type="str"),
+    pin=dict(type="list", elements="str", default=[]),
+    cert=dict(type="path"),
+    key=dict(type="path", no_log=False),
+    insecure=dict(type="bool", default=False),
 )
 
 
@@ -27,4 +34,18 @@ def common_flags(params):
              "--retries", str(params["retries"])]
     if params["stop_on_error"]:
         flags.append("--stop-on-error")
+    return flags + tls_flags(params)
+
+
+def tls_flags(params):
+    """fleetcmd's --tls flags for the TLS options."""
+    flags = ["--tls"] if params["tls"] else []
+    for option, flag in (("ca_file", "--ca-file"), ("servername", "--servername"), ("cert", "--cert"),
+                         ("key", "--key")):
+        if params[option]:
+            flags += [flag, params[option]]
+    for pin in params["pin"] or []:
+        flags += ["--pin", pin]
+    if params["insecure"]:
+        flags.append("--insecure")
     return flags

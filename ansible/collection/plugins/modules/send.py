@@ -61,9 +61,12 @@ options:
   fleetcmd:
     description: Path of the fleetcmd binary. Default, C(fleetcmd) from C(PATH).
     type: path
+extends_documentation_fragment:
+  - fleetcmd.fleet.tls
 notes:
   - Supports check mode.
-  - TLS options arrive with fleetcmd's TLS support.
+  - Per-group TLS settings in the inventory (C(fleetcmd_tls), C(fleetcmd_ca_file), C(fleetcmd_pin), ...) are read by
+    C(fleetcmd run) itself; see docs/tls.md.
 author:
   - fleetcmd maintainers
 """

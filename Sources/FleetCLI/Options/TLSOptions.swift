@@ -1,0 +1,72 @@
+import ArgumentParser
+import FleetClient
+import FleetTLS
+
+/// `--tls`, `--ca-file`, `--servername`, `--pin`, `--cert`, `--key`, `--insecure`: TLS to the device, verified by
+/// default. Any of these options turns TLS on.
+struct TLSOptions: ParsableArguments {
+    @Flag(help: "Talk TLS to the device, verifying its certificate (system trust store, or --ca-file).")
+    var tls = false
+
+    @Option(help: ArgumentHelp("PEM file of the CA(s) to trust instead of the system store.", valueName: "path"))
+    var caFile: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Name to send (SNI) and to check the certificate against. Default: the host connected to.",
+            valueName: "name"))
+    var servername: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Accept the device whose key has this pin (sha256:BASE64 or hex, from `fleetcmd tls pin` or "
+                + "`probe --tls`) instead of a CA chain and name; repeatable.",
+            valueName: "sha256:..."))
+    var pin: [String] = []
+
+    @Option(help: ArgumentHelp("Client certificate (PEM) for mutual TLS.", valueName: "path"))
+    var cert: String?
+
+    @Option(help: ArgumentHelp("Private key (PEM) of --cert.", valueName: "path"))
+    var key: String?
+
+    @Flag(help: "Do not check the device's certificate at all (encrypted but unauthenticated; warned about).")
+    var insecure = false
+
+    var isEnabled: Bool { tls || caFile != nil || servername != nil || !pin.isEmpty || cert != nil || insecure }
+
+    func validate() throws {
+        if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
+        if insecure, !pin.isEmpty || caFile != nil {
+            throw ValidationError("--insecure turns checks off; it cannot be combined with --pin or --ca-file")
+        }
+        for value in pin {
+            do { _ = try CertificatePin(parsing: value) } catch { throw ValidationError("\(error)") }
+        }
+    }
+
+    var settings: ClientTLSSettings {
+        ClientTLSSettings(
+            caFile: caFile, serverName: servername, pins: pin, certificateFile: cert, keyFile: key, insecure: insecure)
+    }
+
+    /// The TLS setup, or `nil` when TLS is off. Warns on stderr for `--insecure`; exits 78 when a file is unusable.
+    func clientTLS() throws -> ClientTLS? {
+        guard isEnabled else { return nil }
+        return try Self.make(settings)
+    }
+
+    static func make(_ settings: ClientTLSSettings) throws -> ClientTLS {
+        if settings.insecure {
+            Console.error(
+                "warning: --insecure: the device's certificate is not checked; anyone on the path can impersonate "
+                    + "the device and read or change this conversation")
+        }
+        do {
+            return try ClientTLS(settings)
+        } catch {
+            Console.error("fleetcmd: \(error)")
+            throw ExitCode(ExitStatus.configInvalid)
+        }
+    }
+}

@@ -1,0 +1,37 @@
+# -*- coding: utf-8 -*-
+# The TLS options shared by fleetcmd.fleet.send and fleetcmd.fleet.run (fleetcmd's --tls flags).
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    DOCUMENTATION = r"""
+options:
+  tls:
+    description:
+      - Talk TLS to the devices, verifying their certificates (system trust store, or O(ca_file)).
+      - Any other TLS option turns TLS on too.
+    type: bool
+    default: false
+  ca_file:
+    description: PEM file of the CA(s) to trust instead of the system store.
+    type: path
+  servername:
+    description: Name to send (SNI) and check the certificate against. Default, the host connected to.
+    type: str
+  pin:
+    description: Accept devices whose key has one of these pins (C(sha256:BASE64) from C(fleetcmd tls pin)).
+    type: list
+    elements: str
+  cert:
+    description: Client certificate (PEM) for mutual TLS.
+    type: path
+  key:
+    description: Private key (PEM) of O(cert).
+    type: path
+  insecure:
+    description: Do not check the devices' certificates at all (encrypted but unauthenticated).
+    type: bool
+    default: false
+"""
