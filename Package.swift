@@ -184,7 +184,7 @@ let package = Package(
         .testTarget(
             name: "FleetAgentTests",
             dependencies: [
-                "FleetAgent", "FleetAgentConfig", "FleetClient", "FleetTestSupport",
+                "FleetAgent", "FleetAgentConfig", "FleetClient", "FleetTLS", "FleetTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

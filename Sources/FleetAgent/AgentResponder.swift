@@ -219,7 +219,7 @@ extension ByteBuffer {
     /// replies, so it is replaced by an error; so is one the framing cannot carry.
     mutating func writeReply(_ reply: AgentReply, spec: FrameSpec) {
         var payload = reply.payload
-        if let terminator = spec.terminator, payload.containsSequence(terminator) {
+        if !spec.canFrame(payload) {
             payload = Array("ERR reply contains the frame terminator".utf8)
         }
         let mark = writerIndex

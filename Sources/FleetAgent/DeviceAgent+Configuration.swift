@@ -25,6 +25,8 @@ extension DeviceAgent {
         public var allowPlaintextExec = false
         /// Identity rules for `exec` routes that set no ``CommandRouter/Route/allow`` of their own; `nil`: no rule.
         public var execAllow: [String]?
+        /// A greeting, handshake or login before commands (a simulated device family). Default: none.
+        public var session: AgentSession?
 
         public init(
             listen: [ListenAddress] = [ListenAddress(host: "0.0.0.0", port: 9100)],

@@ -285,6 +285,7 @@ public struct DeviceAgent: Service {
                     if let tls {
                         try tls.addHandlers(to: sync, handshakeTimeout: configuration.limits.frameTimeout)
                     }
+                    if let session = configuration.session { try sync.addHandler(AgentSessionHandler(session: session)) }
                     try sync.addHandler(IdleStateHandler(readTimeout: TimeAmount(configuration.limits.idleTimeout)))
                     if admission == .neverRead {
                         try sync.addHandler(CloseOnIdleHandler())

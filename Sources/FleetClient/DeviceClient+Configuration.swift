@@ -18,6 +18,11 @@ extension DeviceClient {
         public var stopAfterReply: (@Sendable ([UInt8]) -> Bool)? = nil
         /// TLS for every connection, verified as ``ClientTLS`` says; `nil`: plain TCP. Default: none.
         public var tls: ClientTLS? = nil
+        /// What happens before the first command: a handshake, a greeting, a login (a device preset's session).
+        /// Default: nothing.
+        public var session = DevicePreset.Session()
+        /// The password for a session login (PJLink). Default: none.
+        public var password: String? = nil
 
         public init(
             format: FrameFormat = .escCR,

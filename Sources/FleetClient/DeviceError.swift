@@ -44,6 +44,9 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
         public static let tooLarge = Code("too-large", connectPhase: false)
         /// The TLS handshake failed or the device's certificate was not accepted (nothing was sent).
         public static let tls = Code("tls", connectPhase: true)
+        /// The device refused the session before any command was accepted: a handshake refused, an unexpected
+        /// greeting, a login that failed or was needed and not possible.
+        public static let sessionRefused = Code("session-refused", connectPhase: true)
         /// Any other I/O failure.
         public static let ioError = Code("io-error", connectPhase: false)
 

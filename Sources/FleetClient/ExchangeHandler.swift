@@ -2,6 +2,7 @@ import FleetCodec
 import FleetFraming
 import NIOCore
 import NIOTLS
+import FleetTLS
 
 /// Runs one conversation on a connected channel: writes the framed commands, reads replies until their
 /// terminators, enforces the reply, idle and total timeouts, and completes `promise` with an ``Exchange``.
@@ -25,6 +26,10 @@ final class ExchangeHandler: ChannelInboundHandler {
     private var replies: [Reply] = []
     private var writtenAt: [NIODeadline]
     private var connectedAt: NIODeadline?
+    private var opening = Opening.notStarted
+    private var greetingScanner: FrameScanner?
+    /// Bytes put before the first command (a PJLink login digest).
+    private var firstCommandPrefix: [UInt8] = []
     private var replyTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
     private var totalTimer: Scheduled<Void>?
@@ -58,7 +63,7 @@ final class ExchangeHandler: ChannelInboundHandler {
             }
         }
         // With TLS, the commands go once the handshake completed: a half-close (FIN) must not overtake it.
-        if configuration.tls == nil { perform(machine.connected(), context: context) }
+        if configuration.tls == nil { openSession(context: context) }
         context.fireChannelActive()
     }
 
@@ -70,6 +75,10 @@ final class ExchangeHandler: ChannelInboundHandler {
         } else {
             received!.writeBuffer(&chunk)  // just set above when nil
         }
+        if opening != .done {
+            advanceSession(context: context)
+            guard opening == .done, received != nil else { return }
+        }
         if configuration.format.reply.endsAtClose { armIdleTimer(context: context) }
         scanReplies(context: context)
     }
@@ -80,9 +89,7 @@ final class ExchangeHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case TLSUserEvent.handshakeCompleted = event, !machine.isFinished {
-            perform(machine.connected(), context: context)
-        }
+        if case TLSUserEvent.handshakeCompleted = event, !machine.isFinished { openSession(context: context) }
         if let event = event as? ChannelEvent, event == .inputClosed { endOfStream(context: context) }
         context.fireUserInboundEventTriggered(event)
     }
@@ -101,7 +108,10 @@ final class ExchangeHandler: ChannelInboundHandler {
         case .write(let range, let halfClose):
             var buffer = context.channel.allocator.buffer(capacity: range.reduce(0) { $0 + commands[$1].count + 8 })
             do {
-                for index in range { try buffer.writeFrame(commands[index], spec: configuration.format.request) }
+                for index in range {
+                    let command = index == 0 && !firstCommandPrefix.isEmpty ? firstCommandPrefix + commands[0] : commands[index]
+                    try buffer.writeFrame(command, spec: configuration.format.request)
+                }
             } catch {
                 finish(
                     context: context,
@@ -146,6 +156,13 @@ final class ExchangeHandler: ChannelInboundHandler {
     }
 
     private func deliver(payload: ByteBuffer, frame: ByteBuffer, context: ChannelHandlerContext) {
+        if configuration.session.authentication == .pjlink, replies.isEmpty,
+            payload.readableBytesView.starts(with: Array("PJLINK ERRA".utf8))
+        {
+            // The projector refused the login digest: no command was run.
+            fail(context: context, .sessionRefused, "PJLink authentication failed (wrong password)")
+            return
+        }
         let stop = configuration.stopAfterReply.map { $0(Array(payload.readableBytesView)) } ?? false
         let (index, action) = machine.replyReceived(stop: stop)
         guard let index else { return }
@@ -161,6 +178,12 @@ final class ExchangeHandler: ChannelInboundHandler {
 
     private func endOfStream(context: ChannelHandlerContext) {
         guard !machine.isFinished else { return }
+        if opening == .handshake || opening == .greeting {
+            fail(
+                context: context, .sessionRefused,
+                "closed during the \(opening == .handshake ? "handshake" : "greeting") (no command was sent)")
+            return
+        }
         if var buffer = received, configuration.format.reply.endsAtClose {
             received = nil
             if let scanned = try? buffer.readLastFrame(using: &scanner), let payload = scanned.payload,
@@ -269,3 +292,96 @@ final class ExchangeHandler: ChannelInboundHandler {
 
 @available(*, unavailable)
 extension ExchangeHandler: Sendable {}
+
+extension ExchangeHandler {
+    /// Where the conversation is before its first command.
+    enum Opening: Equatable {
+        case notStarted, handshake, greeting, done
+    }
+
+    /// The connection (and TLS, if any) is up: start the device's session, or the commands when it has none.
+    private func openSession(context: ChannelHandlerContext) {
+        guard opening == .notStarted, !machine.isFinished else { return }
+        let session = configuration.session
+        if let hello = session.handshake {
+            opening = .handshake
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: hello)), promise: nil)
+            armReplyTimer(context: context)
+        } else if let greeting = session.greeting {
+            opening = .greeting
+            greetingScanner = FrameScanner(spec: greeting, maxFrameBytes: 4096)
+            armReplyTimer(context: context)
+        } else {
+            startCommands(context: context)
+        }
+    }
+
+    private func startCommands(context: ChannelHandlerContext) {
+        opening = .done
+        replyTimer?.cancel()
+        perform(machine.connected(), context: context)
+    }
+
+    /// Consumes handshake and greeting bytes from `received`; leftover bytes stay for the replies.
+    private func advanceSession(context: ChannelHandlerContext) {
+        guard var buffer = received else { return }
+        if opening == .handshake {
+            let pattern = configuration.session.handshakeReply
+            guard buffer.readableBytes >= pattern.count, let reply = buffer.readBytes(length: pattern.count) else {
+                return
+            }
+            received = buffer
+            compactIfEmpty()
+            guard zip(pattern, reply).allSatisfy({ $0.0 == nil || $0.0 == $0.1 }) else {
+                fail(
+                    context: context, .sessionRefused,
+                    "the device refused the handshake (reply \(ByteEscapes.hex(reply)))")
+                return
+            }
+            if let greeting = configuration.session.greeting {
+                opening = .greeting
+                greetingScanner = FrameScanner(spec: greeting, maxFrameBytes: 4096)
+                advanceSession(context: context)
+            } else {
+                startCommands(context: context)
+            }
+            return
+        }
+        guard opening == .greeting, var scanner = greetingScanner else { return }
+        let scanned: ScannedFrame
+        do {
+            scanned = try buffer.readFrame(using: &scanner)
+        } catch {
+            fail(context: context, .sessionRefused, "the greeting is longer than 4 KiB")
+            return
+        }
+        greetingScanner = scanner
+        received = buffer
+        compactIfEmpty()
+        guard let payload = scanned.payload else { return }
+        let text = String(decoding: payload.readableBytesView, as: UTF8.self)
+        if configuration.session.authentication == .pjlink {
+            let words = text.split(separator: " ")
+            switch (words.first, words.dropFirst().first) {
+            case ("PJLINK", "0"):
+                break
+            case ("PJLINK", "1"):
+                guard words.count >= 3, let password = configuration.password else {
+                    fail(
+                        context: context, .sessionRefused,
+                        "the device asks for a PJLink password (give --password, or fleetcmd_password in the inventory)")
+                    return
+                }
+                firstCommandPrefix = PJLinkLogin.digest(random: String(words[2]), password: password)
+            case ("PJLINK", "ERRA"):
+                fail(context: context, .sessionRefused, "the device refused the connection (PJLINK ERRA)")
+                return
+            default:
+                fail(context: context, .sessionRefused, "unexpected greeting '\(ByteEscapes.render(Array(text.utf8)))'")
+                return
+            }
+        }
+        startCommands(context: context)
+    }
+}
+

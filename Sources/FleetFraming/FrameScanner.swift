@@ -43,6 +43,8 @@ public struct FrameScanner: Sendable {
     public let maxFrameBytes: Int
     /// Offset (in the caller's current buffer) where the next terminator search starts.
     private var scanOffset = 0
+    /// Terminators already found before `scanOffset` in the current frame (for frames that end at the n-th).
+    private var terminatorsFound = 0
 
     /// - Parameters:
     ///   - spec: the framing to find.
@@ -68,19 +70,26 @@ public struct FrameScanner: Sendable {
                 return .needMoreData(discard: discardable(bytes, prefix: prefix))
             }
             let payloadStart = start + prefix.count
-            if let terminatorAt = findTerminator(terminator, in: bytes, from: max(payloadStart, scanOffset)) {
+            var from = max(payloadStart, scanOffset)
+            var found = scanOffset > 0 ? terminatorsFound : 0
+            while let terminatorAt = findTerminator(terminator, in: bytes, from: from) {
+                found += 1
+                from = terminatorAt + terminator.count
+                guard found >= spec.terminatorCount else { continue }
                 let payloadCount = terminatorAt - payloadStart
                 guard payloadCount <= maxFrameBytes else { throw tooLarge(payloadCount) }
                 scanOffset = 0
+                terminatorsFound = 0
                 return .frame(
                     Match(
                         skipped: start, payload: payloadStart..<terminatorAt,
                         frame: start..<(terminatorAt + terminator.count)))
             }
             // The terminator may still begin in the last `terminator.count - 1` bytes.
-            let searchedUpTo = max(payloadStart, bytes.count - (terminator.count - 1))
+            let searchedUpTo = max(from, bytes.count - (terminator.count - 1))
             if searchedUpTo - payloadStart > maxFrameBytes { throw tooLarge(searchedUpTo - payloadStart) }
             scanOffset = searchedUpTo - start
+            terminatorsFound = found
             return .needMoreData(discard: start)
 
         case .lengthPrefixed(let width):
@@ -111,7 +120,7 @@ public struct FrameScanner: Sendable {
     /// - Throws: ``FramingError/Code/incompleteFrame`` when a self-delimiting frame was cut off (leftover bytes
     ///   are reported, never silently dropped), or ``FramingError/Code/frameTooLarge``.
     public mutating func last(in bytes: UnsafeRawBufferPointer) throws(FramingError) -> Match? {
-        scanOffset = 0
+        defer { reset() }
         switch spec.kind {
         case .untilClose(let prefix):
             guard !bytes.isEmpty, let start = Self.locate(prefix: prefix, in: bytes) else { return nil }
@@ -121,8 +130,11 @@ public struct FrameScanner: Sendable {
         case .delimited(let prefix, let terminator):
             // Only garbage (no prefix) is not a frame at all.
             guard Self.locate(prefix: prefix, in: bytes) != nil, !bytes.isEmpty else { return nil }
-            throw FramingError(
-                .incompleteFrame, byteCount: bytes.count, detail: "no \(FrameSpec.describeBytes(terminator))")
+            let missing =
+                spec.terminatorCount > 1
+                ? "\(terminatorsFound) of \(spec.terminatorCount) \(FrameSpec.describeBytes(terminator))"
+                : "no \(FrameSpec.describeBytes(terminator))"
+            throw FramingError(.incompleteFrame, byteCount: bytes.count, detail: missing)
         case .lengthPrefixed(let width):
             guard !bytes.isEmpty else { return nil }
             guard bytes.count >= width else {
@@ -140,7 +152,10 @@ public struct FrameScanner: Sendable {
 
     /// Tells the scanner that the caller dropped bytes from the front of its buffer without a scan having asked
     /// for it (for example after an error); the next search starts over.
-    public mutating func reset() { scanOffset = 0 }
+    public mutating func reset() {
+        scanOffset = 0
+        terminatorsFound = 0
+    }
 
     private func tooLarge(_ count: Int) -> FramingError {
         FramingError(.frameTooLarge, byteCount: count, limit: maxFrameBytes)

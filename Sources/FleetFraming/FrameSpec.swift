@@ -26,16 +26,41 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
 
     @usableFromInline
     let kind: Kind
+    /// For delimited frames: how many terminators end one frame (a Zebra `~HS` reply is three `ETX CR LF`
+    /// blocks); the earlier ones are part of the payload.
+    public let terminatorCount: Int
 
-    init(kind: Kind) { self.kind = kind }
+    init(kind: Kind, terminatorCount: Int = 1) {
+        self.kind = kind
+        self.terminatorCount = terminatorCount
+    }
 
-    /// Frames that end with `terminator`, optionally introduced by `prefix`.
+    /// Frames that end with `terminator` (its `count`-th occurrence), optionally introduced by `prefix`.
     ///
     /// An empty terminator means the frame runs until the connection closes (see ``untilClose``).
-    public static func delimited(prefix: [UInt8] = [], terminator: [UInt8]) -> FrameSpec {
-        terminator.isEmpty
+    public static func delimited(prefix: [UInt8] = [], terminator: [UInt8], count: Int = 1) -> FrameSpec {
+        precondition(count >= 1, "a frame ends at one terminator or more")
+        return terminator.isEmpty
             ? FrameSpec(kind: .untilClose(prefix: prefix))
-            : FrameSpec(kind: .delimited(prefix: prefix, terminator: terminator))
+            : FrameSpec(kind: .delimited(prefix: prefix, terminator: terminator), terminatorCount: count)
+    }
+
+    /// Whether `payload` can be framed without a reader seeing its end early: a delimited payload may hold at
+    /// most `terminatorCount - 1` terminators.
+    public func canFrame(_ payload: [UInt8]) -> Bool {
+        guard let terminator, !terminator.isEmpty, payload.count >= terminator.count else { return true }
+        var found = 0
+        var index = 0
+        while index + terminator.count <= payload.count {
+            if payload[index] == terminator[0], payload[index..<(index + terminator.count)].elementsEqual(terminator) {
+                found += 1
+                if found >= terminatorCount { return false }
+                index += terminator.count
+            } else {
+                index += 1
+            }
+        }
+        return true
     }
 
     /// Frames preceded by a big-endian length field of `width` bytes (2 or 4).
@@ -121,7 +146,9 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
     /// `length prefix`, `1 byte`, `close`.
     public var endDescription: String {
         switch kind {
-        case .delimited(_, let terminator): return Self.describeBytes(terminator)
+        case .delimited(_, let terminator):
+            return terminatorCount > 1
+                ? "\(terminatorCount)× \(Self.describeBytes(terminator))" : Self.describeBytes(terminator)
         case .lengthPrefixed(let width): return "\(width)-byte length prefix"
         case .fixed(let count): return count == 1 ? "1 byte" : "\(count) bytes"
         case .untilClose: return "close"
@@ -130,10 +157,10 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch kind {
-        case .delimited(let prefix, let terminator):
+        case .delimited(let prefix, _):
             return prefix.isEmpty
-                ? "until \(Self.describeBytes(terminator))"
-                : "\(Self.describeBytes(prefix)) … \(Self.describeBytes(terminator))"
+                ? "until \(endDescription)"
+                : "\(Self.describeBytes(prefix)) … \(endDescription)"
         case .lengthPrefixed(let width): return "length\(width * 8)"
         case .fixed(let count): return "fixed:\(count)"
         case .untilClose(let prefix): return prefix.isEmpty ? "until close" : "\(Self.describeBytes(prefix)) … close"

@@ -96,3 +96,35 @@ import Testing
         #expect(throws: FramingError.self) { try ByteCount.parse("lots") }
     }
 }
+
+@Suite struct RepeatedTerminatorTests {
+    @Test func frameEndsAtTheNthTerminatorAcrossReads() throws {
+        var scanner = FrameScanner(spec: .delimited(terminator: [0x03, 0x0D, 0x0A], count: 3))
+        let blocks: [UInt8] = [0x02, 0x41, 0x03, 0x0D, 0x0A, 0x02, 0x42, 0x03, 0x0D, 0x0A, 0x02, 0x43, 0x03, 0x0D, 0x0A, 0x58]
+        var buffer: [UInt8] = []
+        var frames: [[UInt8]] = []
+        for byte in blocks {  // one byte per read: state must survive between calls
+            buffer.append(byte)
+            let step = try buffer.withUnsafeBytes { try scanner.next(in: $0) }
+            switch step {
+            case .frame(let match):
+                frames.append(Array(buffer[match.payload]))
+                buffer.removeFirst(match.end)
+            case .needMoreData(let discard):
+                buffer.removeFirst(discard)
+            }
+        }
+        #expect(frames == [[0x02, 0x41, 0x03, 0x0D, 0x0A, 0x02, 0x42, 0x03, 0x0D, 0x0A, 0x02, 0x43]])
+        #expect(buffer == [0x58])
+        #expect(FrameSpec.delimited(terminator: [0x03, 0x0D, 0x0A], count: 3).endDescription == "3× ETX CR LF")
+    }
+
+    @Test func cutOffFrameSaysHowManyTerminatorsArrived() throws {
+        var scanner = FrameScanner(spec: .delimited(terminator: [0x03], count: 3))
+        let bytes: [UInt8] = [0x41, 0x03, 0x42]
+        _ = try bytes.withUnsafeBytes { try scanner.next(in: $0) }
+        #expect {
+            _ = try bytes.withUnsafeBytes { try scanner.last(in: $0) }
+        } throws: { error in "\(error)".contains("1 of 3 ETX") }
+    }
+}

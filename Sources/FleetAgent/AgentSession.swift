@@ -1,0 +1,125 @@
+import FleetTLS
+public import FleetFraming
+import NIOCore
+
+/// What a device does on a new connection before it takes commands: greet, exchange a handshake, ask for a login.
+/// The simulator uses it to behave like the device families of ``DevicePreset`` (PJLink, Epson ESC/VP.net).
+public struct AgentSession: Sendable, Hashable {
+    /// Written as soon as the connection is up (PJLink without a password: `PJLINK 0` CR).
+    public var greeting: [UInt8]?
+    /// The hello the client must send first, and the reply it gets when the hello matches.
+    public var handshake: [UInt8]?
+    public var handshakeReply: [UInt8]
+    /// The reply to a hello that does not match, or to every hello when ``refusesHandshake``; then the connection
+    /// closes.
+    public var handshakeRefusal: [UInt8]
+    public var refusesHandshake: Bool
+    /// PJLink class 1 login: greet with `PJLINK 1 RANDOM` CR and require MD5(RANDOM + password) before the first
+    /// command; a wrong digest gets `PJLINK ERRA` CR and the connection closes.
+    public var pjlinkPassword: String?
+
+    public init(
+        greeting: [UInt8]? = nil, handshake: [UInt8]? = nil, handshakeReply: [UInt8] = [],
+        handshakeRefusal: [UInt8] = [], refusesHandshake: Bool = false, pjlinkPassword: String? = nil
+    ) {
+        self.greeting = greeting
+        self.handshake = handshake
+        self.handshakeReply = handshakeReply
+        self.handshakeRefusal = handshakeRefusal
+        self.refusesHandshake = refusesHandshake
+        self.pjlinkPassword = pjlinkPassword
+    }
+}
+
+/// Runs an ``AgentSession`` on raw bytes in front of the framing handler, then passes everything through.
+final class AgentSessionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum State { case handshake, login, open }
+
+    private let session: AgentSession
+    private var state: State
+    private var pending: ByteBuffer?
+    private var random = ""
+
+    init(session: AgentSession) {
+        self.session = session
+        state = session.handshake != nil ? .handshake : (session.pjlinkPassword != nil ? .login : .open)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { greet(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        greet(context: context)
+        context.fireChannelActive()
+    }
+
+    private var greeted = false
+
+    private func greet(context: ChannelHandlerContext) {
+        guard !greeted else { return }
+        greeted = true
+        var text: [UInt8]? = session.greeting
+        if session.pjlinkPassword != nil {
+            random = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+            while random.count < 8 { random = "0" + random }
+            text = Array("PJLINK 1 \(random)\r".utf8)
+        }
+        if let text { context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: text)), promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var chunk = unwrapInboundIn(data)
+        if state == .open, pending == nil {
+            context.fireChannelRead(wrapInboundOut(chunk))
+            return
+        }
+        if pending == nil { pending = chunk } else { pending!.writeBuffer(&chunk) }  // set just above when nil
+        advance(context: context)
+    }
+
+    private func advance(context: ChannelHandlerContext) {
+        guard var buffer = pending else { return }
+        if state == .handshake, let hello = session.handshake {
+            guard buffer.readableBytes >= hello.count else { return }
+            let got = buffer.readBytes(length: hello.count) ?? []
+            if got != hello || session.refusesHandshake {
+                refuse(context: context, with: session.handshakeRefusal)
+                return
+            }
+            context.writeAndFlush(
+                wrapOutboundOut(context.channel.allocator.buffer(bytes: session.handshakeReply)), promise: nil)
+            state = session.pjlinkPassword != nil ? .login : .open
+        }
+        if state == .login, let password = session.pjlinkPassword {
+            let view = Array(buffer.readableBytesView)
+            guard let end = view.firstIndex(of: 0x0D) else {
+                pending = buffer
+                if view.count > 4096 { refuse(context: context, with: Array("PJLINK ERRA\r".utf8)) }
+                return
+            }
+            let expected = PJLinkLogin.digest(random: random, password: password)
+            guard end >= expected.count, Array(view[0..<expected.count]) == expected else {
+                refuse(context: context, with: Array("PJLINK ERRA\r".utf8))
+                return
+            }
+            buffer.moveReaderIndex(forwardBy: expected.count)
+            state = .open
+        }
+        pending = nil
+        if state == .open, buffer.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(buffer)) }
+        if state != .open { pending = buffer }
+    }
+
+    private func refuse(context: ChannelHandlerContext, with reply: [UInt8]) {
+        pending = nil
+        state = .open
+        let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: reply)))
+        written.whenComplete { _ in context.close(promise: nil) }
+    }
+
+}
