@@ -19,6 +19,7 @@ public import FleetClient
 /// | 11 | run: some devices failed (refused, unreachable, timeouts, reset, closed early, too large, tls) |
 /// | 12 | run: some devices' outcome is unknown (they may have received the commands) |
 /// | 13 | run: interrupted; devices not attempted are `skipped` (`--resume` the run) |
+/// | 14 | session refused: the device refused the handshake, greeted unexpectedly, or the login failed |
 /// | 64 | usage: bad flags, bad command text or hex, bad address |
 /// | 78 | invalid configuration or inventory file (`agent --config`, `simulate --profile`, `run -i`) |
 public enum ExitStatus {
@@ -36,6 +37,7 @@ public enum ExitStatus {
     public static let runFailed: Int32 = 11
     public static let runUnknown: Int32 = 12
     public static let runInterrupted: Int32 = 13
+    public static let sessionRefused: Int32 = 14
     public static let usage: Int32 = 64
     public static let configInvalid: Int32 = 78
 
@@ -50,6 +52,7 @@ public enum ExitStatus {
         case .closedEarly: return closedEarly
         case .tooLarge: return tooLarge
         case .tls: return tls
+        case .sessionRefused: return sessionRefused
         default: return failure
         }
     }

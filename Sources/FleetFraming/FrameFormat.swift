@@ -73,8 +73,11 @@ public struct FrameFormat: Sendable, Hashable, CustomStringConvertible {
                 throw FramingError(.unknownPreset, detail: "'\(name)': fixed:N needs a byte count from 1 to 1048576")
             }
             return .fixed(count)
-        default:
-            throw FramingError(.unknownPreset, detail: "'\(name)' (known: \(presetNames.joined(separator: ", ")))")
+        case let other:
+            // A device family's framing (``DevicePreset/builtins``).
+            if let device = DevicePreset.builtins.first(where: { $0.name == other }) { return device.format }
+            let known = DevicePreset.builtins.map(\.name) + ["fixed:N"]
+            throw FramingError(.unknownPreset, detail: "'\(name)' (known: \(known.joined(separator: ", ")))")
         }
     }
 

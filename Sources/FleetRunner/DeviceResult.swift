@@ -17,6 +17,8 @@ public enum Outcome: String, Sendable, Codable, CaseIterable, Comparable {
     case tooLarge = "too-large"
     /// The TLS handshake failed or the certificate was not accepted: nothing was sent.
     case tls
+    /// The device refused the session (handshake, greeting, login): no command was run.
+    case sessionRefused = "session-refused"
     /// Commands may have been received but no answer is known (a crash between intent and outcome, or an I/O
     /// error after writing): never resent unless the command is idempotent.
     case unknown
@@ -34,6 +36,7 @@ public enum Outcome: String, Sendable, Codable, CaseIterable, Comparable {
         case .closedEarly: self = .closedEarly
         case .tooLarge: self = .tooLarge
         case .tls: self = .tls
+        case .sessionRefused: self = .sessionRefused
         default: self = .unknown
         }
     }
@@ -108,6 +111,12 @@ public struct RunTarget: Sendable, Hashable {
     public var format: FleetFraming.FrameFormat?
     /// TLS for this device, when its inventory group sets TLS options; `nil` uses the run's.
     public var tls: ClientTLS?
+    /// The device family's session (greeting, handshake, login), when its preset has one.
+    public var session: DevicePreset.Session?
+    /// The login password (`fleetcmd_password`).
+    public var password: String?
+    /// Half-close policy for this device (its preset's), when the run sets none.
+    public var halfClose: DeviceClient.HalfClosePolicy?
 
     public init(
         name: String, host: String, port: Int, format: FleetFraming.FrameFormat? = nil, tls: ClientTLS? = nil

@@ -229,6 +229,9 @@ public struct FleetRunner: Sendable {
         var client = configuration.client
         if let format = target.format { client.format = format }
         if let tls = target.tls { client.tls = tls }
+        if let session = target.session { client.session = session }
+        if let password = target.password { client.password = password }
+        if let halfClose = target.halfClose { client.halfClose = halfClose }
         if configuration.stopOnError {
             let isError = configuration.isErrorReply
             client.stopAfterReply = { payload in
@@ -251,7 +254,8 @@ public struct FleetRunner: Sendable {
         let settings = client
         // The lean path for literal addresses and self-delimiting replies; DeviceClient for everything else.
         let leanAddress =
-            client.format.reply.isSelfDelimiting && client.tls == nil ? SocketAddressBytes(host: target.host, port: target.port) : nil
+            client.format.reply.isSelfDelimiting && client.tls == nil && client.session.isEmpty
+            ? SocketAddressBytes(host: target.host, port: target.port) : nil
         let deviceClient = DeviceClient(configuration: settings, eventLoopGroup: group)
         let resolved = leanAddress == nil ? try? SocketAddress(ipAddress: target.host, port: target.port) : nil
         @Sendable func attempt(_ number: Int) {

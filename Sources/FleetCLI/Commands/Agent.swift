@@ -200,13 +200,13 @@ struct Agent: AsyncParsableCommand {
         if !execAllow.isEmpty { configuration.execAllow = execAllow }
         if configuration.listen.contains(where: \.tls) {
             guard let settings = configuration.tls else {
-                Console.error("fleetcmd: a TLS listener needs --tls-cert and --tls-key (or tls: in the config file)")
+                Console.error("a TLS listener needs --tls-cert and --tls-key (or tls: in the config file)")
                 throw ExitCode(ExitStatus.configInvalid)
             }
             do {
                 _ = try ServerTLS(settings)  // every file readable and matching, or a clear error now
             } catch {
-                Console.error("fleetcmd: \(error)")
+                Console.error("\(error)")
                 throw ExitCode(ExitStatus.configInvalid)
             }
         }

@@ -32,6 +32,12 @@ struct Probe: AsyncParsableCommand {
 
     @OptionGroup(title: "TLS") var tlsOptions: TLSOptions
 
+    @Option(help: ArgumentHelp("Device preset: targets without a port get its port (pjlink: 4352).", valueName: "name"))
+    var preset = "esc-cr"
+
+    @Option(help: ArgumentHelp("YAML file of your own presets.", valueName: "path"))
+    var presets: String?
+
     struct Record: Encodable {
         var device: String
         var outcome: String
@@ -56,7 +62,13 @@ struct Probe: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let addresses = try targets.map { try DeviceAddress(parsing: $0) }
+        let devicePreset: DevicePreset
+        do {
+            devicePreset = try PresetCatalog.load(file: presets).preset(named: preset)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let addresses = try targets.map { try DeviceAddress(parsing: $0, defaultPort: devicePreset.defaultPort) }
         var configuration = DeviceClient.Configuration(timeouts: .init(connect: connectTimeout.value))
         configuration.tls = try tlsOptions.clientTLS()
         let client = DeviceClient(configuration: configuration)

@@ -49,13 +49,19 @@ struct Run: AsyncParsableCommand {
     @OptionGroup(title: "TLS") var tlsOptions: TLSOptions
 
     @Option(help: ArgumentHelp("When to half-close after sending: auto, always or never.", valueName: "policy"))
-    var halfClose = "auto"
+    var halfClose: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Password for devices that ask for a login (PJLink); fleetcmd_password in the inventory wins. "
+                + "Default: $FLEETCMD_PASSWORD.", valueName: "text"))
+    var password: String?
 
     @Option(help: ArgumentHelp("Largest reply accepted.", valueName: "size"))
     var maxReply = ByteCountArgument(1 << 20)
 
-    @Option(help: "Port for devices whose inventory entry names none.")
-    var port = 9100
+    @Option(help: "Port for devices whose inventory entry names none. Default: their preset's (9100 for esc-cr).")
+    var port: Int?
 
     @Option(help: "Conversations in flight at once.")
     var forks = 1000
@@ -113,7 +119,7 @@ struct Run: AsyncParsableCommand {
         }
         guard forks >= 1 else { throw ValidationError("--forks must be at least 1") }
         guard retries >= 0 else { throw ValidationError("--retries must be 0 or more") }
-        guard DeviceClient.HalfClosePolicy(name: halfClose) != nil else {
+        if let halfClose, DeviceClient.HalfClosePolicy(name: halfClose) == nil {
             throw ValidationError("--half-close must be auto, always or never, not '\(halfClose)'")
         }
         _ = try shardNumbers()
@@ -167,7 +173,7 @@ struct Run: AsyncParsableCommand {
             timeouts: .init(
                 connect: timeouts.connectTimeout.value, reply: timeouts.replyTimeout.value,
                 total: timeouts.totalTimeout?.value, idle: timeouts.idleTimeout.value),
-            halfClose: DeviceClient.HalfClosePolicy(name: halfClose)!,  // checked in validate()
+            halfClose: DeviceClient.HalfClosePolicy(name: halfClose ?? "auto")!,  // checked in validate()
             maxReplyBytes: maxReply.value)
         let runner = FleetRunner(
             configuration: .init(
@@ -278,21 +284,29 @@ struct Run: AsyncParsableCommand {
         if let (index, count) = try shardNumbers() { hosts = hosts.filter { $0.shard(of: count) == index - 1 } }
         var targets: [RunTarget] = []
         let tlsSetups = TLSSetups()
+        let catalog: PresetCatalog
+        do {
+            catalog = try PresetCatalog.load(file: framing.presets)
+        } catch {
+            Console.error("\(error)")
+            throw ExitCode(ExitStatus.configInvalid)
+        }
+        let runPreset = try framing.devicePreset()
+        let environmentPassword = ProcessInfo.processInfo.environment["FLEETCMD_PASSWORD"]
         for host in hosts {
-            let (address, port) = host.endpoint(defaultPort: self.port)
+            let preset: DevicePreset
+            do {
+                preset = try host.preset.map { try catalog.preset(named: $0) } ?? runPreset
+            } catch {
+                Console.error("inventory: device \(host.name): \(error)")
+                throw ExitCode(ExitStatus.configInvalid)
+            }
+            let (address, port) = host.endpoint(defaultPort: self.port ?? preset.defaultPort)
             guard let port else {
                 Console.error("inventory: device \(host.name): fleetcmd_port must be a port number from 1 to 65535")
                 throw ExitCode(ExitStatus.configInvalid)
             }
-            var format: FrameFormat?
-            if let preset = host.preset {
-                do {
-                    format = try FrameFormat.preset(named: preset)
-                } catch {
-                    Console.error("inventory: device \(host.name): \(error)")
-                    throw ExitCode(ExitStatus.configInvalid)
-                }
-            }
+            let format: FrameFormat? = host.preset == nil ? nil : preset.format
             let tls: ClientTLS?
             do {
                 tls = try tlsSetups.setup(for: host, base: tlsOptions)
@@ -300,7 +314,11 @@ struct Run: AsyncParsableCommand {
                 Console.error("inventory: device \(host.name): \(error)")
                 throw ExitCode(ExitStatus.configInvalid)
             }
-            targets.append(RunTarget(name: host.name, host: address, port: port, format: format, tls: tls))
+            var target = RunTarget(name: host.name, host: address, port: port, format: format, tls: tls)
+            target.session = preset.session.isEmpty ? nil : preset.session
+            target.password = host.variables["fleetcmd_password"] ?? password ?? environmentPassword
+            if halfClose == nil { target.halfClose = DeviceClient.HalfClosePolicy(name: preset.halfClose.rawValue) }
+            targets.append(target)
         }
         return targets
     }

@@ -18,7 +18,9 @@ struct Send: AsyncParsableCommand {
     )
 
     @Argument(
-        help: ArgumentHelp("The device: host, host:port, [v6addr]:port (default port 9100).", valueName: "host[:port]"))
+        help: ArgumentHelp(
+            "The device: host, host:port, [v6addr]:port (default port: the preset's, 9100 for esc-cr).",
+            valueName: "host[:port]"))
     var device: String
 
     @Argument(
@@ -43,8 +45,14 @@ struct Send: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Half-close after sending: auto (only for a single command), always, never.", valueName: "policy"))
-    var halfClose = "auto"
+            "Half-close after sending: auto (only for a single command), always, never. Default: the preset's.",
+            valueName: "policy"))
+    var halfClose: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Password for devices that ask for a login (PJLink). Default: $FLEETCMD_PASSWORD.", valueName: "text"))
+    var password: String?
 
     @Option(help: ArgumentHelp("Largest reply accepted.", valueName: "size"))
     var maxReply = ByteCountArgument(1 << 20)
@@ -59,7 +67,7 @@ struct Send: AsyncParsableCommand {
         guard !commands.isEmpty || !files.isEmpty else {
             throw ValidationError("give at least one COMMAND (or --file)")
         }
-        guard DeviceClient.HalfClosePolicy(name: halfClose) != nil else {
+        if let halfClose, DeviceClient.HalfClosePolicy(name: halfClose) == nil {
             throw ValidationError("--half-close must be auto, always or never, not '\(halfClose)'")
         }
         do {
@@ -71,19 +79,23 @@ struct Send: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let address = try DeviceAddress(parsing: device)
+        let preset = try framing.devicePreset()
+        let address = try DeviceAddress(parsing: device, defaultPort: preset.defaultPort)
         let payloads = try payloads(readingFiles: true)
         var configuration = DeviceClient.Configuration(
             format: try framing.format(),
             timeouts: .init(
                 connect: timeouts.connectTimeout.value, reply: timeouts.replyTimeout.value,
                 total: timeouts.totalTimeout?.value, idle: timeouts.idleTimeout.value),
-            halfClose: DeviceClient.HalfClosePolicy(name: halfClose)!,  // checked in validate()
+            halfClose: DeviceClient.HalfClosePolicy(name: halfClose ?? preset.halfClose.rawValue)!,  // checked in validate()
             maxReplyBytes: maxReply.value
         )
         configuration.tls = try tlsOptions.clientTLS()
+        configuration.session = preset.session
+        configuration.password = password ?? ProcessInfo.processInfo.environment["FLEETCMD_PASSWORD"]
         let exchange = await DeviceClient(configuration: configuration).exchange(payloads.map(\.bytes), with: address)
-        let printer = ReplyPrinter(output: output, rawReply: rawReply)
+        var printer = ReplyPrinter(output: output, rawReply: rawReply)
+        printer.decoder = preset.decoder
         for (index, payload) in payloads.enumerated() {
             if index < exchange.replies.count {
                 printer.printReply(
@@ -134,6 +146,8 @@ struct Send: AsyncParsableCommand {
 struct ReplyPrinter {
     var output: OutputFormat
     var rawReply: Bool
+    /// How the preset explains a reply in text output (ESC/POS status bits).
+    var decoder: DevicePreset.ReplyDecoder? = nil
 
     struct Record: Encodable {
         var device: String
@@ -155,7 +169,11 @@ struct ReplyPrinter {
         let shown = bytes(of: reply)
         switch output {
         case .text:
-            Console.out(Render.text(shown))
+            if decoder == .escposStatus, let byte = reply.payload.first {
+                Console.out(EscPosStatus.describe(byte, command: command))
+            } else {
+                Console.out(Render.text(shown))
+            }
         case .hex:
             Console.out(shown.isEmpty ? "(empty reply)" : ByteEscapes.hexdump(shown))
         case .json:

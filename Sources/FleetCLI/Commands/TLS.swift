@@ -74,7 +74,7 @@ struct TLS: ParsableCommand {
             do {
                 try issueAll()
             } catch let error as TLSSetupError {
-                Console.error("fleetcmd tls init: \(error)")
+                Console.error("tls init: \(error)")
                 throw ExitCode(ExitStatus.configInvalid)
             }
         }
@@ -191,7 +191,7 @@ struct TLS: ParsableCommand {
                     let names = (try? ClientIdentity(certificate).description) ?? "?"
                     Console.out("\(try CertificatePin(of: certificate))  \(file)  \(names)")
                 } catch {
-                    Console.error("fleetcmd tls pin: \(error)")
+                    Console.error("tls pin: \(error)")
                     throw ExitCode(ExitStatus.configInvalid)
                 }
             }

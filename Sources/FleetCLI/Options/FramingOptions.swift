@@ -5,8 +5,13 @@ import FleetFraming
 struct FramingOptions: ParsableArguments {
     @Option(
         name: .long,
-        help: ArgumentHelp("Framing preset: \(FrameFormat.presetNames.joined(separator: ", ")).", valueName: "name"))
+        help: ArgumentHelp(
+            "Device preset (`fleetcmd presets` lists them): framing, port, session. Default: esc-cr.",
+            valueName: "name"))
     var preset: String = "esc-cr"
+
+    @Option(help: ArgumentHelp("YAML file of your own presets (see `fleetcmd presets`).", valueName: "path"))
+    var presets: String?
 
     @Option(help: ArgumentHelp("Bytes before each command (escapes like \\x1b or hex:1b).", valueName: "bytes"))
     var prefix: String?
@@ -21,10 +26,20 @@ struct FramingOptions: ParsableArguments {
             "Bytes that end a reply (escapes or hex:); an empty value reads until close or idle.", valueName: "bytes"))
     var replyEnd: String?
 
+    /// The chosen device preset (built-in or from the presets file).
+    func devicePreset() throws -> DevicePreset {
+        do {
+            return try PresetCatalog.load(file: presets).preset(named: preset)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
     /// The resolved frame format.
     func format() throws -> FrameFormat {
+        let base = try devicePreset().format
         do {
-            return try FrameFormat.preset(named: preset).customized(
+            return try base.customized(
                 prefix: try prefix.map(ByteEscapes.parse),
                 suffix: try suffix.map(ByteEscapes.parse),
                 replyEnd: try replyEnd.map(ByteEscapes.parse)

@@ -65,7 +65,7 @@ struct TLSOptions: ParsableArguments {
         do {
             return try ClientTLS(settings)
         } catch {
-            Console.error("fleetcmd: \(error)")
+            Console.error("\(error)")
             throw ExitCode(ExitStatus.configInvalid)
         }
     }
