@@ -88,8 +88,8 @@ public struct AccessList: Sendable, Hashable {
         }
 
         public var description: String {
-            let text = (try? SocketAddress(packedIPAddress: ByteBuffer(bytes: address), port: 0).ipAddress) ?? "?"
-            return "\(text ?? "?")/\(prefix)"
+            let text = (try? SocketAddress(packedIPAddress: ByteBuffer(bytes: address), port: 0))?.ipAddress ?? "?"
+            return "\(text)/\(prefix)"
         }
     }
 }

@@ -88,7 +88,7 @@ struct AgentResponder: Sendable {
     /// The answer when it needs no suspension; `nil` for `exec` and async handler routes.
     private func answerNow(_ bytes: [UInt8], caller: Caller) -> (AgentReply, String)? {
         guard !bytes.isEmpty else { return (.error("empty command"), "(empty)") }
-        guard let text = Self.validText(bytes) else {
+        guard let text = commandText(bytes) else {
             stats.error(.invalidByte)
             return (.error("invalid byte"), "(invalid)")
         }
@@ -120,7 +120,7 @@ struct AgentResponder: Sendable {
 
     /// The answer of an `exec` or async handler route (``answerNow`` returned `nil`).
     private func answerLater(_ bytes: [UInt8], caller: Caller) async -> (AgentReply, String) {
-        guard let text = Self.validText(bytes), let (route, arguments) = router.match(text) else {
+        guard let text = commandText(bytes), let (route, arguments) = router.match(text) else {
             return (configuration.unknownCommandReply, "(unknown)")  // answerNow handled these
         }
         let request = AgentRequest(
@@ -155,6 +155,14 @@ struct AgentResponder: Sendable {
     }
 
     /// The command as text when it is valid UTF-8 with no control bytes but TAB; `nil` otherwise.
+    /// The text routes see: the command as text, or (for binary devices) its hex digits.
+    private func commandText(_ bytes: [UInt8]) -> String? {
+        if let text = Self.validText(bytes) { return text }
+        guard configuration.matchesBinaryCommandsAsHex else { return nil }
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }, as: UTF8.self)
+    }
+
     static func validText(_ bytes: [UInt8]) -> String? {
         for byte in bytes where (byte < 0x20 && byte != 0x09) || byte == 0x7F { return nil }
         return String(validating: bytes, as: UTF8.self)

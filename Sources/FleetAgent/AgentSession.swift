@@ -1,5 +1,4 @@
 import FleetTLS
-public import FleetFraming
 import NIOCore
 
 /// What a device does on a new connection before it takes commands: greet, exchange a handshake, ask for a login.
@@ -118,8 +117,9 @@ final class AgentSessionHandler: ChannelInboundHandler {
     private func refuse(context: ChannelHandlerContext, with reply: [UInt8]) {
         pending = nil
         state = .open
-        let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: reply)))
-        written.whenComplete { _ in context.close(promise: nil) }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: reply)), promise: written)
+        written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
 }

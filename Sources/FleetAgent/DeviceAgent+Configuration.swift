@@ -27,6 +27,9 @@ extension DeviceAgent {
         public var execAllow: [String]?
         /// A greeting, handshake or login before commands (a simulated device family). Default: none.
         public var session: AgentSession?
+        /// Match commands that are not text (control bytes, invalid UTF-8) by their lowercase hex digits, so that
+        /// a route named `100401` answers ESC/POS `DLE EOT 1`. Default: false (they get `ERR invalid byte`).
+        public var matchesBinaryCommandsAsHex = false
 
         public init(
             listen: [ListenAddress] = [ListenAddress(host: "0.0.0.0", port: 9100)],

@@ -1,5 +1,5 @@
 import FleetFraming
-public import FleetTLS
+import FleetTLS
 public import Logging
 import NIOConcurrencyHelpers
 public import NIOCore

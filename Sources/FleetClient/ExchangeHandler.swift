@@ -26,8 +26,7 @@ final class ExchangeHandler: ChannelInboundHandler {
     private var replies: [Reply] = []
     private var writtenAt: [NIODeadline]
     private var connectedAt: NIODeadline?
-    private var opening = Opening.notStarted
-    private var greetingScanner: FrameScanner?
+    private var opener: SessionOpener
     /// Bytes put before the first command (a PJLink login digest).
     private var firstCommandPrefix: [UInt8] = []
     private var replyTimer: Scheduled<Void>?
@@ -45,6 +44,7 @@ final class ExchangeHandler: ChannelInboundHandler {
         self.startedAt = startedAt
         self.scanner = FrameScanner(spec: configuration.format.reply, maxFrameBytes: configuration.maxReplyBytes)
         self.writtenAt = Array(repeating: startedAt, count: commands.count)
+        self.opener = SessionOpener(session: configuration.session, password: configuration.password)
         self.machine = ExchangeStateMachine(
             commandCount: commands.count,
             isPipelined: configuration.format.reply.isSelfDelimiting && configuration.stopAfterReply == nil,
@@ -75,9 +75,9 @@ final class ExchangeHandler: ChannelInboundHandler {
         } else {
             received!.writeBuffer(&chunk)  // just set above when nil
         }
-        if opening != .done {
+        if opener.phase != .open {
             advanceSession(context: context)
-            guard opening == .done, received != nil else { return }
+            guard opener.phase == .open, received != nil else { return }
         }
         if configuration.format.reply.endsAtClose { armIdleTimer(context: context) }
         scanReplies(context: context)
@@ -156,11 +156,9 @@ final class ExchangeHandler: ChannelInboundHandler {
     }
 
     private func deliver(payload: ByteBuffer, frame: ByteBuffer, context: ChannelHandlerContext) {
-        if configuration.session.authentication == .pjlink, replies.isEmpty,
-            payload.readableBytesView.starts(with: Array("PJLINK ERRA".utf8))
-        {
+        if replies.isEmpty, opener.isLoginRefusal(payload) {
             // The projector refused the login digest: no command was run.
-            fail(context: context, .sessionRefused, "PJLink authentication failed (wrong password)")
+            fail(context: context, .sessionRefused, SessionOpener.loginRefused)
             return
         }
         let stop = configuration.stopAfterReply.map { $0(Array(payload.readableBytesView)) } ?? false
@@ -178,10 +176,10 @@ final class ExchangeHandler: ChannelInboundHandler {
 
     private func endOfStream(context: ChannelHandlerContext) {
         guard !machine.isFinished else { return }
-        if opening == .handshake || opening == .greeting {
+        if opener.phase == .handshake || opener.phase == .greeting {
             fail(
                 context: context, .sessionRefused,
-                "closed during the \(opening == .handshake ? "handshake" : "greeting") (no command was sent)")
+                "closed during the \(opener.phase == .handshake ? "handshake" : "greeting") (no command was sent)")
             return
         }
         if var buffer = received, configuration.format.reply.endsAtClose {
@@ -294,94 +292,35 @@ final class ExchangeHandler: ChannelInboundHandler {
 extension ExchangeHandler: Sendable {}
 
 extension ExchangeHandler {
-    /// Where the conversation is before its first command.
-    enum Opening: Equatable {
-        case notStarted, handshake, greeting, done
-    }
-
     /// The connection (and TLS, if any) is up: start the device's session, or the commands when it has none.
     private func openSession(context: ChannelHandlerContext) {
-        guard opening == .notStarted, !machine.isFinished else { return }
-        let session = configuration.session
-        if let hello = session.handshake {
-            opening = .handshake
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: hello)), promise: nil)
-            armReplyTimer(context: context)
-        } else if let greeting = session.greeting {
-            opening = .greeting
-            greetingScanner = FrameScanner(spec: greeting, maxFrameBytes: 4096)
-            armReplyTimer(context: context)
-        } else {
-            startCommands(context: context)
-        }
-    }
-
-    private func startCommands(context: ChannelHandlerContext) {
-        opening = .done
-        replyTimer?.cancel()
-        perform(machine.connected(), context: context)
+        guard opener.phase == .idle, !machine.isFinished else { return }
+        armReplyTimer(context: context)  // bounds the whole opening: handshake and greeting
+        handle(opener.start(), context: context)
     }
 
     /// Consumes handshake and greeting bytes from `received`; leftover bytes stay for the replies.
     private func advanceSession(context: ChannelHandlerContext) {
         guard var buffer = received else { return }
-        if opening == .handshake {
-            let pattern = configuration.session.handshakeReply
-            guard buffer.readableBytes >= pattern.count, let reply = buffer.readBytes(length: pattern.count) else {
-                return
-            }
-            received = buffer
-            compactIfEmpty()
-            guard zip(pattern, reply).allSatisfy({ $0.0 == nil || $0.0 == $0.1 }) else {
-                fail(
-                    context: context, .sessionRefused,
-                    "the device refused the handshake (reply \(ByteEscapes.hex(reply)))")
-                return
-            }
-            if let greeting = configuration.session.greeting {
-                opening = .greeting
-                greetingScanner = FrameScanner(spec: greeting, maxFrameBytes: 4096)
-                advanceSession(context: context)
-            } else {
-                startCommands(context: context)
-            }
-            return
-        }
-        guard opening == .greeting, var scanner = greetingScanner else { return }
-        let scanned: ScannedFrame
-        do {
-            scanned = try buffer.readFrame(using: &scanner)
-        } catch {
-            fail(context: context, .sessionRefused, "the greeting is longer than 4 KiB")
-            return
-        }
-        greetingScanner = scanner
+        let step = opener.consume(&buffer)
         received = buffer
         compactIfEmpty()
-        guard let payload = scanned.payload else { return }
-        let text = String(decoding: payload.readableBytesView, as: UTF8.self)
-        if configuration.session.authentication == .pjlink {
-            let words = text.split(separator: " ")
-            switch (words.first, words.dropFirst().first) {
-            case ("PJLINK", "0"):
-                break
-            case ("PJLINK", "1"):
-                guard words.count >= 3, let password = configuration.password else {
-                    fail(
-                        context: context, .sessionRefused,
-                        "the device asks for a PJLink password (give --password, or fleetcmd_password in the inventory)")
-                    return
-                }
-                firstCommandPrefix = PJLinkLogin.digest(random: String(words[2]), password: password)
-            case ("PJLINK", "ERRA"):
-                fail(context: context, .sessionRefused, "the device refused the connection (PJLINK ERRA)")
-                return
-            default:
-                fail(context: context, .sessionRefused, "unexpected greeting '\(ByteEscapes.render(Array(text.utf8)))'")
-                return
-            }
+        handle(step, context: context)
+    }
+
+    private func handle(_ step: SessionOpener.Step, context: ChannelHandlerContext) {
+        switch step {
+        case .send(let bytes):
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+            if received != nil { advanceSession(context: context) }
+        case .needMore:
+            break
+        case .open(let prefix):
+            firstCommandPrefix = prefix
+            replyTimer?.cancel()
+            perform(machine.connected(), context: context)
+        case .refused(let detail):
+            fail(context: context, .sessionRefused, detail)
         }
-        startCommands(context: context)
     }
 }
-

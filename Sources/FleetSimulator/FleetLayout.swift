@@ -75,7 +75,8 @@ public struct FleetLayout: Sendable, Hashable {
 
     /// The fleet as an inventory: `yaml`/`yml` (Ansible YAML), `ini` (Ansible INI), anything else a plain
     /// `host:port` list, one device per line.
-    public func inventory(format: String) -> String {
+    /// - Parameter variables: group variables for every device (`fleetcmd_preset`), in order.
+    public func inventory(format: String, variables: [(String, String)] = []) -> String {
         var out = ""
         out.reserveCapacity(count * 48)
         switch format {
@@ -86,11 +87,19 @@ public struct FleetLayout: Sendable, Hashable {
                 let (host, port) = endpoint(number)
                 out += "        \(name(number)): {ansible_host: \"\(host)\", fleetcmd_port: \(port)}\n"
             }
+            if !variables.isEmpty {
+                out += "      vars:\n"
+                for (name, value) in variables { out += "        \(name): \"\(value)\"\n" }
+            }
         case "ini":
             out += "# A simulated fleet of \(count) devices (fleetcmd simulate).\n[simulated]\n"
             for number in 1...count {
                 let (host, port) = endpoint(number)
                 out += "\(name(number)) ansible_host=\(host) fleetcmd_port=\(port)\n"
+            }
+            if !variables.isEmpty {
+                out += "\n[simulated:vars]\n"
+                for (name, value) in variables { out += "\(name)=\(value)\n" }
             }
         default:
             for number in 1...count { out += address(number) + "\n" }

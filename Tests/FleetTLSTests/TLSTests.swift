@@ -225,7 +225,7 @@ private func local(_ port: Int) -> DeviceAddress { DeviceAddress(host: "127.0.0.
                 RunTarget(name: "plain", host: "127.0.0.1", port: ports[1]),
             ]
             let runner = FleetRunner(configuration: .init(commands: [bytes("PING")], forks: 4))
-            let results = try await runner.run(targets)
+            let results = await runner.run(targets)
             let byName = Dictionary(uniqueKeysWithValues: results.map { ($0.device, $0) })
             #expect(byName["good"]?.outcome == .ok)
             #expect(byName["good"]?.replies == ["PONG"])

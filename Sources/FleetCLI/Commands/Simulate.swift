@@ -58,8 +58,18 @@ struct Simulate: AsyncParsableCommand {
         help: ArgumentHelp("A fault for a share of devices, e.g. refuse=0.01 (repeatable).", valueName: "kind=rate"))
     var faults: [String] = []
 
-    @Option(help: ArgumentHelp("Framing preset (as for send).", valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "Device family to simulate (`fleetcmd presets`): its framing, session and commands, as its manual "
+                + "says (pjlink greets, epson-escvp21 wants its handshake, hp-pjl takes one connection at a time).",
+            valueName: "name"))
     var preset: String?
+
+    @Option(help: ArgumentHelp("pjlink devices ask for this password (MD5 login).", valueName: "text"))
+    var password: String?
+
+    @Flag(help: "epson-escvp21 devices refuse the ESC/VP.net handshake (a locked projector).")
+    var refuseHandshake = false
 
     @Option(help: "Seed for the fault assignment: the same seed gives the same faulty devices.")
     var seed: UInt64 = 1
@@ -151,9 +161,28 @@ struct Simulate: AsyncParsableCommand {
             count: devices, addressing: .addresses(network: block.network, prefix: block.prefix, port: port))
     }
 
+    /// Group variables for `--inventory-out`: the family's preset (and PJLink password), so that `run` frames right.
+    private var inventoryVariables: [(String, String)] {
+        var variables: [(String, String)] = []
+        if let preset { variables.append(("fleetcmd_preset", preset)) }
+        if let password { variables.append(("fleetcmd_password", password)) }
+        return variables
+    }
+
     private func makeProfile() throws -> SimulatorProfile {
         var profile = try profile.map { try SimulatorProfile.load(path: $0) } ?? SimulatorProfile()
-        if let preset { profile.configuration.format = try FrameFormat.preset(named: preset) }
+        if let preset {
+            guard let device = DevicePreset.builtin(named: preset) else {
+                throw ValidationError("unknown preset '\(preset)' (see `fleetcmd presets`)")
+            }
+            if self.profile == nil,
+                let family = SimulatorProfile.family(device, password: password, refusesHandshake: refuseHandshake)
+            {
+                profile = family
+            } else {
+                profile.configuration.format = device.format
+            }
+        }
         profile.faults += try faults.map { try SimulatorProfile.rule(flag: $0) }
         return profile
     }
@@ -179,7 +208,9 @@ struct Simulate: AsyncParsableCommand {
         let (inventoryOut, readyFile, seed) = (self.inventoryOut, self.readyFile, self.seed)
         let fleet = SimulatedFleet(configuration: configuration, logger: logger) { fleet in
             if !worker, let inventoryOut {
-                Self.write(layout.inventory(format: Self.extension(of: inventoryOut)), to: inventoryOut)
+                Self.write(
+                    layout.inventory(format: Self.extension(of: inventoryOut), variables: inventoryVariables),
+                    to: inventoryOut)
             }
             if let readyFile { Self.write("ready\n", to: readyFile) }
             if !worker {
@@ -285,7 +316,10 @@ struct Simulate: AsyncParsableCommand {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        if let inventoryOut { Self.write(layout.inventory(format: Self.extension(of: inventoryOut)), to: inventoryOut) }
+        if let inventoryOut {
+            Self.write(
+                layout.inventory(format: Self.extension(of: inventoryOut), variables: inventoryVariables), to: inventoryOut)
+        }
         if let readyFile { Self.write("ready\n", to: readyFile) }
         let plan = FaultPlan(rules: profile.faults, seed: seed, count: layout.count)
         Console.out(
@@ -328,6 +362,8 @@ struct Simulate: AsyncParsableCommand {
         }
         if let profile { arguments += ["--profile", profile] }
         if let preset { arguments += ["--preset", preset] }
+        if let password { arguments += ["--password", password] }
+        if refuseHandshake { arguments.append("--refuse-handshake") }
         for fault in faults { arguments += ["--fault", fault] }
         arguments += [
             "--devices-per-process", String(shard.count), "--shard", "\(shard.lowerBound)-\(shard.upperBound)",

@@ -39,7 +39,7 @@ struct FramingOptions: ParsableArguments {
     func format() throws -> FrameFormat {
         let base = try devicePreset().format
         do {
-            return try base.customized(
+            return base.customized(
                 prefix: try prefix.map(ByteEscapes.parse),
                 suffix: try suffix.map(ByteEscapes.parse),
                 replyEnd: try replyEnd.map(ByteEscapes.parse)

@@ -1,0 +1,102 @@
+import FleetCodec
+import FleetFraming
+import FleetTLS
+import NIOCore
+
+/// What a device expects before its first command (a ``DevicePreset/Session``), as a value free of I/O: the
+/// one-shot ``ExchangeHandler`` and the interactive ``DeviceConnection`` both drive it.
+struct SessionOpener {
+    enum Step: Equatable {
+        /// Write these bytes (the handshake), then feed replies.
+        case send([UInt8])
+        /// Feed more bytes.
+        case needMore
+        /// The session is open; put `prefix` before the first command (a PJLink login digest).
+        case open(prefix: [UInt8])
+        /// The device refused the session (a ``DeviceError/Code/sessionRefused`` with this detail).
+        case refused(String)
+    }
+
+    enum Phase: Equatable { case idle, handshake, greeting, open }
+
+    private let session: DevicePreset.Session
+    private let password: String?
+    private(set) var phase = Phase.idle
+    private var greetingScanner: FrameScanner?
+
+    init(session: DevicePreset.Session, password: String?) {
+        self.session = session
+        self.password = password
+    }
+
+    /// The connection is up.
+    mutating func start() -> Step {
+        if let hello = session.handshake {
+            phase = .handshake
+            return .send(hello)
+        }
+        return startGreeting()
+    }
+
+    private mutating func startGreeting() -> Step {
+        guard let greeting = session.greeting else {
+            phase = .open
+            return .open(prefix: [])
+        }
+        phase = .greeting
+        greetingScanner = FrameScanner(spec: greeting, maxFrameBytes: 4096)
+        return .needMore
+    }
+
+    /// Consumes session bytes from the front of `buffer`; what follows stays there for the replies.
+    mutating func consume(_ buffer: inout ByteBuffer) -> Step {
+        if phase == .handshake {
+            let pattern = session.handshakeReply
+            guard buffer.readableBytes >= pattern.count, let reply = buffer.readBytes(length: pattern.count) else {
+                return .needMore
+            }
+            guard zip(pattern, reply).allSatisfy({ $0.0 == nil || $0.0 == $0.1 }) else {
+                return .refused("the device refused the handshake (reply \(ByteEscapes.hex(reply)))")
+            }
+            let next = startGreeting()
+            return next == .needMore ? consume(&buffer) : next
+        }
+        guard phase == .greeting, var scanner = greetingScanner else { return .needMore }
+        let scanned: ScannedFrame
+        do {
+            scanned = try buffer.readFrame(using: &scanner)
+        } catch {
+            return .refused("the greeting is longer than 4 KiB")
+        }
+        greetingScanner = scanner
+        guard let payload = scanned.payload else { return .needMore }
+        phase = .open
+        return greeted(String(decoding: payload.readableBytesView, as: UTF8.self))
+    }
+
+    private func greeted(_ text: String) -> Step {
+        guard session.authentication == .pjlink else { return .open(prefix: []) }
+        let words = text.split(separator: " ")
+        switch (words.first, words.dropFirst().first) {
+        case ("PJLINK", "0"):
+            return .open(prefix: [])
+        case ("PJLINK", "1"):
+            guard words.count >= 3, let password else {
+                return .refused(
+                    "the device asks for a PJLink password (give --password, or fleetcmd_password in the inventory)")
+            }
+            return .open(prefix: PJLinkLogin.digest(random: String(words[2]), password: password))
+        case ("PJLINK", "ERRA"):
+            return .refused("the device refused the connection (PJLINK ERRA)")
+        default:
+            return .refused("unexpected greeting '\(ByteEscapes.render(Array(text.utf8)))'")
+        }
+    }
+
+    /// Whether `payload`, the first reply, is the device refusing the login.
+    func isLoginRefusal(_ payload: ByteBuffer) -> Bool {
+        session.authentication == .pjlink && payload.readableBytesView.starts(with: Array("PJLINK ERRA".utf8))
+    }
+
+    static let loginRefused = "PJLink authentication failed (wrong password)"
+}
