@@ -150,8 +150,8 @@ struct LineEditor {
         var raw = saved
         raw.c_lflag &= ~tcflag_t(ECHO | ICANON | ISIG | IEXTEN)
         raw.c_iflag &= ~tcflag_t(IXON | ICRNL)
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw)
-        defer { tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved) }
+        tcsetattr(STDIN_FILENO, TCSADRAIN, &raw)  // DRAIN, not FLUSH: keep what was typed ahead
+        defer { tcsetattr(STDIN_FILENO, TCSADRAIN, &saved) }
         let line = edit(prompt: prompt)
         if let line, !line.trimmingCharacters(in: .whitespaces).isEmpty, history.last != line {
             history.append(line)

@@ -1,0 +1,128 @@
+"""`fleetcmd shell` under a pseudo-terminal, typed at as a person would: line editing, history, :hex, :raw, and a
+device family's session (PJLink login) over one connection."""
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import time
+
+import pytest
+
+from agent_support import AgentProcess
+
+UP, LEFT, RIGHT, HOME, END = b"\x1b[A", b"\x1b[D", b"\x1b[C", b"\x1b[H", b"\x1b[F"
+
+
+class Terminal:
+    """fleetcmd running on a pty: `type` writes keys, `expect` reads (bounded) until a pattern shows."""
+
+    def __init__(self, argv, env):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.execve(argv[0], argv, env)
+        self.output = b""
+
+    def type(self, keys):
+        for chunk in [keys[i:i + 1] for i in range(len(keys))]:
+            os.write(self.fd, chunk)
+        time.sleep(0.02)  # ok-sleep: a person types; lets the editor redraw between keys
+
+    def expect(self, pattern, timeout=10):
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while time.monotonic() < deadline:
+            match = regex.search(self.output)
+            if match:
+                self.output = self.output[match.end():]
+                return match
+            ready, _, _ = select.select([self.fd], [], [], 0.1)
+            if ready:
+                try:
+                    self.output += os.read(self.fd, 4096)
+                except OSError:
+                    break
+        raise AssertionError(f"{pattern!r} not seen; got {self.output!r}")
+
+    def wait(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(status)
+            try:
+                ready, _, _ = select.select([self.fd], [], [], 0.1)
+                if ready:
+                    self.output += os.read(self.fd, 4096)
+            except OSError:
+                pass
+        os.kill(self.pid, signal.SIGKILL)
+        raise AssertionError("shell did not exit")
+
+
+@pytest.fixture
+def shell_env(tmp_path):
+    env = dict(os.environ)
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    env["TERM"] = "xterm"
+    return env
+
+
+def test_line_editing_history_hex_and_raw(fleetcmd, shell_env, tmp_path):
+    agent = AgentProcess(fleetcmd, "--log-level", "warning")
+    try:
+        term = Terminal([fleetcmd, "shell", f"127.0.0.1:{agent.port}"], shell_env)
+        term.expect(rb"connected to 127\.0\.0\.1:\d+ \(esc-cr\)")
+        term.type(b"PING\r")
+        term.expect(rb"PONG")
+        # Edit in the middle of the line: "ECHO wrld", three lefts, "o" -> "ECHO world".
+        term.type(b"ECHO wrld" + LEFT * 3 + b"o\r")
+        term.expect(rb"\r\nworld\r\n")
+        # History: up twice recalls PING; Home/End and Ctrl-U work on it.
+        term.type(UP + UP + b"\r")
+        term.expect(rb"PONG")
+        term.type(b"junk\x15ECHO again\r")  # Ctrl-U drops "junk"
+        term.expect(rb"\r\nagain\r\n")
+        term.type(b":hex 50 49 4e 47\r")
+        term.expect(rb"PONG")
+        term.type(b":raw\r")
+        term.expect(rb"raw on")
+        term.type(b"PING\r")
+        term.expect(rb"> 1b50494e470d")
+        term.expect(rb"< 504f4e4700")
+        term.type(b"\x04")  # Ctrl-D on an empty line
+        assert term.wait() == 0
+        history = (tmp_path / "state" / "fleetcmd" / "shell_history").read_text().splitlines()
+        assert history == ["PING", "ECHO world", "PING", "ECHO again", ":hex 50 49 4e 47", ":raw", "PING"]
+        assert oct(os.stat(tmp_path / "state" / "fleetcmd" / "shell_history").st_mode & 0o777) == "0o600"
+    finally:
+        agent.stop()
+
+
+def test_pjlink_session_over_one_connection(fleetcmd, shell_env, tmp_path):
+    ready = tmp_path / "ready"
+    sim = subprocess.Popen([fleetcmd, "simulate", "--devices", "2", "--addresses", "127.8.0.0/24", "--port", "19741",
+                            "--preset", "pjlink", "--password", "sekrit", "--ready-file", str(ready),
+                            "--stats-out", str(tmp_path / "stats.json")],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert sim.poll() is None and time.monotonic() < deadline, "simulator did not get ready"
+            time.sleep(0.05)  # ok-sleep: polling a file with a deadline
+        term = Terminal([fleetcmd, "shell", "127.8.0.1:19741", "--preset", "pjlink", "--password", "sekrit"], shell_env)
+        term.expect(rb"connected to 127\.8\.0\.1:19741 \(pjlink\)")
+        term.type(b"%1POWR ?\r")
+        term.expect(rb"%1POWR=1")
+        term.type(b"%1NAME ?\r")
+        term.expect(rb"%1NAME=dev0*1\r")
+        term.type(b":quit\r")
+        assert term.wait() == 0
+        wrong = subprocess.run([fleetcmd, "shell", "127.8.0.2:19741", "--preset", "pjlink", "--password", "nope"],
+                               input="%1POWR ?\n", capture_output=True, text=True, timeout=30)
+        assert wrong.returncode == 14
+        assert "PJLink authentication failed" in wrong.stderr
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(timeout=20)
