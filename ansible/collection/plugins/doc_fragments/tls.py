@@ -34,4 +34,8 @@ options:
     description: Do not check the devices' certificates at all (encrypted but unauthenticated).
     type: bool
     default: false
+  password:
+    description:
+      - Password for devices whose preset logs in (PJLink). Inventory C(fleetcmd_password) wins for C(run).
+    type: str
 """

@@ -19,6 +19,7 @@ COMMON_ARGUMENT_SPEC = dict(
     cert=dict(type="path"),
     key=dict(type="path", no_log=False),
     insecure=dict(type="bool", default=False),
+    password=dict(type="str", no_log=True),
 )
 
 
@@ -34,6 +35,7 @@ def common_flags(params):
              "--retries", str(params["retries"])]
     if params["stop_on_error"]:
         flags.append("--stop-on-error")
+
     return flags + tls_flags(params)
 
 
@@ -49,3 +51,8 @@ def tls_flags(params):
     if params["insecure"]:
         flags.append("--insecure")
     return flags
+
+
+def fleetcmd_environment(params):
+    """Environment for fleetcmd: the password goes through FLEETCMD_PASSWORD, never the command line (ps shows it)."""
+    return {"FLEETCMD_PASSWORD": params["password"]} if params["password"] else {}

@@ -121,6 +121,7 @@ from ansible_collections.fleetcmd.fleet.plugins.module_utils.fleetcmd import (
     COMMON_ARGUMENT_SPEC,
     common_flags,
     fleetcmd_binary,
+    fleetcmd_environment,
 )
 
 
@@ -142,7 +143,7 @@ def main():
     if p["limit"]:
         base += ["--limit", p["limit"]]
     if module.check_mode:
-        rc, out, err = module.run_command(base + ["--list-hosts"])
+        rc, out, err = module.run_command(base + ["--list-hosts"], environ_update=fleetcmd_environment(p))
         if rc != 0:
             module.fail_json(msg="fleetcmd run --list-hosts failed (exit %d): %s" % (rc, err.strip()), rc=rc)
         results = {}
@@ -157,7 +158,7 @@ def main():
     if not p["journal"]:
         argv.append("--no-journal")
     argv += ["--"] + p["commands"]
-    rc, out, err = module.run_command(argv)
+    rc, out, err = module.run_command(argv, environ_update=fleetcmd_environment(p))
     try:
         devices = json.loads(out)
     except ValueError:

@@ -30,7 +30,7 @@ options:
     elements: str
     required: true
   preset:
-    description: Framing preset (C(esc-cr), C(line), C(crlf), C(cr), C(raw), C(length16), C(length32), C(fixed:N)).
+    description: Device preset (C(fleetcmd presets) lists them), e.g. C(esc-cr), C(hp-pjl), C(pjlink), C(line), C(fixed:N).
     type: str
     default: esc-cr
   connect_timeout:
@@ -114,6 +114,7 @@ from ansible_collections.fleetcmd.fleet.plugins.module_utils.fleetcmd import (
     COMMON_ARGUMENT_SPEC,
     common_flags,
     fleetcmd_binary,
+    fleetcmd_environment,
 )
 
 
@@ -136,7 +137,7 @@ def main():
                          msg="check mode: would send %d command(s) to %s" % (len(p["commands"]), address))
     argv = [fleetcmd_binary(module), "run", "--no-journal", "-i", "-"] + common_flags(p)
     argv += ["--half-close", p["half_close"], "--error-pattern", p["error_pattern"], "--"] + p["commands"]
-    rc, out, err = module.run_command(argv, data=address + "\n", binary_data=True)
+    rc, out, err = module.run_command(argv, data=address + "\n", binary_data=True, environ_update=fleetcmd_environment(p))
     try:
         result = json.loads(out)[0]
     except (ValueError, IndexError):
