@@ -77,7 +77,8 @@ public final class DeviceConnection: Sendable {
     /// Sends one command (framed by the configuration) and waits for its reply.
     public func send(_ payload: [UInt8]) async throws -> Reply {
         let handler = self.handler
-        return try await channel.eventLoop.flatSubmit { handler.value.send(payload) }.get()
+        let loop = channel.eventLoop
+        return try await loop.flatSubmit { handler.value.send(payload, on: loop) }.get()
     }
 
     public func close() async {
@@ -186,9 +187,12 @@ final class ConnectionHandler: ChannelInboundHandler {
         scan(context: context)
     }
 
-    func send(_ payload: [UInt8]) -> EventLoopFuture<Reply> {
-        guard let context else { fatalError("send before the connection is set up") }  // open() returns after
-        let promise = context.eventLoop.makePromise(of: Reply.self)
+    func send(_ payload: [UInt8], on eventLoop: any EventLoop) -> EventLoopFuture<Reply> {
+        let promise = eventLoop.makePromise(of: Reply.self)
+        guard let context else {
+            promise.fail(DeviceError(code: .ioError, device: device, detail: "the connection is not set up"))
+            return promise.futureResult
+        }
         if let closedError {
             promise.fail(closedError)
             return promise.futureResult
