@@ -65,7 +65,7 @@ public struct FrameScanner: Sendable {
     /// - Throws: ``FramingError/Code/frameTooLarge`` once the payload is known to exceed ``maxFrameBytes``.
     public mutating func next(in bytes: UnsafeRawBufferPointer) throws(FramingError) -> Step {
         switch spec.kind {
-        case .delimited(let prefix, let terminator):
+        case .delimited(let prefix, let terminator), .delimitedRepeatedly(let prefix, let terminator, _):
             guard let start = Self.locate(prefix: prefix, in: bytes) else {
                 return .needMoreData(discard: discardable(bytes, prefix: prefix))
             }
@@ -127,7 +127,7 @@ public struct FrameScanner: Sendable {
             let payloadCount = bytes.count - start - prefix.count
             if payloadCount > maxFrameBytes { throw tooLarge(payloadCount) }
             return Match(skipped: start, payload: (start + prefix.count)..<bytes.count, frame: start..<bytes.count)
-        case .delimited(let prefix, let terminator):
+        case .delimited(let prefix, let terminator), .delimitedRepeatedly(let prefix, let terminator, _):
             // Only garbage (no prefix) is not a frame at all.
             guard Self.locate(prefix: prefix, in: bytes) != nil, !bytes.isEmpty else { return nil }
             let missing =

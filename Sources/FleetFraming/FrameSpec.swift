@@ -22,17 +22,21 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
         case fixed(count: Int)
         /// Optional prefix, then everything until the peer closes (or, for a client, goes idle).
         case untilClose(prefix: [UInt8])
+        /// As `delimited`, but the frame ends at the `count`-th terminator (a Zebra `~HS` reply is three blocks).
+        /// Boxed (`indirect`) so that the enum, and every ``FrameSpec``, keeps the size of two arrays.
+        indirect case delimitedRepeatedly(prefix: [UInt8], terminator: [UInt8], count: Int)
     }
 
     @usableFromInline
     let kind: Kind
+
+    init(kind: Kind) { self.kind = kind }
+
     /// For delimited frames: how many terminators end one frame (a Zebra `~HS` reply is three `ETX CR LF`
     /// blocks); the earlier ones are part of the payload.
-    public let terminatorCount: Int
-
-    init(kind: Kind, terminatorCount: Int = 1) {
-        self.kind = kind
-        self.terminatorCount = terminatorCount
+    public var terminatorCount: Int {
+        if case .delimitedRepeatedly(_, _, let count) = kind { return count }
+        return 1
     }
 
     /// Frames that end with `terminator` (its `count`-th occurrence), optionally introduced by `prefix`.
@@ -42,7 +46,10 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
         precondition(count >= 1, "a frame ends at one terminator or more")
         return terminator.isEmpty
             ? FrameSpec(kind: .untilClose(prefix: prefix))
-            : FrameSpec(kind: .delimited(prefix: prefix, terminator: terminator), terminatorCount: count)
+            : FrameSpec(
+                kind: count == 1
+                    ? .delimited(prefix: prefix, terminator: terminator)
+                    : .delimitedRepeatedly(prefix: prefix, terminator: terminator, count: count))
     }
 
     /// Whether `payload` can be framed without a reader seeing its end early: a delimited payload may hold at
@@ -81,15 +88,17 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
     /// The bytes written before each payload (empty unless delimited or until-close with a prefix).
     public var prefix: [UInt8] {
         switch kind {
-        case .delimited(let prefix, _), .untilClose(let prefix): return prefix
+        case .delimited(let prefix, _), .untilClose(let prefix), .delimitedRepeatedly(let prefix, _, _): return prefix
         case .lengthPrefixed, .fixed: return []
         }
     }
 
     /// The terminator of a delimited frame, or `nil` for the other kinds.
     public var terminator: [UInt8]? {
-        if case .delimited(_, let terminator) = kind { return terminator }
-        return nil
+        switch kind {
+        case .delimited(_, let terminator), .delimitedRepeatedly(_, let terminator, _): return terminator
+        default: return nil
+        }
     }
 
     /// Whether a frame of this kind can only end when the peer closes the connection (or goes quiet).
@@ -108,7 +117,7 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
     public func encode(_ payload: some Collection<UInt8>, into out: inout [UInt8]) throws(FramingError) {
         try writeHeader(payloadCount: payload.count) { out.append(contentsOf: $0) }
         out.append(contentsOf: payload)
-        if case .delimited(_, let terminator) = kind { out.append(contentsOf: terminator) }
+        if let terminator { out.append(contentsOf: terminator) }
     }
 
     /// Convenience: the framed bytes for `payload`.
@@ -123,7 +132,7 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
     /// ``terminator``. Lets byte-buffer based encoders frame without an intermediate array.
     public func writeHeader(payloadCount: Int, _ write: ([UInt8]) -> Void) throws(FramingError) {
         switch kind {
-        case .delimited(let prefix, _), .untilClose(let prefix):
+        case .delimited(let prefix, _), .untilClose(let prefix), .delimitedRepeatedly(let prefix, _, _):
             if !prefix.isEmpty { write(prefix) }
         case .lengthPrefixed(let width):
             let limit = width == 2 ? Int(UInt16.max) : Int(UInt32.max)
@@ -146,7 +155,7 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
     /// `length prefix`, `1 byte`, `close`.
     public var endDescription: String {
         switch kind {
-        case .delimited(_, let terminator):
+        case .delimited(_, let terminator), .delimitedRepeatedly(_, let terminator, _):
             return terminatorCount > 1
                 ? "\(terminatorCount)× \(Self.describeBytes(terminator))" : Self.describeBytes(terminator)
         case .lengthPrefixed(let width): return "\(width)-byte length prefix"
@@ -157,7 +166,7 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch kind {
-        case .delimited(let prefix, _):
+        case .delimited(let prefix, _), .delimitedRepeatedly(let prefix, _, _):
             return prefix.isEmpty
                 ? "until \(endDescription)"
                 : "\(Self.describeBytes(prefix)) … \(endDescription)"
