@@ -183,22 +183,27 @@ private func local(_ port: Int) -> DeviceAddress { DeviceAddress(host: "127.0.0.
         try FileManager.default.copyItem(atPath: fixture.path("agent.key"), toPath: working + ".key")
         let firstPin = try CertificatePin(of: .fromPEMFile(fixture.path("agent.pem"))[0]).description
         let secondPin = try CertificatePin(of: .fromPEMFile(fixture.path("second.pem"))[0]).description
+        // SLOW answers only once the test lets it: the conversation stays open across the reload.
+        let (started, startedSink) = AsyncStream.makeStream(of: Void.self)
+        let (release, releaseSink) = AsyncStream.makeStream(of: Void.self)
         var router = CommandRouter.builtins
         router.on("SLOW") { _ in
-            try? await Task.sleep(for: .milliseconds(800))
+            startedSink.yield()
+            for await _ in release { break }
             return .text("done")
         }
         try await withAgent(tlsAgent(fixture.server("live")), router: router) { ports, agent in
             let oldKey = try fixture.client(caFile: nil, pins: [firstPin])
             let newKey = try fixture.client(caFile: nil, pins: [secondPin])
             async let slow = oldKey.exchange(["PING", "SLOW"].map(bytes), with: local(ports[0]))
-            try await Task.sleep(for: .milliseconds(300))  // the slow conversation is open and waiting
+            for await _ in started { break }  // the slow conversation is open, its command running
             for suffix in [".pem", ".key"] {
                 try FileManager.default.removeItem(atPath: working + suffix)
                 try FileManager.default.copyItem(atPath: fixture.path("second" + suffix), toPath: working + suffix)
             }
             let summary = try agent.reloadTLS()
             #expect(summary?.contains(secondPin) == true)
+            releaseSink.yield()
             let open = await slow
             #expect(open.error == nil)
             #expect(open.replies.map(\.text) == ["PONG", "done"])

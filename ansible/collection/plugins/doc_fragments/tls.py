@@ -38,4 +38,7 @@ options:
     description:
       - Password for devices whose preset logs in (PJLink). Inventory C(fleetcmd_password) wins for C(run).
     type: str
+notes:
+  - Per-group TLS settings and passwords in the inventory (C(fleetcmd_tls), C(fleetcmd_ca_file), C(fleetcmd_pin),
+    C(fleetcmd_password), ...) are read by C(fleetcmd run) itself; see docs/tls.md and docs/devices.md.
 """

@@ -73,8 +73,6 @@ extends_documentation_fragment:
   - fleetcmd.fleet.tls
 notes:
   - Supports check mode.
-  - Per-group TLS settings in the inventory (C(fleetcmd_tls), C(fleetcmd_ca_file), C(fleetcmd_pin), ...) are read by
-    C(fleetcmd run) itself; see docs/tls.md.
 author:
   - fleetcmd maintainers
 """
