@@ -67,13 +67,21 @@ struct AgentResponder: Sendable {
         if reply.isError { stats.error(.errorReply) }
         let (seconds, attoseconds) = took.components
         timer(for: name).recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        // An autoclosure: the audit line's metadata is only built when the log level lets it through (building it
+        // costs more than answering a command).
+        logger.info("command", metadata: Self.auditMetadata(reply, name: name, bytes: bytes, took: took, caller: caller))
+    }
+
+    private static func auditMetadata(
+        _ reply: AgentReply, name: String, bytes: [UInt8], took: Duration, caller: Caller
+    ) -> Logger.Metadata {
         var metadata: Logger.Metadata = [
             "peer": "\(caller.peer)", "connection.id": "\(caller.connectionID)", "command.name": "\(name)",
-                "command.text": "\(ByteEscapes.render(bytes.prefix(64)))\(bytes.count > 64 ? "…" : "")",
+            "command.text": "\(ByteEscapes.render(bytes.prefix(64)))\(bytes.count > 64 ? "…" : "")",
             "outcome": "\(reply.isError ? "error" : "ok")", "duration_ms": "\(DurationText.milliseconds(took))",
         ]
         if let identity = caller.identity { metadata["client.identity"] = "\(identity)" }
-        logger.info("command", metadata: metadata)
+        return metadata
     }
 
     private func timer(for name: String) -> Timer {
