@@ -99,6 +99,10 @@ struct Demo: AsyncParsableCommand {
               fleetcmd send 127.1.0.1:9100 'SET site lab' 'GET site'  # per-device state
               fleetcmd probe 127.1.0.1:9100 127.1.0.2:9100           # nc -vz for many targets
               fleetcmd agent --bind 127.0.0.1 --port 9100            # a real device agent (docs/agent.md)
+              fleetcmd presets                                       # device families: PJLink, HP PJL, Zebra, ESC/POS...
+              fleetcmd simulate --devices 5 --preset pjlink --addresses 127.2.0.0/24 --port 4352 &
+              fleetcmd shell 127.2.0.1 --preset pjlink               # type %1POWR ? (docs/devices.md)
+              fleetcmd tls init --agent 127.0.0.1 --client ops       # mutual TLS in five minutes (docs/tls.md)
             """)
     }
 }
