@@ -247,14 +247,3 @@ extension ByteBuffer {
         }
     }
 }
-
-extension [UInt8] {
-    func containsSequence(_ needle: [UInt8]) -> Bool {
-        guard !needle.isEmpty, count >= needle.count else { return false }
-        if needle.count == 1 { return contains(needle[0]) }
-        for start in 0...(count - needle.count) where self[start] == needle[0] {
-            if self[start..<(start + needle.count)].elementsEqual(needle) { return true }
-        }
-        return false
-    }
-}

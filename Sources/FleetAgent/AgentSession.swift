@@ -42,6 +42,7 @@ final class AgentSessionHandler: ChannelInboundHandler {
     private var state: State
     private var pending: ByteBuffer?
     private var random = ""
+    private var greeted = false
 
     init(session: AgentSession) {
         self.session = session
@@ -56,8 +57,6 @@ final class AgentSessionHandler: ChannelInboundHandler {
         greet(context: context)
         context.fireChannelActive()
     }
-
-    private var greeted = false
 
     private func greet(context: ChannelHandlerContext) {
         guard !greeted else { return }
