@@ -162,3 +162,41 @@ def test_ncat_is_a_mutual_tls_peer(fleetcmd, pki, tls_agent):
         [NCAT, "--ssl", "--ssl-verify", "--ssl-trustfile", str(pki / "ca.pem"), "127.0.0.1", str(a.port)],
         input=b"\x1bPING\r", capture_output=True, timeout=30)
     assert b"PONG" not in refused.stdout
+
+
+def test_tls_init_takes_names_from_the_inventory(fleetcmd, tmp_path):
+    inventory = tmp_path / "fleet.ini"
+    inventory.write_text("[printers]\nprinter-1 ansible_host=10.0.0.7\nprinter-2.example\n[other]\nplc-9 ansible_host=plc-9.lan\n")
+    d = tmp_path / "pki"
+    r = run(fleetcmd, "tls", "init", "--dir", str(d), "-i", str(inventory), "--limit", "printers", "--san", "fleet.example")
+    assert r.returncode == 0, r.stderr
+    names = {}
+    for name in ["printer-1", "printer-2.example"]:
+        line = run(fleetcmd, "tls", "pin", str(d / "agents" / f"{name}.pem")).stdout
+        names[name] = line.split("  ")[2].strip()
+    assert names["printer-1"] == "CN=printer-1, DNS:printer-1, DNS:fleet.example, IP:10.0.0.7"
+    assert names["printer-2.example"] == "CN=printer-2.example, DNS:printer-2.example, DNS:fleet.example"
+    assert not (d / "agents" / "plc-9.pem").exists()  # not in --limit
+    assert (d / "clients" / "operator.pem").exists()
+    # A second run reuses the CA and keeps what exists.
+    again = run(fleetcmd, "tls", "init", "--dir", str(d), "--agent", "printer-1")
+    assert "using the CA" in again.stdout and "kept" in again.stdout
+
+
+def test_exec_is_refused_on_an_exposed_plaintext_listener_and_the_agent_says_so(fleetcmd, tmp_path):
+    port = free_port()
+    config = tmp_path / "agent.yaml"
+    config.write_text(f'listen: ["0.0.0.0:{port}"]\ncommands:\n  - {{name: WHO, exec: {{argv: [/bin/echo, ran]}}}}\n')
+    agent = subprocess.Popen([fleetcmd, "agent", "--config", str(config)], stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not any("agent listening on" in line for line in lines):
+            line = agent.stderr.readline()
+            assert line, "agent stopped: " + "".join(lines)
+            lines.append(line)
+        assert any("exec commands are refused on plaintext listeners that are not loopback" in line for line in lines)
+        r = run(fleetcmd, "send", f"127.0.0.1:{port}", "WHO", "PING")
+        assert r.stdout.splitlines() == ["ERR exec commands are not allowed on a plaintext listener (use TLS)", "PONG"]
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(timeout=20)
