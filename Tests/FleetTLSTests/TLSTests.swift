@@ -237,6 +237,7 @@ private func local(_ port: Int) -> DeviceAddress { DeviceAddress(host: "127.0.0.
             #expect(byName["no-cert"]?.outcome == .tls)
             #expect(byName["no-cert"]?.attempts == 1)
             #expect(byName["plaintext-port"]?.outcome == .tls)
+            #expect(byName["plaintext-port"]?.error?.contains("did not answer with TLS") == true)
             #expect(byName["plain"]?.outcome == .ok)
         }
     }

@@ -203,3 +203,25 @@ def test_silent_zebra_is_a_clear_reply_timeout(fleetcmd, device):
     assert r.returncode == 5
     assert f"failed to communicate with device 127.0.0.1:{d.port}: timed out after 500ms waiting for a reply" in r.stderr
     assert d.received == [b"~HS"]
+
+
+def test_simulated_family_inventory_runs_with_no_flags(fleetcmd, tmp_path):
+    import signal
+    import time
+    ready, inventory = tmp_path / "ready", tmp_path / "projectors.ini"
+    sim = subprocess.Popen([fleetcmd, "simulate", "--devices", "30", "--addresses", "127.9.0.0/24", "--port", "19751",
+                            "--preset", "pjlink", "--password", "sekrit", "--inventory-out", str(inventory),
+                            "--ready-file", str(ready)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert sim.poll() is None and time.monotonic() < deadline, "simulator did not get ready"
+            time.sleep(0.05)  # ok-sleep: polling a file with a deadline
+        text = inventory.read_text()
+        assert "[simulated:vars]\nfleetcmd_preset=pjlink\nfleetcmd_password=sekrit\n" in text
+        r = run(fleetcmd, "run", "-i", str(inventory), "--no-journal", "--format", "jsonl", "%1POWR ?")
+        results = [json.loads(line) for line in r.stdout.splitlines()]
+        assert len(results) == 30 and all(x["outcome"] == "ok" and x["replies"] == ["%1POWR=1"] for x in results), r.stderr
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(timeout=20)

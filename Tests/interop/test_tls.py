@@ -200,3 +200,13 @@ def test_exec_is_refused_on_an_exposed_plaintext_listener_and_the_agent_says_so(
     finally:
         agent.send_signal(signal.SIGTERM)
         agent.wait(timeout=20)
+
+
+def test_a_client_that_never_handshakes_is_closed_after_the_frame_timeout(fleetcmd, pki, tls_agent):
+    import socket
+    import time
+    a = tls_agent("--log-level", "warning", "--frame-timeout", "300ms", "--idle-timeout", "60s")
+    began = time.monotonic()
+    with socket.create_connection(("127.0.0.1", a.port), timeout=10) as s:
+        assert s.recv(1) == b""  # closed by the agent, not by the 60 s idle timeout
+    assert time.monotonic() - began < 5
