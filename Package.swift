@@ -51,6 +51,7 @@ let package = Package(
         .target(
             name: "FleetTLS",
             dependencies: [
+                "FleetFraming",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -83,13 +83,7 @@ public struct DeviceClient: Sendable {
                     )
                 }
             }
-        let connected: EventLoopFuture<any Channel>
-        if let target = resolved ?? (try? SocketAddress(ipAddress: address.host, port: address.port)) {
-            connected = bootstrap.connect(to: target)
-        } else {
-            connected = bootstrap.connect(host: address.host, port: address.port)
-        }
-        connected.whenFailure { error in
+        bootstrap.connect(to: address, resolved: resolved).whenFailure { error in
             let classified = DeviceError.classify(
                 error, device: device, connecting: true, connectTimeout: connectTimeout)
             promise.succeed(
@@ -133,12 +127,7 @@ public struct DeviceClient: Sendable {
                 }
             }
         do {
-            let channel: any Channel
-            if let target = try? SocketAddress(ipAddress: address.host, port: address.port) {
-                channel = try await bootstrap.connect(to: target).get()
-            } else {
-                channel = try await bootstrap.connect(host: address.host, port: address.port).get()
-            }
+            let channel = try await bootstrap.connect(to: address).get()
             defer { channel.close(promise: nil) }
             var peer: TLSPeerSummary?
             if let future = handshake.withLockedValue({ $0 }) { peer = try await future.get() }
@@ -147,5 +136,15 @@ public struct DeviceClient: Sendable {
         } catch {
             return .failure(DeviceError.classify(error, device: device, connecting: true, connectTimeout: timeout))
         }
+    }
+}
+
+extension ClientBootstrap {
+    /// Connects to a literal address directly (no resolver round trip), else by name.
+    func connect(to address: DeviceAddress, resolved: SocketAddress? = nil) -> EventLoopFuture<any Channel> {
+        if let target = resolved ?? (try? SocketAddress(ipAddress: address.host, port: address.port)) {
+            return connect(to: target)
+        }
+        return connect(host: address.host, port: address.port)
     }
 }

@@ -54,11 +54,7 @@ public final class DeviceConnection: Sendable {
             }
         let channel: any Channel
         do {
-            if let target = try? SocketAddress(ipAddress: address.host, port: address.port) {
-                channel = try await bootstrap.connect(to: target).get()
-            } else {
-                channel = try await bootstrap.connect(host: address.host, port: address.port).get()
-            }
+            channel = try await bootstrap.connect(to: address).get()
         } catch {
             throw DeviceError.classify(error, device: device, connecting: true, connectTimeout: timeout)
         }

@@ -31,12 +31,7 @@ public struct ClientIdentity: Sendable, Hashable, CustomStringConvertible {
     }
 
     public init(_ certificate: Certificate) {
-        self.init()
-        for rdn in certificate.subject {
-            for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
-                commonNames.append(String(attribute.value) ?? attribute.value.description)
-            }
-        }
+        self.init(commonNames: Self.commonNames(of: certificate.subject))
         let names = (try? certificate.extensions.subjectAlternativeNames) ?? nil
         for name in names ?? SubjectAlternativeNames() {
             switch name {
@@ -46,6 +41,13 @@ public struct ClientIdentity: Sendable, Hashable, CustomStringConvertible {
             case .uniformResourceIdentifier(let uri): uris.append(uri)
             default: break
             }
+        }
+    }
+
+    /// The common names (CN) of a distinguished name, in order.
+    static func commonNames(of name: DistinguishedName) -> [String] {
+        name.flatMap { rdn in
+            rdn.filter { $0.type == .RDNAttributeType.commonName }.map { String($0.value) ?? $0.value.description }
         }
     }
 

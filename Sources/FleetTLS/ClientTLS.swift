@@ -2,6 +2,7 @@ public import Foundation
 import NIOConcurrencyHelpers
 public import NIOCore
 public import NIOSSL
+import FleetFraming
 import SwiftASN1
 import X509
 import NIOTLS
@@ -181,12 +182,7 @@ public final class ClientTLS: Sendable {
     }
 
     static func issuer(_ certificate: Certificate) -> String {
-        for rdn in certificate.issuer {
-            for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
-                return "CN=\(String(attribute.value) ?? attribute.value.description)"
-            }
-        }
-        return "\(certificate.issuer)"
+        ClientIdentity.commonNames(of: certificate.issuer).first.map { "CN=\($0)" } ?? "\(certificate.issuer)"
     }
 }
 
@@ -220,10 +216,8 @@ final class TLSClientGuard: ChannelInboundHandler {
 
     private func armTimer(context: ChannelHandlerContext) {
         guard timer == nil, !handshakeDone else { return }
-        let (seconds, attoseconds) = timeout.components
-        let amount = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        let text = Self.durationText(timeout)
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: amount) { [self] in
+        let text = DurationText.format(timeout)
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) { [self] in
             guard !handshakeDone else { return }
             context.fireErrorCaught(TLSFailure(.handshakeTimeout, "no TLS handshake within \(text)"))
             context.close(promise: nil)
@@ -283,12 +277,6 @@ final class TLSClientGuard: ChannelInboundHandler {
             return TLSFailure(.notTLS, "the device did not answer with TLS (is this a plaintext port?)")
         }
         return TLSFailure(.handshake, "handshake failed: \(text)")
-    }
-
-    static func durationText(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
     }
 }
 

@@ -149,10 +149,7 @@ final class TLSServerGuard: ChannelInboundHandler {
     init(timeout: Duration) { self.timeout = timeout }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let (seconds, attoseconds) = timeout.components
-        timer = context.eventLoop.assumeIsolated().scheduleTask(
-            in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        ) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
             context.close(promise: nil)
         }
     }

@@ -161,7 +161,20 @@ struct Run: AsyncParsableCommand {
     }
 
     private func execute(resuming: (journal: RunJournal, contents: RunJournal.Contents)?) async throws {
-        let targets = try selectTargets()
+        let catalog: PresetCatalog
+        do {
+            catalog = try PresetCatalog.load(file: framing.presets)
+        } catch {
+            Console.error("\(error)")
+            throw ExitCode(ExitStatus.configInvalid)
+        }
+        let runPreset: DevicePreset
+        do {
+            runPreset = try catalog.preset(named: framing.preset)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let targets = try selectTargets(catalog: catalog, runPreset: runPreset)
         if listHosts {
             for target in targets { Console.out("\(target.name) \(target.address)") }
             return
@@ -169,7 +182,7 @@ struct Run: AsyncParsableCommand {
         let payloads = try payloads()
         let pattern = ErrorPattern(regex: try Regex(errorPattern))
         let clientConfiguration = DeviceClient.Configuration(
-            format: try framing.format(),
+            format: try framing.format(for: runPreset),
             timeouts: .init(
                 connect: timeouts.connectTimeout.value, reply: timeouts.replyTimeout.value,
                 total: timeouts.totalTimeout?.value, idle: timeouts.idleTimeout.value),
@@ -266,7 +279,7 @@ struct Run: AsyncParsableCommand {
     }
 
     /// The inventory's selected devices, as targets.
-    private func selectTargets() throws -> [RunTarget] {
+    private func selectTargets(catalog: PresetCatalog, runPreset: DevicePreset) throws -> [RunTarget] {
         let parsed: Inventory
         do {
             parsed = try Inventory.load(path: inventory ?? "-")
@@ -284,14 +297,6 @@ struct Run: AsyncParsableCommand {
         if let (index, count) = try shardNumbers() { hosts = hosts.filter { $0.shard(of: count) == index - 1 } }
         var targets: [RunTarget] = []
         let tlsSetups = TLSSetups()
-        let catalog: PresetCatalog
-        do {
-            catalog = try PresetCatalog.load(file: framing.presets)
-        } catch {
-            Console.error("\(error)")
-            throw ExitCode(ExitStatus.configInvalid)
-        }
-        let runPreset = try framing.devicePreset()
         let environmentPassword = ProcessInfo.processInfo.environment["FLEETCMD_PASSWORD"]
         for host in hosts {
             let preset: DevicePreset

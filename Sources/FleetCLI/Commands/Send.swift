@@ -83,7 +83,7 @@ struct Send: AsyncParsableCommand {
         let address = try DeviceAddress(parsing: device, defaultPort: preset.defaultPort)
         let payloads = try payloads(readingFiles: true)
         var configuration = DeviceClient.Configuration(
-            format: try framing.format(),
+            format: try framing.format(for: preset),
             timeouts: .init(
                 connect: timeouts.connectTimeout.value, reply: timeouts.replyTimeout.value,
                 total: timeouts.totalTimeout?.value, idle: timeouts.idleTimeout.value),

@@ -39,7 +39,7 @@ struct Shell: AsyncParsableCommand {
         let preset = try framing.devicePreset()
         let address = try DeviceAddress(parsing: device, defaultPort: preset.defaultPort)
         var configuration = DeviceClient.Configuration(
-            format: try framing.format(),
+            format: try framing.format(for: preset),
             timeouts: .init(
                 connect: timeouts.connectTimeout.value, reply: timeouts.replyTimeout.value,
                 idle: timeouts.idleTimeout.value))

@@ -36,8 +36,11 @@ struct FramingOptions: ParsableArguments {
     }
 
     /// The resolved frame format.
-    func format() throws -> FrameFormat {
-        let base = try devicePreset().format
+    func format() throws -> FrameFormat { try format(for: devicePreset()) }
+
+    /// `preset`'s framing with the `--prefix/--suffix/--reply-end` adjustments (for a preset already looked up).
+    func format(for preset: DevicePreset) throws -> FrameFormat {
+        let base = preset.format
         do {
             return base.customized(
                 prefix: try prefix.map(ByteEscapes.parse),

@@ -66,13 +66,8 @@ options:
     description: Fail this task when any device did not end ok (otherwise per-host tasks decide).
     type: bool
     default: false
-  fleetcmd:
-    description: Path of the fleetcmd binary. Default, C(fleetcmd) from C(PATH).
-    type: path
 extends_documentation_fragment:
-  - fleetcmd.fleet.tls
-notes:
-  - Supports check mode.
+  - fleetcmd.fleet.common
 author:
   - fleetcmd maintainers
 """

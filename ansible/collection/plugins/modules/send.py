@@ -58,13 +58,8 @@ options:
     description: Regular expression that marks a reply as an error.
     type: str
     default: "^ERR"
-  fleetcmd:
-    description: Path of the fleetcmd binary. Default, C(fleetcmd) from C(PATH).
-    type: path
 extends_documentation_fragment:
-  - fleetcmd.fleet.tls
-notes:
-  - Supports check mode.
+  - fleetcmd.fleet.common
 author:
   - fleetcmd maintainers
 """

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-# The TLS options shared by fleetcmd.fleet.send and fleetcmd.fleet.run (fleetcmd's --tls flags).
+# What fleetcmd.fleet.send and fleetcmd.fleet.run share: the fleetcmd binary, the TLS options (fleetcmd's --tls
+# flags), the login password, and the notes.
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -8,6 +9,9 @@ __metaclass__ = type
 class ModuleDocFragment(object):
     DOCUMENTATION = r"""
 options:
+  fleetcmd:
+    description: Path of the fleetcmd binary. Default, C(fleetcmd) from C(PATH).
+    type: path
   tls:
     description:
       - Talk TLS to the devices, verifying their certificates (system trust store, or O(ca_file)).
@@ -39,6 +43,7 @@ options:
       - Password for devices whose preset logs in (PJLink). Inventory C(fleetcmd_password) wins for C(run).
     type: str
 notes:
+  - Supports check mode.
   - Per-group TLS settings and passwords in the inventory (C(fleetcmd_tls), C(fleetcmd_ca_file), C(fleetcmd_pin),
     C(fleetcmd_password), ...) are read by C(fleetcmd run) itself; see docs/tls.md and docs/devices.md.
 """
