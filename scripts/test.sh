@@ -17,6 +17,13 @@ export FLEETCMD_BIN="$(swift build --show-bin-path)/fleetcmd"
 echo "== swift test"
 swift test --skip-build
 
+echo "== inventory parity with ansible-core (a fixed seed, a fresh seed, the corpus of tricky cases)"
+ANSIBLE_PY="${ANSIBLE_VENV:-.build/ansible-venv}/bin/python"
+"$ANSIBLE_PY" Tests/inventory_parity/parity.py --fleetcmd "$FLEETCMD_BIN" --corpus
+"$ANSIBLE_PY" Tests/inventory_parity/parity.py --fleetcmd "$FLEETCMD_BIN" --cases "${PARITY_CASES:-2000}" --seed 1
+"$ANSIBLE_PY" Tests/inventory_parity/parity.py --fleetcmd "$FLEETCMD_BIN" --cases "${PARITY_FRESH_CASES:-500}" \
+    --seed "${PARITY_SEED:-$(date +%s)}"
+
 echo "== interop (pytest)"
 python3 -m pytest -q Tests/interop
 

@@ -10,7 +10,7 @@ public struct FleetCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Send.self, Run.self, Runs.self, Probe.self, Listen.self, Agent.self, Simulate.self, Demo.self, TLS.self,
-            Presets.self, Shell.self,
+            Presets.self, Shell.self, InventoryCommand.self,
         ]
     )
 

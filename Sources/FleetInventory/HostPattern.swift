@@ -1,158 +1,391 @@
 import Foundation
 
-/// Ansible host patterns, as `--limit` takes them: names of groups or hosts, globs (`dev0*`), regular
-/// expressions (`~dev0[1-3]`), `@file` (one host per line, as `--failed-hosts` writes), `all`/`*`, joined by `:` or
-/// `,` into a union, with `&x` intersecting and `!x` excluding. As in Ansible, the union is taken first, then
-/// every intersection, then every exclusion, whatever their order.
+/// Ansible host patterns as `ansible PATTERN --limit SUBSET` evaluates them: names of groups or hosts, globs
+/// (`dev0*`, `web[12]`), regular expressions (`~dev0[1-3]`, matched at the start as Python's `re.match`),
+/// subscripts (`web[0]`, `web[-1]`, `web[1:3]`, `web[2:]`), `@file` (each line a pattern), joined by `,` (or `:`)
+/// into a union, with `&x` intersecting and `!x` excluding: unions first, then intersections, then exclusions.
+///
+/// The hosts come out in Ansible's order: for `fleetcmd run`, which selects `all` limited by the pattern, the order
+/// of `all`; a term that matches nothing is a warning, as in Ansible.
 public struct HostPattern: Sendable {
     public let text: String
 
     public init(_ text: String) { self.text = text }
 
-    /// The selected hosts, in inventory order.
+    /// The outcome of a selection: the host names in order and what Ansible would warn about.
+    public struct Selection: Sendable {
+        public var names: [String]
+        public var warnings: [String]
+    }
+
+    /// The hosts `ansible PATTERN --limit TEXT` selects (with `pattern` `all`: what `fleetcmd run --limit TEXT` runs).
+    public func evaluate(in inventory: Inventory, pattern: String = "all") throws(InventoryError) -> Selection {
+        var evaluator = Evaluator(inventory: inventory)
+        let subset = try Self.subsetPatterns(text)
+        var hosts = try evaluator.evaluate(Self.split(pattern))
+        let allowed = Set(try evaluator.evaluate(subset))
+        hosts = hosts.filter { allowed.contains($0) }
+        var seen = Set<Int>()
+        hosts = hosts.filter { seen.insert($0).inserted }
+        return Selection(names: hosts.map { inventory.data.hosts[$0].name }, warnings: evaluator.warnings)
+    }
+
+    /// The selected hosts with their variables, in order (see ``evaluate(in:pattern:)``; warnings are dropped).
     public func select(from inventory: Inventory) throws(InventoryError) -> [Inventory.Host] {
-        var union = Set<String>()
-        var intersections: [Set<String>] = []
-        var exclusions = Set<String>()
-        var hasUnion = false
-        for term in Self.terms(text) {
-            if term.hasPrefix("&") {
-                intersections.append(try match(String(term.dropFirst()), in: inventory))
-            } else if term.hasPrefix("!") {
-                exclusions.formUnion(try match(String(term.dropFirst()), in: inventory))
-            } else {
-                hasUnion = true
-                union.formUnion(try match(term, in: inventory))
-            }
+        var hosts: [Inventory.Host] = []
+        for name in try evaluate(in: inventory).names {
+            if let host = try inventory.host(named: name) { hosts.append(host) }
         }
-        if !hasUnion { union = Set(inventory.hosts.map(\.name)) }
-        for set in intersections { union.formIntersection(set) }
-        union.subtract(exclusions)
-        return inventory.hosts.filter { union.contains($0.name) }
+        return hosts
     }
 
-    /// Splits on `,` and on `:` outside brackets (so `dev[01:10]` and `@file` paths with no colon survive).
-    static func terms(_ text: String) -> [String] {
-        var terms: [String] = []
-        var current = ""
-        var depth = 0
-        for character in text {
-            switch character {
-            case "[": depth += 1
-            case "]": depth = max(0, depth - 1)
-            default: break
-            }
-            if (character == "," || character == ":") && depth == 0 && !current.hasPrefix("@") {
-                if !current.isEmpty { terms.append(current) }
-                current = ""
-            } else if character == "," && current.hasPrefix("@") {
-                terms.append(current)
-                current = ""
-            } else {
-                current.append(character)
-            }
-        }
-        if !current.isEmpty { terms.append(current) }
-        return terms.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    }
+    static func fail(_ message: String) -> InventoryError { InventoryError(path: "--limit", line: 0, message: message) }
 
-    private func match(_ term: String, in inventory: Inventory) throws(InventoryError) -> Set<String> {
-        func fail(_ message: String) -> InventoryError { InventoryError(path: "--limit", line: 0, message: message) }
-        if term == "all" || term == "*" { return Set(inventory.hosts.map(\.name)) }
-        if term.hasPrefix("@") {
-            let path = String(term.dropFirst())
-            guard let data = FileManager.default.contents(atPath: path) else { throw fail("cannot read \(path)") }
-            let names = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
-                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
-            var selected = Set<String>()
-            for name in names {
-                if inventory.host(named: name) != nil {
-                    selected.insert(name)
-                } else {
-                    selected.formUnion(inventory.hostNames(inGroup: name))
-                }
-            }
-            return selected
-        }
-        if term.hasPrefix("~") {
-            let regex: Regex<AnyRegexOutput>
-            do {
-                regex = try Regex(String(term.dropFirst()))
-            } catch {
-                throw fail("bad regular expression '\(term.dropFirst())'")
-            }
-            return Set(inventory.hosts.map(\.name).filter { (try? regex.firstMatch(in: $0)) != nil })
-        }
-        if Self.isGlob(term) {
-            var selected = Set(inventory.hosts.map(\.name).filter { Self.glob(term, matches: $0) })
-            for group in inventory.groups.keys where Self.glob(term, matches: group) {
-                selected.formUnion(inventory.hostNames(inGroup: group))
-            }
-            return selected
-        }
-        if inventory.groups[term] != nil { return inventory.hostNames(inGroup: term) }
-        if inventory.host(named: term) != nil { return [term] }
-        if case .success(let names) = HostRange.expand(term), names.count > 1 || names.first != term {
-            return Set(names.filter { inventory.host(named: $0) != nil })
-        }
-        throw fail("'\(term)' names no group or host in the inventory")
-    }
-
-    /// Shell-style globbing as Python's `fnmatch` (which Ansible uses): `*`, `?`, `[abc]`, `[0-9]`, `[!x]`.
-    static func glob(_ pattern: String, matches name: String) -> Bool {
-        var regex = "^"
-        var inClass = false
-        for character in pattern {
-            if inClass {
-                if character == "]" { inClass = false }
-                regex.append(character == "\\" ? "\\\\" : String(character))
+    /// `InventoryManager.subset`: the pattern's terms, with each `@file` replaced by the file's lines.
+    static func subsetPatterns(_ text: String) throws(InventoryError) -> [String] {
+        var results: [String] = []
+        for term in split(text) {
+            guard term.hasPrefix("@") else {
+                results.append(term)
                 continue
             }
-            switch character {
-            case "*": regex += ".*"
-            case "?": regex += "."
-            case "[":
-                inClass = true
-                regex += "["
-            default:
-                regex += "\\Q" + String(character) + "\\E"
+            let path = String(term.dropFirst())
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw fail("Unable to find limit file \(path)")
             }
+            guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: path) else {
+                throw fail("Limit starting with \"@\" must be valid path to file, not a directory.")
+            }
+            results += String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+                .map { String($0).stripping(" \t\r\n\u{0B}\u{0C}") }
         }
-        guard !inClass else { return pattern == name }
-        regex = regex.replacingOccurrences(of: "[!", with: "[^") + "$"
-        guard let compiled = try? Regex(regex) else { return pattern == name }
-        return (try? compiled.wholeMatch(in: name)) != nil
+        return results
     }
 
-    static func isGlob(_ term: String) -> Bool {
-        if term.contains(where: { "*?".contains($0) }) { return true }
-        guard term.contains("[") else { return false }
-        if case .success = HostRange.expand(term) { return false }
-        return true
+    /// `split_host_pattern`: on commas if there is one; else whole when it reads as one host (IPv6, ranges); else
+    /// on colons outside brackets.
+    static func split(_ text: String) -> [String] {
+        let parts: [String]
+        if text.contains(",") {
+            parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        } else if case .success = HostAddress.parse(text, allowRanges: true) {
+            parts = [text]
+        } else {
+            var found: [String] = []
+            var current = ""
+            let scalars = Array(text.unicodeScalars)
+            var index = 0
+            func flush() {
+                if !current.isEmpty { found.append(current) }
+                current = ""
+            }
+            while index < scalars.count {
+                let scalar = scalars[index]
+                if scalar == "[" {
+                    if let close = scalars[(index + 1)...].firstIndex(of: "]") {
+                        current.unicodeScalars.append(contentsOf: scalars[index...close])
+                        index = close + 1
+                    } else {
+                        flush()
+                        index += 1
+                    }
+                } else if scalar == ":" || scalar == "]" || scalar.properties.isWhitespace {
+                    flush()
+                    index += 1
+                } else {
+                    current.unicodeScalars.append(scalar)
+                    index += 1
+                }
+            }
+            flush()
+            parts = found
+        }
+        return parts.map { $0.stripping(" \t\r\n\u{0B}\u{0C}") }.filter { !$0.isEmpty }
+    }
+
+    /// `order_patterns`: plain terms, then `&` terms, then `!` terms; `all` when there is no plain term.
+    static func ordered(_ patterns: [String]) -> [String] {
+        var regular: [String] = []
+        var intersections: [String] = []
+        var exclusions: [String] = []
+        for pattern in patterns where !pattern.isEmpty {
+            if pattern.hasPrefix("!") {
+                exclusions.append(pattern)
+            } else if pattern.hasPrefix("&") {
+                intersections.append(pattern)
+            } else {
+                regular.append(pattern)
+            }
+        }
+        if regular.isEmpty { regular = ["all"] }
+        return regular + intersections + exclusions
+    }
+
+    /// Evaluates terms against one inventory, caching each term's matches as Ansible's `_pattern_cache` does.
+    struct Evaluator {
+        let inventory: Inventory
+        var cache: [String: [Int]] = [:]
+        var warnings: [String] = []
+        var groupHosts: [Int: [Int]] = [:]
+
+        init(inventory: Inventory) { self.inventory = inventory }
+
+        mutating func evaluate(_ patterns: [String]) throws(InventoryError) -> [Int] {
+            var hosts: [Int] = []
+            for pattern in HostPattern.ordered(patterns) {
+                if let host = inventory.data.hostIndex[pattern] {
+                    hosts.append(host)
+                    continue
+                }
+                let that = try matchOne(pattern)
+                if pattern.hasPrefix("!") {
+                    let excluded = Set(that)
+                    hosts.removeAll { excluded.contains($0) }
+                } else if pattern.hasPrefix("&") {
+                    let kept = Set(that)
+                    hosts.removeAll { !kept.contains($0) }
+                } else {
+                    let existing = Set(hosts)
+                    hosts += that.filter { !existing.contains($0) }
+                }
+            }
+            return hosts
+        }
+
+        mutating func matchOne(_ term: String) throws(InventoryError) -> [Int] {
+            let pattern = term.hasPrefix("&") || term.hasPrefix("!") ? String(term.dropFirst()) : term
+            if let cached = cache[pattern] { return cached }
+            let (expression, bounds) = HostPattern.splitSubscript(pattern)
+            if bounds != nil, let close = pattern.lastIndex(of: "["), pattern[close...].contains("-"),
+                !pattern[close...].hasPrefix("[-")
+            {
+                warnings.append("Use [x:y] inclusive subscripts instead of [x-y] which has been removed")
+            }
+            var hosts = try enumerateMatches(expression)
+            if let bounds, !hosts.isEmpty {
+                let (start, end) = bounds
+                if let end, end != 0 {
+                    let last = end == -1 ? hosts.count - 1 : end
+                    let lower = min(max(start, 0), hosts.count)
+                    let upper = min(max(last + 1, 0), hosts.count)
+                    hosts = lower < upper ? Array(hosts[lower..<upper]) : []
+                } else {
+                    let index = start < 0 ? hosts.count + start : start
+                    guard hosts.indices.contains(index) else {
+                        throw HostPattern.fail("No hosts matched the subscripted pattern '\(pattern)'")
+                    }
+                    hosts = [hosts[index]]
+                }
+            }
+            cache[pattern] = hosts
+            return hosts
+        }
+
+        mutating func hostsOf(group: Int) -> [Int] {
+            if let cached = groupHosts[group] { return cached }
+            let hosts = inventory.data.hostsOf(group: group)
+            groupHosts[group] = hosts
+            return hosts
+        }
+
+        mutating func enumerateMatches(_ pattern: String) throws(InventoryError) -> [Int] {
+            let data = inventory.data
+            let matcher = try NameMatcher(pattern)
+            var results: [Int] = []
+            var matchedGroups = false
+            if let exact = matcher.exactName {
+                if let group = data.groupIndex[exact] {
+                    matchedGroups = true
+                    results += hostsOf(group: group)
+                }
+            } else {
+                for group in data.groups.indices where matcher.matches(data.groups[group].name) {
+                    matchedGroups = true
+                    results += hostsOf(group: group)
+                }
+            }
+            let special = pattern.hasPrefix("~") || pattern.contains(where: { ".?*[".contains($0) })
+            if !matchedGroups || special {
+                if let exact = matcher.exactName {
+                    if let host = data.hostIndex[exact] { results.append(host) }
+                } else {
+                    for host in data.hosts.indices where matcher.matches(data.hosts[host].name) { results.append(host) }
+                }
+            }
+            if results.isEmpty, ["localhost", "127.0.0.1", "::1"].contains(pattern) {
+                return results  // Ansible's implicit localhost: never part of `all`, and not warned about
+            }
+            if results.isEmpty, !matchedGroups, pattern != "all" {
+                warnings.append("Could not match supplied host pattern, ignoring: \(pattern)")
+            }
+            return results
+        }
+    }
+
+    /// `_split_subscript`: `web[1:3]` into `web` and (1, 3); `[2:]` has end -1; `[-1]` has no end.
+    static func splitSubscript(_ pattern: String) -> (String, (Int, Int?)?) {
+        guard !pattern.hasPrefix("~"), pattern.hasSuffix("]"), let open = pattern.lastIndex(of: "["),
+            open > pattern.startIndex
+        else { return (pattern, nil) }
+        let inner = pattern[pattern.index(after: open)..<pattern.index(before: pattern.endIndex)]
+        let head = String(pattern[..<open])
+        let digits = { (text: Substring) in !text.isEmpty && text.allSatisfy { $0.isASCII && $0.isNumber } }
+        let unsigned = inner.hasPrefix("-") ? inner.dropFirst() : inner
+        if digits(unsigned), let index = Int(inner) { return (head, (index, nil)) }
+        guard let separator = inner.firstIndex(where: { $0 == ":" || $0 == "-" }) else { return (pattern, nil) }
+        let start = inner[..<separator]
+        let end = inner[inner.index(after: separator)...]
+        guard digits(start), end.isEmpty || digits(end), let first = Int(start) else { return (pattern, nil) }
+        return (head, (first, end.isEmpty ? -1 : Int(end)))
     }
 }
 
-extension Inventory.Host {
-    /// Where to reach the device: `ansible_host` (else the name) and `fleetcmd_port` or `device_port` (else
-    /// `defaultPort`).
-    public func endpoint(defaultPort: Int) -> (host: String, port: Int?) {
-        let host = variables["ansible_host"] ?? name
-        let portText = variables["fleetcmd_port"] ?? variables["device_port"]
-        guard let portText else { return (host, defaultPort) }
-        guard let port = Int(portText), (1...65535).contains(port) else { return (host, nil) }
-        return (host, port)
+/// One host-pattern term as Ansible matches names: `~regex` with Python's `re.match` (anchored at the start),
+/// otherwise `fnmatch` (the whole name, case-sensitive).
+struct NameMatcher {
+    private enum Kind {
+        case exact(String)
+        case glob([Unicode.Scalar])
+        case regex(Regex<AnyRegexOutput>, anchoredAtStart: Bool)
     }
 
-    /// The framing preset for this device (`fleetcmd_preset`), if its groups or itself set one.
-    public var preset: String? { variables["fleetcmd_preset"] }
+    private let kind: Kind
 
-    /// A stable shard number in `0..<count` from the name (FNV-1a), the same on every machine and run.
-    public func shard(of count: Int) -> Int {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in name.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01B3
+    init(_ pattern: String) throws(InventoryError) {
+        if pattern.hasPrefix("~") {
+            do {
+                let regex = try Regex(String(pattern.dropFirst())).matchingSemantics(.unicodeScalar)
+                kind = .regex(regex, anchoredAtStart: true)
+            } catch {
+                throw HostPattern.fail("Invalid host list pattern: \(pattern)")
+            }
+        } else if !pattern.contains(where: { "*?[".contains($0) }) {
+            kind = .exact(pattern)
+        } else if !pattern.contains("[") {
+            kind = .glob(Array(pattern.unicodeScalars))
+        } else {
+            do {
+                let regex = try Regex(Self.translate(pattern)).matchingSemantics(.unicodeScalar).dotMatchesNewlines()
+                kind = .regex(regex, anchoredAtStart: false)
+            } catch {
+                throw HostPattern.fail("Invalid host list pattern: \(pattern)")
+            }
         }
-        return Int(hash % UInt64(count))
+    }
+
+    /// The name this term can only match, when it has no glob characters.
+    var exactName: String? {
+        if case .exact(let name) = kind { return name }
+        return nil
+    }
+
+    func matches(_ name: String) -> Bool {
+        switch kind {
+        case .exact(let text): return name == text
+        case .glob(let pattern): return Self.glob(pattern[...], Array(name.unicodeScalars)[...])
+        case .regex(let regex, let anchoredAtStart):
+            if anchoredAtStart { return (try? regex.prefixMatch(in: name)) != nil }
+            return (try? regex.wholeMatch(in: name)) != nil
+        }
+    }
+
+    /// `*` and `?` only (no classes): iterative matching with one backtrack point.
+    private static func glob(_ pattern: ArraySlice<Unicode.Scalar>, _ name: ArraySlice<Unicode.Scalar>) -> Bool {
+        var p = pattern.startIndex
+        var n = name.startIndex
+        var star: Int?
+        var resume = n
+        while n < name.endIndex {
+            if p < pattern.endIndex, pattern[p] == "?" || pattern[p] == name[n] && pattern[p] != "*" {
+                p += 1
+                n += 1
+            } else if p < pattern.endIndex, pattern[p] == "*" {
+                star = p
+                p += 1
+                resume = n
+            } else if let star {
+                p = star + 1
+                resume += 1
+                n = resume
+            } else {
+                return false
+            }
+        }
+        while p < pattern.endIndex, pattern[p] == "*" { p += 1 }
+        return p == pattern.endIndex
+    }
+
+    /// Python 3.11's `fnmatch.translate`, written for Swift's regex syntax (every literal as `\u{…}`).
+    static func translate(_ pattern: String) -> String {
+        let chars = Array(pattern.unicodeScalars)
+        func literal(_ scalar: Unicode.Scalar) -> String { "\\u{" + String(scalar.value, radix: 16) + "}" }
+        var result = ""
+        var i = 0
+        let n = chars.count
+        while i < n {
+            let c = chars[i]
+            i += 1
+            if c == "*" {
+                if !result.hasSuffix(".*") { result += ".*" }
+            } else if c == "?" {
+                result += "."
+            } else if c == "[" {
+                var j = i
+                if j < n, chars[j] == "!" { j += 1 }
+                if j < n, chars[j] == "]" { j += 1 }
+                while j < n, chars[j] != "]" { j += 1 }
+                if j >= n {
+                    result += literal("[")
+                    continue
+                }
+                let negated = chars[i] == "!"
+                var chunks: [[Unicode.Scalar]] = []
+                var start = i
+                var k = negated ? i + 2 : i + 1
+                if chars[i..<j].contains("-") {
+                    while true {
+                        guard k < j, let dash = chars[k..<j].firstIndex(of: "-") else { break }
+                        chunks.append(Array(chars[start..<dash]))
+                        start = dash + 1
+                        k = dash + 3
+                    }
+                    let chunk = Array(chars[start..<j])
+                    if !chunk.isEmpty {
+                        chunks.append(chunk)
+                    } else if !chunks.isEmpty {
+                        chunks[chunks.count - 1].append("-")
+                    }
+                    var index = chunks.count - 1
+                    while index > 0 {
+                        if let last = chunks[index - 1].last, let first = chunks[index].first, last.value > first.value {
+                            chunks[index - 1] = Array(chunks[index - 1].dropLast()) + Array(chunks[index].dropFirst())
+                            chunks.remove(at: index)
+                        }
+                        index -= 1
+                    }
+                } else {
+                    chunks = [Array(chars[i..<j])]
+                }
+                i = j + 1
+                // The class's text as Python builds it, then each character as a literal, ranges kept.
+                var flat = chunks.flatMap { $0 }
+                if negated, !chunks.isEmpty, chunks[0].first == "!" {
+                    chunks[0].removeFirst()
+                    flat.removeFirst()
+                }
+                if flat.isEmpty && !negated {
+                    result += "(?!)"
+                } else if flat.isEmpty && negated {
+                    result += "."
+                } else {
+                    result += "[" + (negated ? "^" : "")
+                        + chunks.map { $0.map(literal).joined() }.joined(separator: "-") + "]"
+                }
+            } else {
+                result += literal(c)
+            }
+        }
+        return result
     }
 }

@@ -1,109 +1,101 @@
-/// A fleet as operators describe it: hosts, groups of hosts (nested with children), and variables on both.
+/// A fleet as Ansible sees it: hosts, groups (nested with children) and variables, read from the sources
+/// `ansible -i` takes (``load(sources:)``) with Ansible's rules, so that fleetcmd selects the same devices, in the
+/// same order, with the same variables.
 ///
-/// Read from Ansible INI and YAML inventories and from plain `host[:port]` lists (``Inventory/parse(_:path:)``),
-/// with Ansible's semantics: every host is in `all`; hosts in no group are in `ungrouped`; a variable set on a
-/// host wins over one set on its groups, a child group's over its parent's, and `all`'s loses to every group's.
+/// Variables are resolved as Ansible's `VariableManager` does for inventory variables, lowest first: `all`'s, then
+/// every group of the host sorted by depth, `ansible_group_priority` and name, then `group_vars/all`, then
+/// `group_vars/GROUP` in that same order, then the host's own, then `host_vars/HOST`.
 public struct Inventory: Sendable {
-    /// One host with its variables already merged from its groups.
+    /// One host with its variables resolved.
     public struct Host: Sendable, Hashable {
         public var name: String
-        public var variables: [String: String]
+        /// Every variable with its type (as `ansible-inventory --host NAME` prints them).
+        public var values: [String: InventoryValue]
         /// The groups the host belongs to, directly or through children, `all` excluded, sorted.
         public var groups: [String]
+        /// The port written with the host's own entry (`name:port`), which Ansible stores as `ansible_port`.
+        public var entryPort: Int?
 
-        public init(name: String, variables: [String: String] = [:], groups: [String] = []) {
+        /// Each variable as text (``InventoryValue/text``), which is how fleetcmd's settings read them.
+        public var variables: [String: String] { values.mapValues(\.text) }
+
+        public init(name: String, values: [String: InventoryValue] = [:], groups: [String] = [], entryPort: Int? = nil) {
             self.name = name
-            self.variables = variables
+            self.values = values
             self.groups = groups
+            self.entryPort = entryPort
         }
     }
 
-    /// A group as written: its own hosts, child groups and variables.
-    public struct Group: Sendable, Hashable {
-        public var name: String
-        public var hosts: [String] = []
-        public var children: [String] = []
-        public var variables: [String: String] = [:]
+    let data: InventoryData
+    let varsFiles: VarsFiles
+    /// Each group's variables from group_vars, per source folder; read once.
+    private let groupFileVariables: [[[String: InventoryValue]]]
 
-        public init(name: String) { self.name = name }
+    /// What Ansible would warn about, and what fleetcmd reads differently on purpose (each a line for stderr).
+    public var warnings: [String] { data.warnings }
+
+    init(data: InventoryData, varsDirectories: [String]) throws(InventoryError) {
+        self.data = data
+        self.varsFiles = VarsFiles(directories: varsDirectories)
+        var perGroup: [[[String: InventoryValue]]] = []
+        if !varsFiles.isEmpty {
+            for group in data.groups { perGroup.append(try varsFiles.group(group.name)) }
+        }
+        groupFileVariables = perGroup
     }
 
-    /// Every host, in the order the file first names them.
-    public private(set) var hosts: [Host] = []
-    /// Every group by name (`all` and `ungrouped` included).
-    public private(set) var groups: [String: Group] = [:]
-    private var index: [String: Int] = [:]
+    /// Every host, in the order Ansible's inventory holds them (the order sources first name them).
+    public var hostNames: [String] { data.hosts.map(\.name) }
 
-    /// Builds an inventory from groups as written and per-host variables; `hostOrder` is the file's order.
-    public init(groups written: [String: Group], hostOrder: [String], hostVariables: [String: [String: String]]) {
-        var groups = written
-        groups["all", default: Group(name: "all")].name = "all"
-        // Groups nobody names as a child hang off `all`.
-        let named = Set(groups.values.flatMap(\.children))
-        for name in groups.keys.sorted() where name != "all" && !named.contains(name) {
-            if !groups["all"]!.children.contains(name) { groups["all"]!.children.append(name) }  // set above
+    /// Every group, in the order they were first named (`all` and `ungrouped` first).
+    public var groupNames: [String] { data.groups.map(\.name) }
+
+    public var hostCount: Int { data.hosts.count }
+
+    /// The host named `name`, with its variables resolved.
+    public func host(named name: String) throws(InventoryError) -> Host? {
+        guard let index = data.hostIndex[name] else { return nil }
+        return try host(at: index)
+    }
+
+    func host(at index: Int) throws(InventoryError) -> Host {
+        let memberOf = data.groupsOf(host: index)
+        let sorted = memberOf.filter { $0 != InventoryData.all }.sorted { lhs, rhs in
+            let left = data.groups[lhs]
+            let right = data.groups[rhs]
+            if left.depth != right.depth { return left.depth < right.depth }
+            if left.priority != right.priority { return left.priority < right.priority }
+            return InventoryValue.pythonOrder(left.name, right.name)
         }
-        // Hosts in no group but `all` are `ungrouped`.
-        let grouped = Set(groups.values.filter { $0.name != "all" }.flatMap(\.hosts))
-        let loose = hostOrder.filter { !grouped.contains($0) }
-        if !loose.isEmpty || groups["ungrouped"] != nil {
-            groups["ungrouped", default: Group(name: "ungrouped")].hosts.append(
-                contentsOf: loose.filter { !(groups["ungrouped"]?.hosts.contains($0) ?? false) })
-            if !groups["all"]!.children.contains("ungrouped") { groups["all"]!.children.append("ungrouped") }
-        }
-        self.groups = groups
-        // Depth of each group below `all` (the longest path), so deeper (more specific) groups' variables win.
-        var depth: [String: Int] = ["all": 0]
-        var frontier = ["all"]
-        var guardCount = 0
-        while !frontier.isEmpty, guardCount < 10_000 {
-            guardCount += 1
-            var next: [String] = []
-            for name in frontier {
-                for child in groups[name]?.children ?? [] where (depth[child] ?? -1) < depth[name]! + 1 {
-                    depth[child] = depth[name]! + 1
-                    next.append(child)
-                }
+        var values = data.groups[InventoryData.all].variables
+        for group in sorted { values.merge(data.groups[group].variables) { _, new in new } }
+        if !groupFileVariables.isEmpty {
+            for layer in groupFileVariables[InventoryData.all] { values.merge(layer) { _, new in new } }
+            for source in 0..<groupFileVariables[InventoryData.all].count {
+                for group in sorted { values.merge(groupFileVariables[group][source]) { _, new in new } }
             }
-            frontier = next
         }
-        // Parents of each group, to find every group a host is in.
-        var parents: [String: [String]] = [:]
-        for group in groups.values { for child in group.children { parents[child, default: []].append(group.name) } }
-        var direct: [String: [String]] = [:]
-        for group in groups.values { for host in group.hosts { direct[host, default: []].append(group.name) } }
-        for name in hostOrder {
-            var memberOf = Set<String>()
-            var stack = direct[name] ?? []
-            while let group = stack.popLast() {
-                guard memberOf.insert(group).inserted else { continue }
-                stack += parents[group] ?? []
-            }
-            memberOf.insert("all")
-            let ordered = memberOf.sorted { (depth[$0] ?? 1, $0) < (depth[$1] ?? 1, $1) }
-            var variables: [String: String] = [:]
-            for group in ordered { variables.merge(groups[group]?.variables ?? [:]) { _, new in new } }
-            variables.merge(hostVariables[name] ?? [:]) { _, new in new }
-            index[name] = hosts.count
-            hosts.append(Host(name: name, variables: variables, groups: memberOf.subtracting(["all"]).sorted()))
+        values.merge(data.hosts[index].variables) { _, new in new }
+        if !varsFiles.isEmpty {
+            for layer in try varsFiles.host(data.hosts[index].name) { values.merge(layer) { _, new in new } }
         }
+        return Host(
+            name: data.hosts[index].name, values: values,
+            groups: memberOf.filter { $0 != InventoryData.all }.map { data.groups[$0].name }.sorted(),
+            entryPort: data.hosts[index].port)
     }
 
-    /// The host named `name`.
-    public func host(named name: String) -> Host? { index[name].map { hosts[$0] } }
+    /// The hosts of `group` and its descendants, in Ansible's order (`Group.get_hosts()`); empty for no such group.
+    public func hostNames(inGroup group: String) -> [String] {
+        guard let index = data.groupIndex[group] else { return [] }
+        return data.hostsOf(group: index).map { data.hosts[$0].name }
+    }
 
-    /// The names of every host in `group`, directly or through its children.
-    public func hostNames(inGroup group: String) -> Set<String> {
-        if group == "all" { return Set(hosts.map(\.name)) }
-        var names = Set<String>()
-        var seen = Set<String>()
-        var stack = [group]
-        while let name = stack.popLast() {
-            guard seen.insert(name).inserted, let found = groups[name] else { continue }
-            names.formUnion(found.hosts)
-            stack += found.children
-        }
-        return names
+    /// The group's own hosts and child groups, as written.
+    public func members(ofGroup group: String) -> (hosts: [String], children: [String])? {
+        guard let index = data.groupIndex[group] else { return nil }
+        return (data.groups[index].hosts.map { data.hosts[$0].name }, data.groups[index].children.map { data.groups[$0].name })
     }
 }
 

@@ -26,9 +26,11 @@ struct Run: AsyncParsableCommand {
     )
 
     @Option(
-        name: [.short, .customLong("inventory")], help: ArgumentHelp("Inventory file (- for stdin).", valueName: "path")
-    )
-    var inventory: String?
+        name: [.short, .customLong("inventory")],
+        help: ArgumentHelp(
+            "Inventory source (repeatable): file, directory, executable script, host1,host2, or - for stdin.",
+            valueName: "source"))
+    var inventory: [String] = []
 
     @Option(
         help: ArgumentHelp(
@@ -114,7 +116,7 @@ struct Run: AsyncParsableCommand {
 
     func validate() throws {
         if resume == nil {
-            guard inventory != nil else { throw ValidationError("give an inventory with -i (or --resume a run)") }
+            guard !inventory.isEmpty else { throw ValidationError("give an inventory with -i (or --resume a run)") }
             guard !commands.isEmpty || listHosts else { throw ValidationError("give at least one COMMAND") }
         }
         guard forks >= 1 else { throw ValidationError("--forks must be at least 1") }
@@ -143,10 +145,14 @@ struct Run: AsyncParsableCommand {
                 throw ExitCode(ExitStatus.usage)
             }
             var original = try Run.parse(contents.header.arguments)
-            if let directory = contents.header.directory, let file = original.inventory, file != "-",
-                !file.hasPrefix("/")
-            {
-                original.inventory = (directory as NSString).appendingPathComponent(file)
+            if let directory = contents.header.directory {
+                original.inventory = original.inventory.map { source in
+                    // Relative paths were relative to the first run's folder; comma lists and stdin stay as they are.
+                    guard source != "-", !source.hasPrefix("/"),
+                        !(source.contains(",") && !FileManager.default.fileExists(atPath: source))
+                    else { return source }
+                    return (directory as NSString).appendingPathComponent(source)
+                }
             }
             // Output settings and --idempotent come from this command line; everything else from the journal.
             original.format = format
@@ -280,21 +286,15 @@ struct Run: AsyncParsableCommand {
 
     /// The inventory's selected devices, as targets.
     private func selectTargets(catalog: PresetCatalog, runPreset: DevicePreset) throws -> [RunTarget] {
-        let parsed: Inventory
-        do {
-            parsed = try Inventory.load(path: inventory ?? "-")
-        } catch {
-            Console.error("\(error)")
-            throw ExitCode(ExitStatus.configInvalid)
+        let parsed = try InventorySelection.load(inventory)
+        var hosts = try InventorySelection.select(parsed, limit: limit)
+        if let (index, count) = try shardNumbers() {
+            hosts = hosts.filter { $0.shard(of: count) == index - 1 }
+            if hosts.isEmpty {
+                Console.error("shard \(index)/\(count) of the selection holds no device; nothing to do")
+                throw ExitCode(ExitStatus.usage)
+            }
         }
-        var hosts: [Inventory.Host]
-        do {
-            hosts = try HostPattern(limit ?? "all").select(from: parsed)
-        } catch {
-            Console.error("\(error)")
-            throw ExitCode(ExitStatus.usage)
-        }
-        if let (index, count) = try shardNumbers() { hosts = hosts.filter { $0.shard(of: count) == index - 1 } }
         var targets: [RunTarget] = []
         let tlsSetups = TLSSetups()
         let environmentPassword = ProcessInfo.processInfo.environment["FLEETCMD_PASSWORD"]

@@ -110,18 +110,8 @@ struct TLS: ParsableCommand {
             }
             var agentNames: [(name: String, sans: [String])] = agents.map { ($0, [$0]) }
             if let inventory {
-                let parsed: Inventory
-                do {
-                    parsed = try Inventory.load(path: inventory)
-                } catch {
-                    throw TLSSetupError("\(error)")
-                }
-                let hosts: [Inventory.Host]
-                do {
-                    hosts = try HostPattern(limit ?? "all").select(from: parsed)
-                } catch {
-                    throw TLSSetupError("\(error)")
-                }
+                let parsed = try InventorySelection.load([inventory])
+                let hosts = try InventorySelection.select(parsed, limit: limit)
                 for host in hosts {
                     let address = host.endpoint(defaultPort: 9100).host
                     agentNames.append((host.name, address == host.name ? [host.name] : [host.name, address]))

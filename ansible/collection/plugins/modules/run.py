@@ -23,8 +23,18 @@ options:
     type: path
     required: true
   limit:
-    description: Ansible host pattern selecting devices; usually C("{{ ansible_limit | default(omit) }}").
+    description:
+      - Ansible host pattern selecting devices; usually C("{{ ansible_limit | default(omit) }}").
+      - Ignored when O(hosts) is given.
     type: str
+  hosts:
+    description:
+      - The exact devices to run, by inventory name; usually C("{{ ansible_play_hosts_all }}"), the play's hosts as
+        Ansible resolved them (its pattern, C(--limit) with subscripts, failed hosts), so fleetcmd does not evaluate
+        the pattern again.
+      - Passed to fleetcmd as C(--limit @FILE), one name per line.
+    type: list
+    elements: str
   commands:
     description: Commands to send to every device, in order.
     type: list
@@ -76,7 +86,7 @@ EXAMPLES = r"""
 - name: Whole fleet in one go
   fleetcmd.fleet.run:
     inventory: "{{ inventory_file }}"
-    limit: "{{ ansible_limit | default(omit) }}"
+    hosts: "{{ ansible_play_hosts_all }}"
     commands: [STATUS]
   run_once: true
   register: fleet
@@ -107,7 +117,9 @@ run_id:
 """
 
 import json
+import os
 import re
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetcmd.fleet.plugins.module_utils.fleetcmd import (
@@ -124,6 +136,7 @@ def main():
             COMMON_ARGUMENT_SPEC,
             inventory=dict(type="path", required=True),
             limit=dict(type="str"),
+            hosts=dict(type="list", elements="str"),
             forks=dict(type="int", default=1000),
             idempotent=dict(type="bool", default=False),
             journal=dict(type="bool", default=True),
@@ -133,7 +146,14 @@ def main():
     )
     p = module.params
     base = [fleetcmd_binary(module), "run", "-i", p["inventory"]]
-    if p["limit"]:
+    if p["hosts"] is not None:
+        # The play's own host list: fleetcmd selects exactly these names (each line of the file is a host name).
+        handle, hosts_file = tempfile.mkstemp(prefix="fleetcmd-hosts-", suffix=".txt")
+        with os.fdopen(handle, "w") as f:
+            f.write("".join(name + "\n" for name in p["hosts"]))
+        module.add_cleanup_file(hosts_file)
+        base += ["--limit", "@" + hosts_file]
+    elif p["limit"]:
         base += ["--limit", p["limit"]]
     if module.check_mode:
         rc, out, err = module.run_command(base + ["--list-hosts"], environ_update=fleetcmd_environment(p))

@@ -1,0 +1,76 @@
+import ArgumentParser
+import FleetInventory
+
+/// `fleetcmd inventory`: what fleetcmd reads from an inventory, printed as `ansible-inventory` prints it.
+struct InventoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inventory",
+        abstract: "Show the devices, groups and variables fleetcmd reads from an inventory (as ansible-inventory).",
+        discussion: """
+            Reads the same sources as `fleetcmd run -i` (files, directories, scripts, comma lists; -i repeatable) \
+            with Ansible's rules, and prints them in ansible-inventory's layout, so that the two can be compared: \
+            --list (groups, children and _meta.hostvars, as JSON), --host NAME (one host's variables), --graph \
+            [GROUP] (the group tree). --limit applies to --list, as in ansible-inventory.
+
+            EXAMPLES:
+              fleetcmd inventory -i fleet.ini --graph
+              fleetcmd inventory -i inventory/ --list --limit 'printers:!lab'
+              diff <(fleetcmd inventory -i fleet.ini --list) <(ansible-inventory -i fleet.ini --list)
+            """
+    )
+
+    @Option(
+        name: [.short, .customLong("inventory")],
+        help: ArgumentHelp("Inventory source (repeatable): file, directory, script, host1,host2, or - for stdin.",
+            valueName: "source"))
+    var inventory: [String] = []
+
+    @Flag(help: "Print every group and host, with resolved host variables, as JSON.")
+    var list = false
+
+    @Option(help: ArgumentHelp("Print one host's variables as JSON.", valueName: "name"))
+    var host: String?
+
+    @Flag(help: "Print the group tree.")
+    var graph = false
+
+    @Option(help: ArgumentHelp("Ansible host pattern limiting --list.", valueName: "pattern"))
+    var limit: String?
+
+    @Argument(help: ArgumentHelp("Group to start --graph at.", valueName: "group"))
+    var group: String?
+
+    func validate() throws {
+        let modes = [list, host != nil, graph].filter { $0 }.count
+        guard modes == 1 else { throw ValidationError("give exactly one of --list, --host NAME, --graph") }
+        if group != nil, !graph { throw ValidationError("a GROUP argument goes with --graph") }
+    }
+
+    func run() throws {
+        let parsed = try InventorySelection.load(inventory)
+        do {
+            if list {
+                if let limit {
+                    let selection = try HostPattern(limit).evaluate(in: parsed)
+                    for warning in selection.warnings { Console.error("warning: \(warning)") }
+                }
+                Console.out(try parsed.ansibleList(limit: limit))
+            } else if let host {
+                guard let text = try parsed.ansibleHost(host) else {
+                    Console.error("no host named '\(host)' in the inventory")
+                    throw ExitCode(ExitStatus.usage)
+                }
+                Console.out(text)
+            } else {
+                guard let text = parsed.ansibleGraph(group: group ?? "all") else {
+                    Console.error("no group named '\(group ?? "all")' in the inventory")
+                    throw ExitCode(ExitStatus.usage)
+                }
+                Console.out(text)
+            }
+        } catch let error as InventoryError {
+            Console.error("\(error)")
+            throw ExitCode(error.path == "--limit" ? ExitStatus.usage : ExitStatus.configInvalid)
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import FleetInventory
+
+/// Reading `-i` sources and applying `--limit`, the same way for every command that takes an inventory: Ansible's
+/// warnings go to stderr, an unreadable inventory exits 78, a bad pattern or an empty selection exits 64.
+enum InventorySelection {
+    static func load(_ sources: [String]) throws -> Inventory {
+        let inventory: Inventory
+        do {
+            inventory = try Inventory.load(sources: sources.isEmpty ? ["-"] : sources)
+        } catch {
+            Console.error("inventory: \(error)")
+            throw ExitCode(ExitStatus.configInvalid)
+        }
+        for warning in inventory.warnings { Console.error("warning: inventory: \(warning)") }
+        return inventory
+    }
+
+    /// The hosts `ansible all -i SOURCES --limit LIMIT` would select, in its order, with their variables.
+    static func select(_ inventory: Inventory, limit: String?, allowEmpty: Bool = false) throws -> [Inventory.Host] {
+        do {
+            let selection = try HostPattern(limit ?? "all").evaluate(in: inventory)
+            for warning in selection.warnings { Console.error("warning: \(warning)") }
+            if selection.names.isEmpty, !allowEmpty {
+                let what = limit.map { "--limit '\($0)' matches no device" } ?? "the inventory has no device"
+                Console.error("\(what); nothing to do")
+                throw ExitCode(ExitStatus.usage)
+            }
+            var hosts: [Inventory.Host] = []
+            hosts.reserveCapacity(selection.names.count)
+            for name in selection.names {
+                if let host = try inventory.host(named: name) { hosts.append(host) }
+            }
+            return hosts
+        } catch let error as InventoryError {
+            Console.error("\(error)")
+            throw ExitCode(error.path == "--limit" ? ExitStatus.usage : ExitStatus.configInvalid)
+        }
+    }
+}

@@ -1,0 +1,245 @@
+import Foundation
+
+/// Host names, ports and ranges as Ansible reads them (`parse_address`, `expand_hostname_range`).
+///
+/// ```
+/// "db[01:03].lab:2222"  ->  db01.lab, db02.lab, db03.lab   (port 2222)
+/// "[::1]:9100"          ->  ::1                           (port 9100)
+/// "rack[y:B]"           ->  racky, rackz, rackA, rackB     (Python's ascii_letters order)
+/// ```
+enum HostAddress {
+    /// What is wrong with a host name or range, in Ansible's words where it has some.
+    struct Problem: Error {
+        let text: String
+        init(_ text: String) { self.text = text }
+    }
+
+    /// `parse_address(address, allow_ranges)`: the host and port, or a problem when it is not a host identifier.
+    static func parse(_ address: String, allowRanges: Bool) -> Result<(host: String, port: Int?), Problem> {
+        var address = Array(address.unicodeScalars)
+        var port: Int?
+        // [host]:port, then host:port (both tried in turn, as Ansible's loop does).
+        if address.first == "[", let close = address.lastIndex(of: "]"), close > 1, close + 1 < address.count,
+            address[close + 1] == ":", Self.allDigits(address[(close + 2)...])
+        {
+            port = Int(String(String.UnicodeScalarView(address[(close + 2)...])))
+            address = Array(address[1..<close])
+        }
+        if let split = hostPortSplit(address) {
+            port = Int(String(String.UnicodeScalarView(address[(split + 1)...])))
+            address = Array(address[..<split])
+        }
+        let host = String(String.UnicodeScalarView(address))
+        guard isIPv4(address) || (address.contains(":") && isIPv6(host)) || isHostname(address) else {
+            return .failure(Problem("Not a valid network hostname: \(host)"))
+        }
+        if !allowRanges, address.contains("[") {
+            return .failure(Problem("Detected range in host but was asked to ignore ranges"))
+        }
+        return .success((host, port))
+    }
+
+    /// `_expand_hostpattern`: the names a host entry stands for and its port (none when it is not an address).
+    static func expand(_ pattern: String) -> Result<(names: [String], port: Int?), Problem> {
+        var name = pattern
+        var port: Int?
+        if case .success(let parsed) = parse(pattern, allowRanges: true) {
+            name = parsed.host
+            port = parsed.port
+        }
+        guard name.unicodeScalars.contains("[") else { return .success(([name], port)) }
+        var names: [String] = []
+        if let problem = expandRange(name, into: &names) { return .failure(problem) }
+        return .success((names, port))
+    }
+
+    /// Hosts one entry may stand for at most; Ansible has no limit, fleetcmd refuses rather than exhaust memory.
+    static let maxExpansion = 10_000_000
+
+    /// `expand_hostname_range`, appending to `names`.
+    static func expandRange(_ line: String, into names: inout [String]) -> Problem? {
+        let scalars = Array(line.unicodeScalars)
+        guard let open = scalars.firstIndex(of: "["), let close = scalars.firstIndex(of: "]"), open < close,
+            !scalars.contains("|")
+        else {
+            return Problem("host range in '\(line)' must be written [begin:end] or [begin:end:step]")
+        }
+        let head = String(String.UnicodeScalarView(scalars[..<open]))
+        let body = String(String.UnicodeScalarView(scalars[(open + 1)..<close]))
+        let tail = String(String.UnicodeScalarView(scalars[(close + 1)...]))
+        let bounds = body.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard bounds.count == 2 || bounds.count == 3 else {
+            return Problem("host range must be begin:end or begin:end:step ('\(line)')")
+        }
+        let begin = bounds[0].isEmpty ? "0" : bounds[0]
+        let end = bounds[1]
+        guard !end.isEmpty else { return Problem("host range must specify end value ('\(line)')") }
+        let stepText = bounds.count == 3 ? bounds[2] : "1"
+        var width = 0
+        if begin.hasPrefix("0"), begin.count > 1 {
+            width = begin.count
+            guard width == end.count else {
+                return Problem("host range must specify equal-length begin and end formats ('\(line)')")
+            }
+        }
+        let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        let lettersText = String(letters)
+        var items: [String] = []
+        if let low = lettersText.range(of: begin), let high = lettersText.range(of: end),
+            let step = Int(stepText), step != 0
+        {
+            let lowIndex = lettersText.distance(from: lettersText.startIndex, to: low.lowerBound)
+            let highIndex = lettersText.distance(from: lettersText.startIndex, to: high.lowerBound)
+            guard lowIndex <= highIndex else { return Problem("host range must have begin <= end ('\(line)')") }
+            guard step > 0 else { return Problem("host range step must be positive ('\(line)')") }
+            for index in stride(from: lowIndex, through: highIndex, by: step) { items.append(String(letters[index])) }
+        } else {
+            guard let low = Int(begin), let high = Int(end), let step = Int(stepText) else {
+                return Problem("host range '[\(body)]' must be numbers ([01:50]) or letters ([a:f]) ('\(line)')")
+            }
+            guard step != 0 else { return Problem("host range step must not be zero ('\(line)')") }
+            guard step < 0 || (high - low) / step < maxExpansion else {
+                return Problem("host range '[\(body)]' is too large (more than \(maxExpansion) hosts)")
+            }
+            if (step > 0 && low <= high) || (step < 0 && low >= high) {
+                for value in stride(from: low, through: step > 0 ? high : high, by: step) {
+                    if (step > 0 && value > high) || (step < 0 && value < high) { break }
+                    items.append(zeroFilled(value, width: width))
+                }
+            }
+        }
+        for item in items {
+            let name = head + item + tail
+            if name.unicodeScalars.contains("[") {
+                if let problem = expandRange(name, into: &names) { return problem }
+            } else {
+                names.append(name)
+            }
+            if names.count > maxExpansion { return Problem("'\(line)' stands for more than \(maxExpansion) hosts") }
+        }
+        return nil
+    }
+
+    /// Python's `str(x).zfill(width)`.
+    static func zeroFilled(_ value: Int, width: Int) -> String {
+        let digits = String(value.magnitude)
+        let sign = value < 0 ? "-" : ""
+        let padding = max(0, width - sign.count - digits.count)
+        return sign + String(repeating: "0", count: padding) + digits
+    }
+
+    /// Where `host:port` splits: the prefix is plain characters and whole `[...]` groups, then `:digits` to the end.
+    private static func hostPortSplit(_ scalars: [Unicode.Scalar]) -> Int? {
+        var index = 0
+        while index < scalars.count {
+            let scalar = scalars[index]
+            if scalar == "[" {
+                guard let close = scalars[index...].firstIndex(of: "]") else { return nil }
+                index = close + 1
+            } else if scalar == ":" || scalar == "]" {
+                break
+            } else {
+                index += 1
+            }
+        }
+        guard index < scalars.count, scalars[index] == ":", allDigits(scalars[(index + 1)...]) else { return nil }
+        return index
+    }
+
+    private static func allDigits(_ scalars: ArraySlice<Unicode.Scalar>) -> Bool {
+        !scalars.isEmpty && scalars.allSatisfy { ("0"..."9").contains($0) }
+    }
+
+    private static func isDigit(_ scalar: Unicode.Scalar) -> Bool { ("0"..."9").contains(scalar) }
+
+    /// Python's `\w` in a Unicode pattern: letters, digits and the underscore.
+    private static func isWord(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.isASCII {
+            return isDigit(scalar) || ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || scalar == "_"
+        }
+        return scalar.properties.isAlphabetic || scalar.properties.numericType != nil
+    }
+
+    /// Length of a range at `index` (`[0:9]`, `[a:f]`, with `:step`), or nil. `numericOnly` for IPv4 parts.
+    private static func rangeLength(_ scalars: [Unicode.Scalar], at index: Int, numericOnly: Bool) -> Int? {
+        guard index < scalars.count, scalars[index] == "[",
+            let close = scalars[index...].firstIndex(of: "]")
+        else { return nil }
+        let parts = scalars[(index + 1)..<close].split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2 || parts.count == 3 else { return nil }
+        if parts.count == 3, !allDigits(parts[2]) { return nil }
+        let numeric = allDigits(parts[0]) && allDigits(parts[1])
+        let letter = { (part: ArraySlice<Unicode.Scalar>) -> Bool in
+            part.count == 1 && (("a"..."z").contains(part.first!) || ("A"..."Z").contains(part.first!))
+        }
+        guard numeric || (!numericOnly && letter(parts[0]) && letter(parts[1])) else { return nil }
+        return close - index + 1
+    }
+
+    /// The `ipv4` pattern: four parts 0–255 (as Ansible's regex counts them), any of which may be a numeric range.
+    private static func isIPv4(_ scalars: [Unicode.Scalar]) -> Bool {
+        let parts = scalars.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return false }
+        for part in parts {
+            let array = Array(part)
+            if let length = rangeLength(array, at: 0, numericOnly: true), length == array.count { continue }
+            guard (1...3).contains(array.count), array.allSatisfy(isDigit) else { return false }
+            if array.count == 3 {
+                let text = String(String.UnicodeScalarView(array))
+                let ok = array[0] == "0" || array[0] == "1" || (array[0] == "2" && Int(text)! <= 255)  // digits
+                if !ok { return false }
+            }
+        }
+        return true
+    }
+
+    /// The `hostname` pattern: dot-separated labels of word characters, `-` and ranges, not ending in `_` or `-`.
+    private static func isHostname(_ scalars: [Unicode.Scalar]) -> Bool {
+        guard !scalars.isEmpty else { return false }
+        var index = 0
+        var labelStart = true
+        var last: Unicode.Scalar = "."
+        while index < scalars.count {
+            let scalar = scalars[index]
+            if scalar == "." {
+                if labelStart || last == "_" || last == "-" { return false }
+                labelStart = true
+                last = "."
+                index += 1
+                continue
+            }
+            if scalar == "[" {
+                guard let length = rangeLength(scalars, at: index, numericOnly: false) else { return false }
+                index += length
+                last = "]"
+                labelStart = false
+                continue
+            }
+            if isWord(scalar) || (!labelStart && scalar == "-") {
+                last = scalar
+                labelStart = false
+                index += 1
+                continue
+            }
+            return false
+        }
+        return !labelStart && last != "_" && last != "-"
+    }
+
+    /// The `ipv6` pattern (compressed forms, embedded IPv4, hexadecimal ranges), used only for text with a colon.
+    private static func isIPv6(_ text: String) -> Bool { (try? ipv6Pattern?.wholeMatch(in: text)) != nil }
+
+    // Compiled once; a Regex is immutable and matching does not mutate it.
+    nonisolated(unsafe) private static let ipv6Pattern: Regex<AnyRegexOutput>? = {
+        let group = #"(?:[0-9a-f]{1,4}|\[(?:[0-9a-f]+:[0-9a-f]+)(?::[0-9]+)?\])"#
+        let alternatives = [
+            "(?:\(group):){7}\(group)", "(?:\(group):){1,6}:", "(?:\(group):)(?::\(group)){1,6}",
+            "(?:\(group):){2}(?::\(group)){1,5}", "(?:\(group):){3}(?::\(group)){1,4}",
+            "(?:\(group):){4}(?::\(group)){1,3}", "(?:\(group):){5}(?::\(group)){1,2}",
+            "(?:\(group):){6}(?::\(group))", ":(?::\(group)){1,6}", "\(group)?::",
+            "(?:0:){6}(?:\(group)\\.){3}\(group)", "::(?:ffff:)?(?:\(group)\\.){3}\(group)",
+            "(?:0:){5}ffff:(?:\(group)\\.){3}\(group)",
+        ]
+        return try? Regex("(?:" + alternatives.joined(separator: "|") + ")").ignoresCase()
+    }()
+}

@@ -1,0 +1,247 @@
+/// Ansible's `ini` inventory plugin: `[group]`, `[group:vars]`, `[group:children]`, host lines
+/// `name[:port] key=value …` (split as a POSIX shell would, values read as Python literals), with its rules for
+/// groups named before they are defined.
+///
+/// One deliberate difference: a file with no section header and nothing but `host[:port]` lines is a plain list,
+/// where every line is its own device. Ansible would merge `10.0.0.5:9100` and `10.0.0.5:9101` into one host; here a
+/// host that repeats with different ports becomes one device per line, named `host:port`.
+struct INIInventoryReader {
+    let path: String
+
+    private struct Pending {
+        var line: Int
+        var isVars: Bool
+        var parents: [String] = []
+    }
+
+    func read(_ text: String, into data: inout InventoryData) throws(InventoryError) {
+        let lines = Self.lines(text)
+        if let plain = Self.plainList(lines) {
+            try readPlainList(plain, into: &data)
+            return
+        }
+        var pending: [String: Pending] = [:]
+        var pendingOrder: [String] = []
+        var group = "ungrouped"
+        var state = "hosts"
+        var number = 0
+        func fail(_ message: String, line: Int? = nil) -> InventoryError {
+            InventoryError(path: path, line: line ?? number, message: message)
+        }
+        func addPendingChildren(_ name: String) throws(InventoryError) {
+            guard let declaration = pending.removeValue(forKey: name) else { return }
+            for parent in declaration.parents {
+                do { try data.addChild(parent, name) } catch { throw fail(error.text) }
+                if let parentDeclaration = pending[parent], !parentDeclaration.isVars {
+                    try addPendingChildren(parent)
+                }
+            }
+        }
+        for raw in lines {
+            number += 1
+            let line = raw.stripping(" \t\r\n\u{0B}\u{0C}")
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if let (name, tag) = Self.section(line) {
+                let kind = tag ?? "hosts"
+                guard ["hosts", "children", "vars"].contains(kind) else {
+                    throw fail("Section [\(name):\(kind)] has unknown type: \(kind)")
+                }
+                group = name
+                state = kind
+                if data.groupIndex[name] == nil {
+                    if kind == "vars", pending[name] == nil {
+                        pending[name] = Pending(line: number, isVars: true)
+                        pendingOrder.append(name)
+                    }
+                    data.addGroup(name)
+                }
+                if let declaration = pending[name], kind != "vars" {
+                    if declaration.isVars {
+                        pending[name] = nil
+                    } else {
+                        try addPendingChildren(name)
+                    }
+                }
+                continue
+            }
+            if line.hasPrefix("[") && line.hasSuffix("]") {
+                throw fail(
+                    "Invalid section entry: '\(line)'. Please make sure that there are no spaces in the section "
+                        + "entry, and that there are no other invalid characters")
+            }
+            switch state {
+            case "hosts":
+                let words: [String]
+                switch ShellWords.split(line) {
+                case .success(let value): words = value
+                case .failure(let problem): throw fail("Error parsing host definition '\(line)': \(problem.text)")
+                }
+                guard let first = words.first else { continue }
+                let expanded: (names: [String], port: Int?)
+                switch HostAddress.expand(first) {
+                case .success(let value): expanded = value
+                case .failure(let problem): throw fail(problem.text)
+                }
+                if first.stripping(" \t").hasSuffix(":"), expanded.port == nil {
+                    throw fail(
+                        "Invalid host pattern '\(first)' supplied, ending in ':' is not allowed, this character is "
+                            + "reserved to provide a port.")
+                }
+                if expanded.names.contains(where: { $0.stripping(" \t") == "---" }) {
+                    throw fail(
+                        "Invalid host pattern '\(first)' supplied, '---' is normally a sign this is a YAML file.")
+                }
+                if expanded.names.isEmpty {
+                    data.warnings.append("\(path):\(number): the host range '\(first)' stands for no host")
+                }
+                var variables: [(String, InventoryValue)] = []
+                for word in words.dropFirst() {
+                    guard let equals = word.firstIndex(of: "=") else {
+                        throw fail("Expected key=value host variable assignment, got: \(word)")
+                    }
+                    variables.append(
+                        (String(word[..<equals]), PythonLiteral.value(of: String(word[word.index(after: equals)...]))))
+                }
+                for name in expanded.names {
+                    do {
+                        try data.addHost(name, group: group, port: expanded.port)
+                        for (key, value) in variables { try data.setVariable(name, key, value) }
+                    } catch {
+                        throw fail(error.text)
+                    }
+                }
+            case "vars":
+                guard let equals = line.firstIndex(of: "=") else { throw fail("Expected key=value, got: \(line)") }
+                let key = line[..<equals].stripping(" \t")
+                let value = line[line.index(after: equals)...].stripping(" \t")
+                do throws(InventoryData.Failure) {
+                    try data.setVariable(group, key, PythonLiteral.value(of: value))
+                } catch {
+                    throw fail(error.text)
+                }
+            default:  // children
+                guard let child = Self.groupName(line) else { throw fail("Expected group name, got: \(line)") }
+                if data.groupIndex[child] == nil {
+                    if pending[child] == nil {
+                        pending[child] = Pending(line: number, isVars: false, parents: [group])
+                        pendingOrder.append(child)
+                    } else {
+                        pending[child]!.parents.append(group)  // checked just above
+                    }
+                } else {
+                    do throws(InventoryData.Failure) {
+                        try data.addChild(group, child)
+                    } catch {
+                        throw fail(error.text)
+                    }
+                }
+            }
+        }
+        for name in pendingOrder {
+            guard let declaration = pending[name] else { continue }
+            if declaration.isVars {
+                throw fail("Section [\(name):vars] not valid for undefined group '\(name)'.", line: declaration.line)
+            }
+            throw fail(
+                "Section [\(declaration.parents.last ?? name):children] includes undefined group '\(name)'.",
+                line: declaration.line)
+        }
+    }
+
+    /// Python's `str.splitlines()`: LF, CR LF, CR and the other Unicode line ends.
+    static func lines(_ text: String) -> [Substring] {
+        text.split(omittingEmptySubsequences: false) { $0.isNewline }.dropLastIfEmpty(text)
+    }
+
+    /// `^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$`: the group name and the tag after the colon.
+    static func section(_ line: String) -> (String, String?)? {
+        var rest = Substring(line)
+        guard rest.first == "[" else { return nil }
+        rest = rest.dropFirst()
+        let name = rest.prefix { $0 != ":" && $0 != "]" && !$0.isWhitespace }
+        guard !name.isEmpty else { return nil }
+        rest = rest[name.endIndex...]
+        var tag: Substring?
+        if rest.first == ":" {
+            rest = rest.dropFirst()
+            let word = rest.prefix { character in
+                character.unicodeScalars.allSatisfy { $0 == "_" || $0.properties.isAlphabetic || $0.properties.numericType != nil }
+            }
+            guard !word.isEmpty else { return nil }
+            tag = word
+            rest = rest[word.endIndex...]
+        }
+        guard rest.first == "]" else { return nil }
+        rest = rest.dropFirst().drop { $0.isWhitespace }
+        guard rest.isEmpty || rest.first == "#" else { return nil }
+        return (String(name), tag.map(String.init))
+    }
+
+    /// `^([^:\]\s]+)\s*(?:#.*)?$`: a child group's name.
+    static func groupName(_ line: String) -> String? {
+        let name = line.prefix { !$0.isWhitespace && $0 != ":" && $0 != "]" }
+        guard !name.isEmpty else { return nil }
+        let rest = line[name.endIndex...].drop { $0.isWhitespace }
+        guard rest.isEmpty || rest.hasPrefix("#") else { return nil }
+        return String(name)
+    }
+
+    /// The lines of a plain `host[:port]` list (no section, one word per line, no variables), or nil.
+    static func plainList(_ lines: [Substring]) -> [(line: Int, word: String)]? {
+        var words: [(Int, String)] = []
+        for (offset, raw) in lines.enumerated() {
+            let line = raw.stripping(" \t\r\n\u{0B}\u{0C}")
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if line.hasPrefix("[") && section(line) != nil { return nil }
+            guard case .success(let split) = ShellWords.split(line), split.count == 1 else { return nil }
+            words.append((offset + 1, split[0]))
+        }
+        return words
+    }
+
+    /// A plain list: Ansible's reading, except that a host repeated with different ports stays several devices.
+    private func readPlainList(_ words: [(line: Int, word: String)], into data: inout InventoryData)
+        throws(InventoryError)
+    {
+        var entries: [(line: Int, names: [String], port: Int?)] = []
+        var ports: [String: Set<Int?>] = [:]
+        for (line, word) in words {
+            let expanded: (names: [String], port: Int?)
+            switch HostAddress.expand(word) {
+            case .success(let value): expanded = value
+            case .failure(let problem): throw InventoryError(path: path, line: line, message: problem.text)
+            }
+            if word.hasSuffix(":"), expanded.port == nil {
+                throw InventoryError(
+                    path: path, line: line,
+                    message: "Invalid host pattern '\(word)' supplied, ending in ':' is not allowed, this character "
+                        + "is reserved to provide a port.")
+            }
+            for name in expanded.names { ports[name, default: []].insert(expanded.port) }
+            entries.append((line, expanded.names, expanded.port))
+        }
+        for entry in entries {
+            for name in entry.names {
+                do {
+                    if let port = entry.port, ports[name]!.count > 1 {  // filled above
+                        let device = name.contains(":") ? "[\(name)]:\(port)" : "\(name):\(port)"
+                        try data.addHost(device, group: "ungrouped", port: port)
+                        try data.setVariable(device, "ansible_host", .string(name))
+                    } else {
+                        try data.addHost(name, group: "ungrouped", port: entry.port)
+                    }
+                } catch {
+                    throw InventoryError(path: path, line: entry.line, message: error.text)
+                }
+            }
+        }
+    }
+}
+
+extension Array where Element == Substring {
+    /// `splitlines()` does not yield an empty last line for text ending in a newline.
+    fileprivate func dropLastIfEmpty(_ text: String) -> [Substring] {
+        if let last, last.isEmpty, !isEmpty { return Array(dropLast()) }
+        return self
+    }
+}
