@@ -152,6 +152,11 @@ let package = Package(
         .executableTarget(name: "fleetcmd", dependencies: ["FleetCLI"], swiftSettings: upcoming),
         // libFuzzer entry point: `swift build --sanitize fuzzer --product FleetFramingFuzz`.
         .executableTarget(name: "FleetFramingFuzz", dependencies: ["FleetFraming"], swiftSettings: upcoming),
+        // libFuzzer entry point over the parsers of user files: inventories, patterns, agent config, presets, journal.
+        .executableTarget(
+            name: "FleetParsersFuzz",
+            dependencies: ["FleetInventory", "FleetAgentConfig", "FleetRunner", "FleetCLI"],
+            swiftSettings: upcoming),
         .target(
             name: "FleetTestSupport",
             dependencies: [

@@ -1,15 +1,38 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target over FleetFraming (the reply/request scanner, escape and hex parsers) and runs it
-# for a bounded time on a copy of the seed corpus. Any crash fails and leaves a reproducer in fuzz-artifacts/.
-# Usage: scripts/fuzz.sh [SECONDS]   (default 60)
+# Bounded libFuzzer runs: FleetFramingFuzz (the reply/request scanner, escape and hex parsers) for SECONDS, then
+# FleetParsersFuzz on each parser of user files (inventory INI/YAML/JSON, host patterns, agent config, user
+# presets, run journal) for PARSER_SECONDS each, every one from its seed corpus (Fuzz/). Any crash fails and
+# leaves a reproducer in fuzz-artifacts/. Campaign figures: docs/fuzzing.md.
+# Usage: scripts/fuzz.sh [SECONDS] [PARSER_SECONDS]   (defaults 60 and 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
+parser_seconds="${2:-${PARSER_FUZZ_SECONDS:-10}}"
 swift build --sanitize fuzzer --product FleetFramingFuzz --scratch-path .build-fuzz >/dev/null
+swift build --sanitize fuzzer --product FleetParsersFuzz --scratch-path .build-fuzz >/dev/null
+mkdir -p fuzz-artifacts
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cp Fuzz/corpus/* "$work/"
-mkdir -p fuzz-artifacts
-SWIFT_BACKTRACE=enable=no .build-fuzz/debug/FleetFramingFuzz "$work" \
-    -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
-    -artifact_prefix=fuzz-artifacts/ -print_final_stats=1 2>&1 | tail -n 12
+
+run() {  # binary corpus-dir seconds
+    local binary="$1" corpus="$2" time="$3"
+    local dir="$work/$(basename "$corpus")"
+    mkdir -p "$dir"
+    cp "$corpus"/* "$dir/"
+    local status=0
+    SWIFT_BACKTRACE=enable=no ".build-fuzz/debug/$binary" "$dir" \
+        -max_total_time="$time" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix=fuzz-artifacts/ -print_final_stats=1 >"$work/log" 2>&1 || status=$?
+    grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$work/log" || true
+    if [ "$status" -ne 0 ]; then
+        tail -n 40 "$work/log"
+        return "$status"
+    fi
+}
+
+echo "-- FleetFramingFuzz (${seconds}s)"
+run FleetFramingFuzz Fuzz/corpus "$seconds"
+for target in inventory-ini inventory-yaml inventory-json pattern agent-config presets journal; do
+    echo "-- FleetParsersFuzz $target (${parser_seconds}s)"
+    FLEETCMD_FUZZ_TARGET="$target" run FleetParsersFuzz "Fuzz/parsers/$target" "$parser_seconds"
+done

@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine, and nothing when it is already there:
-# ncat (Debian) for the interop tests, pytest (PyPI) to run them, ansible-core (PyPI, in a virtual
+# ncat and openssl (Debian) for the interop tests, pytest (PyPI) to run them, ansible-core (PyPI, in a virtual
 # environment under .build/ so it touches nothing else) for the Ansible integration tests.
 set -euo pipefail
+apt_install() {
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    else
+        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    fi
+}
+# openssl makes the hardening tests' certificates (never fleetcmd's own CA code).
+if ! command -v openssl >/dev/null 2>&1; then apt_install openssl; fi
 if ! command -v ncat >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ncat >/dev/null

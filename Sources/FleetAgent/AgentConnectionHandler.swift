@@ -28,6 +28,8 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         var spec: FrameSpec
         /// Runs async work as a child of the agent's task group; `false` when the agent is stopping.
         var spawn: @Sendable (@escaping @Sendable () async -> Void) -> Bool
+        /// Rate limit for connection-level log lines (failed handshakes).
+        var logLimiter: LogRateLimiter
     }
 
     private let shared: Context
@@ -35,6 +37,7 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
     private let listener: Int
     private var peer = "?"
     private var identity: ClientIdentity?
+    private var handshakeDone = false
     private var queue = CircularBuffer<AgentInbound>()
     private var isBusy = false
     private var isInputClosed = false
@@ -65,12 +68,14 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         if isBusy {
             queue.append(batch)
         } else {
-            process(batch, context: context)
+            // Bytes that were read before shutdown began are answered; a connection idle at that moment is closed.
+            process(batch, context: context, draining: true)
         }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event {
+            handshakeDone = true
             identity = ServerTLS.peerIdentity(of: context.pipeline.syncOperations)
         }
         if case ChannelEvent.inputClosed = event {
@@ -82,10 +87,19 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is NIOSSLError || error is BoringSSLError {
+        if let error = error as? NIOSSLError, case .uncleanShutdown = error, identity != nil || handshakeDone {
+            // The client closed TCP without TLS close_notify after the handshake: most clients do that after a
+            // complete exchange. An ordinary end, not a TLS failure; close our side at once.
+            context.close(promise: nil)
+            return
+        }
+        if error is NIOSSLError || error is BoringSSLError,
+            let failure = TLSFailure.fromLibraryError(error, isServer: true)
+        {
             shared.responder.stats.error(.tlsHandshake)
-            shared.responder.logger.info(
-                "TLS failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            shared.logLimiter.info(
+                shared.responder.logger, kind: "tls_failure", "TLS failed",
+                metadata: ["peer": "\(peer)", "reason": "\(failure.detail)", "kind": "\(failure.kind.rawValue)"])
         }
         context.close(promise: nil)
     }
@@ -114,8 +128,8 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         AgentResponder.Caller(peer: peer, connectionID: id, listener: listener, identity: identity)
     }
 
-    private func process(_ batch: AgentInbound, context: ChannelHandlerContext) {
-        guard shared.registry.beginCommand(id) else {
+    private func process(_ batch: AgentInbound, context: ChannelHandlerContext, draining: Bool = false) {
+        guard shared.registry.beginCommand(id, draining: draining) else {
             closeAfterWrites(context: context)
             return
         }
@@ -131,7 +145,6 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
             }
             buffer.writeReply(reply, spec: shared.spec)
             answered += 1
-            if shared.registry.isShuttingDown { break }
         }
         finish(batch, buffer: buffer, answered: answered, context: context)
     }
@@ -155,7 +168,6 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
                 let reply = await shared.responder.reply(to: payload, caller: caller)
                 buffer.writeReply(reply, spec: shared.spec)
                 count += 1
-                if shared.registry.isShuttingDown { break }
             }
             loop.execute { [buffer, count] in
                 let (handler, context) = bound.value
@@ -213,10 +225,11 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         let keepGoing = shared.registry.endCommand(id)
         if batch.frameTooLarge {
             lingeringClose(context: context)
-        } else if !keepGoing || (isInputClosed && queue.isEmpty) {
-            closeAfterWrites(context: context)
         } else if let next = queue.popFirst() {
-            process(next, context: context)
+            // Frames already received are answered, also when shutdown has begun (within its grace period).
+            process(next, context: context, draining: true)
+        } else if !keepGoing || isInputClosed {
+            closeAfterWrites(context: context)
         } else {
             resumeReading(context: context)
         }

@@ -18,6 +18,8 @@ struct AgentResponder: Sendable {
     let variables: [String: String]
     /// Listeners where `exec` routes are refused: plaintext and not loopback (and not explicitly allowed).
     var exposedPlaintextListeners: Set<Int> = []
+    /// TLS listeners where `exec` needs a verified client certificate (all of them unless allowAnonymousExec).
+    var identityRequiredListeners: Set<Int> = []
     /// Per-listener `{name}` values (a simulated device's `{device}` and `{index}`).
     var listenerVariables: (@Sendable (Int) -> [String: String])? = nil
     /// One latency timer per route name, made once: making a metric goes through the factory under a lock.
@@ -152,7 +154,11 @@ struct AgentResponder: Sendable {
         if case .exec = route.action { isExec = true } else { isExec = false }
         if isExec, exposedPlaintextListeners.contains(caller.listener) {
             stats.error(.forbidden)
-            return .error("exec commands are not allowed on a plaintext listener (use TLS)")
+            return .error("exec commands are not allowed on a plaintext listener (use TLS with client certificates)")
+        }
+        if isExec, caller.identity == nil, identityRequiredListeners.contains(caller.listener) {
+            stats.error(.forbidden)
+            return .error("exec commands need a verified client certificate")
         }
         guard let rules = route.allow ?? (isExec ? configuration.execAllow : nil) else { return nil }
         guard let identity = caller.identity, rules.contains(where: identity.matches) else {

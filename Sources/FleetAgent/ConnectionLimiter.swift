@@ -83,9 +83,20 @@ final class ConnectionRegistry: Sendable {
     private struct State {
         var entries: [Int: Entry] = [:]
         var isShuttingDown = false
+        var drained: (@Sendable () -> Void)?
     }
 
     private let state = NIOLockedValueBox(State())
+
+    /// Calls `action` once, when shutdown has begun and the last connection is gone (at once if there is none).
+    func whenDrained(_ action: @escaping @Sendable () -> Void) {
+        let now = state.withLockedValue { state -> Bool in
+            if state.isShuttingDown, state.entries.isEmpty { return true }
+            state.drained = action
+            return false
+        }
+        if now { action() }
+    }
 
     /// Returns `false` (and the caller closes the connection) when shutdown has begun.
     func register(_ id: Int, channel: any Channel) -> Bool {
@@ -97,13 +108,20 @@ final class ConnectionRegistry: Sendable {
     }
 
     func remove(_ id: Int) {
-        state.withLockedValue { _ = $0.entries.removeValue(forKey: id) }
+        let drained = state.withLockedValue { state -> (@Sendable () -> Void)? in
+            _ = state.entries.removeValue(forKey: id)
+            guard state.isShuttingDown, state.entries.isEmpty, let drained = state.drained else { return nil }
+            state.drained = nil
+            return drained
+        }
+        drained?()
     }
 
-    /// Marks a command as started; returns `false` when shutdown has begun (take no new commands).
-    func beginCommand(_ id: Int) -> Bool {
+    /// Marks a command as started; returns `false` when shutdown has begun (take no new commands), unless the
+    /// command was already received (`draining`): frames a connection has read are answered within the grace.
+    func beginCommand(_ id: Int, draining: Bool = false) -> Bool {
         state.withLockedValue { state in
-            guard !state.isShuttingDown else { return false }
+            guard !state.isShuttingDown || draining else { return false }
             state.entries[id]?.isBusy = true
             return true
         }
@@ -119,11 +137,18 @@ final class ConnectionRegistry: Sendable {
 
     /// Begins shutdown: returns the idle connections (to close now) and all of them (to close after the grace).
     func beginShutdown() -> (idle: [any Channel], all: [any Channel]) {
-        state.withLockedValue { state in
+        let (result, drained) = state.withLockedValue { state -> ((idle: [any Channel], all: [any Channel]), (@Sendable () -> Void)?) in
             state.isShuttingDown = true
             let idle = state.entries.values.filter { !$0.isBusy }.map(\.channel)
-            return (idle, state.entries.values.map(\.channel))
+            var drained: (@Sendable () -> Void)?
+            if state.entries.isEmpty {
+                drained = state.drained
+                state.drained = nil
+            }
+            return ((idle, state.entries.values.map(\.channel)), drained)
         }
+        drained?()
+        return result
     }
 
     var isShuttingDown: Bool { state.withLockedValue { $0.isShuttingDown } }

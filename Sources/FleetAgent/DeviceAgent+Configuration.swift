@@ -23,6 +23,10 @@ extension DeviceAgent {
         /// Allow `exec` routes on plaintext listeners that are not loopback. Default: false (they reply
         /// `ERR exec commands are not allowed on a plaintext listener`), since anyone on the path could run them.
         public var allowPlaintextExec = false
+        /// Allow `exec` routes for TLS clients that presented no verified client certificate (no client CA, or
+        /// `client_verification: optional`). Default: false (they reply `ERR exec commands need a verified client
+        /// certificate`), since without an identity anyone who can reach the port could run them.
+        public var allowAnonymousExec = false
         /// Identity rules for `exec` routes that set no ``CommandRouter/Route/allow`` of their own; `nil`: no rule.
         public var execAllow: [String]?
         /// A greeting, handshake or login before commands (a simulated device family). Default: none.

@@ -29,6 +29,8 @@ public struct DeviceAgent: Service {
     /// Live counters (also behind the `STATS` builtin).
     public let stats: AgentStats
     private let logger: Logger
+    /// Connection-level log lines (denied connections, failed handshakes) are rate limited; counters are not.
+    private let logLimiter = LogRateLimiter()
     private let group: any EventLoopGroup
     private let variables: [String: String]
     private let onRunning: @Sendable ([SocketAddress]) async -> Void
@@ -121,6 +123,8 @@ public struct DeviceAgent: Service {
         )
         if let policy { configuredResponder.listenerVariables = { policy.variables(listener: $0) } }
         if !configuration.allowPlaintextExec { configuredResponder.exposedPlaintextListeners = exposed }
+        let tlsListeners = Set(configuration.listen.indices.filter { configuration.listen[$0].tls })
+        if !configuration.allowAnonymousExec { configuredResponder.identityRequiredListeners = tlsListeners }
         let responder = configuredResponder
         let limiter = ConnectionLimiter(
             maxTotal: configuration.limits.maxConnections, maxPerSource: configuration.limits.maxConnectionsPerSource)
@@ -137,7 +141,7 @@ public struct DeviceAgent: Service {
             spawn: { job in
                 if case .terminated = sink.yield(.job(job)) { return false }
                 return true
-            })
+            }, logLimiter: logLimiter)
         let opener: @Sendable (Int) async throws -> any Channel = { index in
             try await bind(index, limiter: limiter, parked: parked, sink: sink, served: served, ids: ids)
         }
@@ -175,14 +179,9 @@ public struct DeviceAgent: Service {
                     "client_verification": "\(serverTLS.settings.clientVerification.rawValue)",
                 ])
         }
-        if router.hasExecRoutes, !exposed.isEmpty {
-            let names = exposed.sorted().prefix(4).map { "\(configuration.listen[$0])" }.joined(separator: ", ")
-            if configuration.allowPlaintextExec {
-                logger.warning(
-                    "exec commands are allowed on plaintext listeners that are not loopback (allow_plaintext_exec): anyone who can reach \(names) can run them")
-            } else {
-                logger.warning(
-                    "exec commands are refused on plaintext listeners that are not loopback (\(names)): serve them over TLS, or set allow_plaintext_exec")
+        if router.hasExecRoutes {
+            for warning in Self.execWarnings(configuration, exposed: exposed, tlsListeners: tlsListeners) {
+                logger.warning("\(warning)")
             }
         }
         if !configuration.access.isEmpty {
@@ -210,7 +209,9 @@ public struct DeviceAgent: Service {
             logger.info("agent stopping", metadata: ["busy": "\(registry.busyCount)"])
             let closing = control.stop().map { listener in listener.close() }
             listenersClosing.withLockedValue { $0 += closing }
-            sink.finish()
+            // Jobs of connections still answering may start until the last connection is gone; then the task
+            // group ends (no polling).
+            registry.whenDrained { sink.finish() }
             parked.closeAll()
             let (idle, all) = registry.beginShutdown()
             for channel in idle { channel.close(promise: nil) }
@@ -222,13 +223,42 @@ public struct DeviceAgent: Service {
         for listener in control.stop() { try? await listener.close() }
         // Listeners closed at shutdown are closed for good before run() returns: a new connection is refused.
         for closing in listenersClosing.withLockedValue({ $0 }) { try? await closing.get() }
-        // Connections served on the event loop are not tasks: wait (within the grace period) until every one has
-        // written its last reply and closed.
-        let deadline = ContinuousClock.now + configuration.shutdownGracePeriod + .seconds(1)
-        while registry.count > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
         logger.info("agent stopped")
+    }
+
+    /// Start-up warnings for every way an `exec` command can be reached without a verified client identity.
+    static func execWarnings(_ configuration: Configuration, exposed: Set<Int>, tlsListeners: Set<Int>) -> [String] {
+        func names(_ indices: some Sequence<Int>) -> String {
+            let sorted = indices.sorted()
+            return sorted.prefix(4).map { "\(configuration.listen[$0])" }.joined(separator: ", ")
+                + (sorted.count > 4 ? " and \(sorted.count - 4) more" : "")
+        }
+        var warnings: [String] = []
+        if !exposed.isEmpty {
+            if configuration.allowPlaintextExec {
+                warnings.append(
+                    "exec commands are allowed on plaintext listeners that are not loopback (allow_plaintext_exec): anyone who can reach \(names(exposed)) can run them")
+            } else {
+                warnings.append(
+                    "exec commands are refused on plaintext listeners that are not loopback (\(names(exposed))): serve them over TLS with client certificates (tls: client_ca, client_verification: require), or set allow_plaintext_exec")
+            }
+        }
+        let verification = configuration.tls?.clientVerification ?? .none
+        if !tlsListeners.isEmpty, verification != .require {
+            if configuration.allowAnonymousExec {
+                warnings.append(
+                    "exec commands are allowed for TLS clients without a client certificate (allow_anonymous_exec, client_verification \(verification.rawValue)): anyone who can reach \(names(tlsListeners)) can run them")
+            } else {
+                warnings.append(
+                    "exec commands on \(names(tlsListeners)) are refused to clients without a verified client certificate (client_verification \(verification.rawValue)); set tls client_ca with client_verification: require, or allow_anonymous_exec")
+            }
+        }
+        let loopback = configuration.listen.indices.filter { !configuration.listen[$0].tls && configuration.listen[$0].isLoopback }
+        if !loopback.isEmpty {
+            warnings.append(
+                "exec commands can be run without a client identity by any local user through the loopback listener \(names(loopback))")
+        }
+        return warnings
     }
 
     private func bind(
@@ -239,6 +269,7 @@ public struct DeviceAgent: Service {
         let stats = self.stats
         let policy = self.policy
         let logger = self.logger
+        let logLimiter = self.logLimiter
         let address = configuration.listen[index]
         let tls = address.tls ? tlsHolder.value.withLockedValue({ $0 }) : nil
         let access = configuration.access
@@ -256,8 +287,8 @@ public struct DeviceAgent: Service {
             .childChannelInitializer { channel in
                 if !access.isEmpty, !access.admits(channel.remoteAddress) {
                     stats.error(.accessDenied)
-                    logger.info(
-                        "connection denied by the access list",
+                    logLimiter.info(
+                        logger, kind: "access_denied", "connection denied by the access list",
                         metadata: ["peer": "\(channel.remoteAddress.map(Self.describe) ?? "?")"])
                     channel.close(promise: nil)
                     return channel.eventLoop.makeSucceededVoidFuture()
@@ -369,7 +400,7 @@ public struct DeviceAgent: Service {
                 }
             }
         } catch {
-            logger.debug("connection ended with an error", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            logger.debug("connection ended with an error", metadata: ["peer": "\(peer)", "error": "\(type(of: error))"])
         }
     }
 

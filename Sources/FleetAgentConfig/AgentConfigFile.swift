@@ -186,13 +186,19 @@ private struct Reader {
                 } else {
                     problem(value, "allow_plaintext_exec must be true or false")
                 }
+            case "allow_anonymous_exec":
+                if let flag = value.bool {
+                    file.configuration.allowAnonymousExec = flag
+                } else {
+                    problem(value, "allow_anonymous_exec must be true or false")
+                }
             case "exec_allow": file.configuration.execAllow = identityRules(value, "exec_allow")
             case let extra where extraSections[extra] != nil:
                 extraSections[extra]!(value, &problems)  // checked by the case
             default:
                 problem(
                     keyNode,
-                    "unknown setting '\(key)' (expected listen, preset, prefix, suffix, reply_end, limits, shutdown_grace, unknown_reply, log_level, metrics, builtins, commands, tls, access, allow_plaintext_exec, exec_allow\(extraSections.keys.sorted().map { ", " + $0 }.joined()))"
+                    "unknown setting '\(key)' (expected listen, preset, prefix, suffix, reply_end, limits, shutdown_grace, unknown_reply, log_level, metrics, builtins, commands, tls, access, allow_plaintext_exec, allow_anonymous_exec, exec_allow\(extraSections.keys.sorted().map { ", " + $0 }.joined()))"
                 )
             }
         }

@@ -100,6 +100,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
     private var closedError: DeviceError?
+    /// Whether the first bytes were looked at for a TLS record (a plaintext connection to a TLS port).
+    private var checkedForTLS = false
 
     init(
         configuration: DeviceClient.Configuration, device: String, opened: EventLoopPromise<Void>,
@@ -176,6 +178,14 @@ final class ConnectionHandler: ChannelInboundHandler {
         var chunk = unwrapInboundIn(data)
         wire?(.received, Array(chunk.readableBytesView))
         if received == nil { received = chunk } else { received!.writeBuffer(&chunk) }  // set just above when nil
+        if !checkedForTLS, let bytes = received, bytes.readableBytes >= 3 {
+            checkedForTLS = true
+            if configuration.tls == nil, TLSRecordSniffer.looksLikeTLS(bytes.readableBytesView) {
+                errorCaught(
+                    context: context, error: DeviceError(code: .tls, device: device, detail: "TLS: " + TLSRecordSniffer.message))
+                return
+            }
+        }
         if opener.phase != .open {
             advance(context: context)
             return

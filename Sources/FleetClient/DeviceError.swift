@@ -82,7 +82,7 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
     static func classify(_ error: any Error, device: String, connecting: Bool, connectTimeout: Duration) -> DeviceError
     {
         if let error = error as? DeviceError { return error }
-        if let failure = error as? TLSFailure {
+        if let failure = TLSFailure.fromLibraryError(error) {
             return DeviceError(code: .tls, device: device, detail: failure.description, underlying: failure)
         }
         if let error = error as? ChannelError, case .connectTimeout = error {
@@ -101,7 +101,7 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
         }
         if error is SocketAddressError {
             return DeviceError(
-                code: .unreachable, device: device, detail: "cannot resolve host: \(error)", underlying: error)
+                code: .unreachable, device: device, detail: "cannot resolve host", underlying: error)
         }
         if let error = error as? IOError {
             switch error.errnoCode {
@@ -123,6 +123,7 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
             }
         }
         return DeviceError(
-            code: connecting ? .unreachable : .ioError, device: device, detail: "\(error)", underlying: error)
+            code: connecting ? .unreachable : .ioError, device: device,
+            detail: UserFacingText.sanitized("\(error)"), underlying: error)
     }
 }

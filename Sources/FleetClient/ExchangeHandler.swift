@@ -67,6 +67,9 @@ final class ExchangeHandler: ChannelInboundHandler {
         context.fireChannelActive()
     }
 
+    /// Whether the first bytes were looked at for a TLS record (a plaintext exchange with a TLS port).
+    private var checkedForTLS = false
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var chunk = unwrapInboundIn(data)
         guard !machine.isFinished else { return }
@@ -74,6 +77,13 @@ final class ExchangeHandler: ChannelInboundHandler {
             received = chunk
         } else {
             received!.writeBuffer(&chunk)  // just set above when nil
+        }
+        if !checkedForTLS, let bytes = received, bytes.readableBytes >= 3 {
+            checkedForTLS = true
+            if configuration.tls == nil, replies.isEmpty, TLSRecordSniffer.looksLikeTLS(bytes.readableBytesView) {
+                fail(context: context, .tls, "TLS: " + TLSRecordSniffer.message)
+                return
+            }
         }
         if opener.phase != .open {
             advanceSession(context: context)

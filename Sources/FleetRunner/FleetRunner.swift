@@ -181,7 +181,20 @@ public struct FleetRunner: Sendable {
             let index = lanes[lane][position]
             let loop = runner.group.next()
             let begin: @Sendable () -> Void = { [self] in
-                state.withLockedValue { $0.progress.inFlight += 1 }
+                // A start paced by --rate may come after an interrupt: then it does not start (the rest of the
+                // lane is skipped).
+                let stopped = state.withLockedValue { state -> Bool in
+                    if state.isCancelled {
+                        state.lanesRunning -= 1
+                        return true
+                    }
+                    state.progress.inFlight += 1
+                    return false
+                }
+                if stopped {
+                    finishIfDone()
+                    return
+                }
                 runner.converse(with: targets[index], journal: journal, lean: lean, on: loop) { [self] result in
                     let progress = state.withLockedValue { state in
                         state.results[index] = result

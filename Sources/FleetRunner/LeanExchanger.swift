@@ -122,6 +122,8 @@ struct AttemptResult: Sendable {
             var scanner: FrameScanner
             var received: [UInt8] = []
             var replies: [Reply] = []
+            /// Whether the first bytes were looked at for a TLS record (this path is plaintext only).
+            var checkedForTLS = false
             var written = 0
             var writtenAt: [ContinuousClock.Instant]
             var output: [UInt8] = []
@@ -276,6 +278,14 @@ struct AttemptResult: Sendable {
             }
             conversation.received.append(contentsOf: buffer[0..<count])
             let request = conversation.request
+            if !conversation.checkedForTLS, conversation.received.count >= 3 {
+                conversation.checkedForTLS = true
+                if conversation.replies.isEmpty, TLSRecordSniffer.looksLikeTLS(conversation.received) {
+                    finish(
+                        slot, error: DeviceError(code: .tls, device: request.device, detail: "TLS: " + TLSRecordSniffer.message))
+                    return
+                }
+            }
             while true {
                 let step: FrameScanner.Step
                 do {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
@@ -27,6 +27,8 @@ public final class RunJournal: Sendable {
         /// The working directory the run started in (relative paths in `arguments` are relative to it).
         public var directory: String?
         public var version: Int = 1
+        /// Secrets left out of `arguments` (`password`): a resume asks for them again. Never the secrets themselves.
+        public var redacted: [String]?
 
         public init(
             id: String, started: Double, arguments: [String], commands: [String], devices: Int, directory: String? = nil
@@ -114,6 +116,11 @@ public final class RunJournal: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw JournalError("cannot read journal \(path)")
         }
+        return try parse(data, path: path)
+    }
+
+    /// Reads a journal's bytes (`path` names it in errors); see ``read(path:)``.
+    public static func parse(_ data: Data, path: String) throws -> Contents {
         var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         let endsWithNewline = data.last == UInt8(ascii: "\n")
         if endsWithNewline { lines.removeLast() }

@@ -54,7 +54,8 @@ public struct ClientIdentity: Sendable, Hashable, CustomStringConvertible {
     /// Whether this identity satisfies one rule (`CN=`, `DNS:`, `IP:`, `EMAIL:`, `URI:`, or `*`).
     public func matches(_ rule: String) -> Bool {
         if rule == "*" { return true }
-        if let value = Self.value(of: rule, prefix: "CN=") { return commonNames.contains(value) }
+        // A subject with several CNs never matches a CN= rule: which of them names the client is ambiguous.
+        if let value = Self.value(of: rule, prefix: "CN=") { return commonNames.count == 1 && commonNames[0] == value }
         if let value = Self.value(of: rule, prefix: "DNS:") {
             return dnsNames.contains { $0.lowercased() == value.lowercased() }
         }

@@ -62,6 +62,7 @@ public final class ClientTLS: Sendable {
         }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
+        configuration.cipherSuites = ServerTLS.tls12CipherSuites
         // Our own callback replaces BoringSSL's checks; it runs only when verification is not `.none`.
         configuration.certificateVerification = .noHostnameVerification
         if let certificateFile = settings.certificateFile, let keyFile = settings.keyFile {
@@ -72,7 +73,7 @@ public final class ClientTLS: Sendable {
         do {
             context = try NIOSSLContext(configuration: configuration)
         } catch {
-            throw TLSSetupError("cannot set up TLS: \(error)")
+            throw TLSSetupError("cannot set up TLS with these certificate files (\(TLSFailure.reasonCode(in: "\(error)") ?? "unusable"))")
         }
     }
 
@@ -109,7 +110,7 @@ public final class ClientTLS: Sendable {
         do {
             certificates = try chain.map { try Certificate(derEncoded: $0.toDERBytes()) }
         } catch {
-            return TLSFailure(.handshake, "the device's certificate cannot be parsed: \(error)")
+            return TLSFailure(.handshake, "the device's certificate cannot be parsed (not valid DER)")
         }
         return await Self.check(
             certificates, leafPin: try? CertificatePin(of: leafCertificate), roots: roots, pins: pins,
@@ -129,6 +130,7 @@ public final class ClientTLS: Sendable {
         if leaf.notValidBefore > now {
             return TLSFailure(.notYetValid, "certificate of \(Self.subject(leaf)) is not valid yet (\(validity); check the clock)")
         }
+        if let purpose = Self.purposeProblem(leaf, needs: .serverAuth, role: "servers") { return purpose }
         if !pins.isEmpty {
             guard let leafPin, pins.contains(leafPin) else {
                 return TLSFailure(
@@ -152,6 +154,21 @@ public final class ClientTLS: Sendable {
                 "name mismatch: the certificate is for \(identity); connected as \(expected) (use --servername to check another name)")
         }
         return nil
+    }
+
+    /// Why `certificate` may not be used for `usage` (its extended key usage lists other purposes only), or nil.
+    /// A certificate without the extension, or with anyExtendedKeyUsage, may be used for anything.
+    static func purposeProblem(_ certificate: Certificate, needs usage: ExtendedKeyUsage.Usage, role: String) -> TLSFailure? {
+        let usages: ExtendedKeyUsage?
+        do {
+            usages = try certificate.extensions.extendedKeyUsage
+        } catch {
+            return TLSFailure(.wrongPurpose, "certificate of \(subject(certificate)) has an unreadable extended key usage")
+        }
+        guard let usages, !usages.contains(usage), !usages.contains(.any) else { return nil }
+        return TLSFailure(
+            .wrongPurpose,
+            "certificate of \(subject(certificate)) is not for \(role) (extended key usage: \(usages.map { "\($0)" }.joined(separator: ", ")))")
     }
 
     /// RFC 6125 matching: an address only against IP SANs, a name against DNS SANs (a leading `*.` matches one
@@ -242,41 +259,19 @@ final class TLSClientGuard: ChannelInboundHandler {
     /// A TLS error as a ``TLSFailure``; other errors unchanged.
     func translate(_ error: any Error) -> any Error {
         if let failure = reason.withLockedValue({ $0 }) { return failure }
-        let text: String
         switch error {
         case let error as NIOSSLError:
             if case .uncleanShutdown = error {
                 return TLSFailure(.handshake, "the device closed the connection during the TLS handshake")
             }
-            text = "\(error)"
+            return TLSFailure.sentence(forLibraryError: "\(error)", hasClientCertificate: hasClientCertificate, isServer: false)
         case let error as BoringSSLError:
-            text = "\(error)"
+            return TLSFailure.sentence(forLibraryError: "\(error)", hasClientCertificate: hasClientCertificate, isServer: false)
         case let error as NIOSSLExtraError:
-            text = "\(error)"
+            return TLSFailure.sentence(forLibraryError: "\(error)", hasClientCertificate: hasClientCertificate, isServer: false)
         default:
             return error
         }
-        let upper = text.uppercased()
-        if upper.contains("CERTIFICATE_REQUIRED") || (!hasClientCertificate && upper.contains("ALERT_HANDSHAKE_FAILURE")) {
-            return TLSFailure(
-                .clientCertificateRequired, "the device requires a client certificate (give --cert and --key)")
-        }
-        if upper.contains("ALERT_CERTIFICATE_EXPIRED") {
-            return TLSFailure(.clientCertificateRejected, "the device rejected our client certificate: expired")
-        }
-        if upper.contains("ALERT_UNKNOWN_CA") || upper.contains("ALERT_BAD_CERTIFICATE")
-            || upper.contains("ALERT_CERTIFICATE_UNKNOWN") || upper.contains("ALERT_DECRYPT_ERROR")
-        {
-            return TLSFailure(
-                .clientCertificateRejected,
-                "the device rejected our client certificate (not issued by a CA it trusts, or not valid)")
-        }
-        if upper.contains("WRONG_VERSION_NUMBER") || upper.contains("PACKET_LENGTH_TOO_LONG")
-            || upper.contains("HTTP_REQUEST") || upper.contains("RECORD_LENGTH_MISMATCH")
-        {
-            return TLSFailure(.notTLS, "the device did not answer with TLS (is this a plaintext port?)")
-        }
-        return TLSFailure(.handshake, "handshake failed: \(text)")
     }
 }
 

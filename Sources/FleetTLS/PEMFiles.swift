@@ -23,13 +23,13 @@ public enum PEMFiles {
         do {
             documents = try PEMDocument.parseMultiple(pemString: text)
         } catch {
-            throw TLSSetupError("\(what) \(path) is not valid PEM: \(error)")
+            throw TLSSetupError("\(what) \(path) is not valid PEM (expected -----BEGIN …----- blocks)")
         }
         let certificates = try documents.filter { $0.discriminator == "CERTIFICATE" }.map { document in
             do {
                 return try Certificate(pemDocument: document)
             } catch {
-                throw TLSSetupError("\(what) \(path) holds a certificate that cannot be parsed: \(error)")
+                throw TLSSetupError("\(what) \(path) holds a certificate that cannot be parsed (not valid X.509 DER)")
             }
         }
         guard !certificates.isEmpty else { throw TLSSetupError("\(what) \(path) holds no certificate") }

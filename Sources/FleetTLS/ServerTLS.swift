@@ -82,11 +82,19 @@ public final class ServerTLS: Sendable {
         (try? pipeline.handler(type: NIOSSLServerHandler.self)) != nil
     }
 
+    /// TLS 1.2 suites of Mozilla's "intermediate" profile that BoringSSL has: ECDHE key exchange (forward secret)
+    /// with AEAD ciphers only; no static RSA, no CBC, no SHA-1. TLS 1.3 suites are all AEAD and stay as they are.
+    static let tls12CipherSuites = [
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+    ].joined(separator: ":")
+
     static func makeContext(_ settings: ServerTLSSettings) throws -> (NIOSSLContext, String) {
         let (chain, key) = try loadIdentity(certificateFile: settings.certificateFile, keyFile: settings.keyFile)
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
+        configuration.cipherSuites = Self.tls12CipherSuites
         switch settings.clientVerification {
         case .none:
             configuration.certificateVerification = .none
@@ -99,7 +107,7 @@ public final class ServerTLS: Sendable {
             do {
                 roots = try NIOSSLCertificate.fromPEMFile(caFile)
             } catch {
-                throw TLSSetupError("client CA file \(caFile) cannot be loaded: \(error)")
+                throw TLSSetupError("client CA file \(caFile) cannot be loaded (PEM certificates expected)")
             }
             configuration.trustRoots = .certificates(roots)
             configuration.sendCANameList = true
@@ -111,7 +119,8 @@ public final class ServerTLS: Sendable {
             context = try NIOSSLContext(configuration: configuration)
         } catch {
             throw TLSSetupError(
-                "cannot use certificate \(settings.certificateFile) with key \(settings.keyFile): \(error)")
+                "cannot use certificate \(settings.certificateFile) with key \(settings.keyFile) (do they belong "
+                    + "together? \(TLSFailure.reasonCode(in: "\(error)") ?? "unusable"))")
         }
         let leaf = try ClientIdentity(chain[0])
         let pin = (try? CertificatePin(of: chain[0])).map { "\($0)" } ?? "?"
@@ -126,13 +135,13 @@ public final class ServerTLS: Sendable {
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certificateFile)
         } catch {
-            throw TLSSetupError("certificate file \(certificateFile) cannot be loaded: \(error)")
+            throw TLSSetupError("certificate file \(certificateFile) cannot be loaded (PEM certificates expected)")
         }
         let key: NIOSSLPrivateKey
         do {
             key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
         } catch {
-            throw TLSSetupError("key file \(keyFile) cannot be loaded (PEM private key expected): \(error)")
+            throw TLSSetupError("key file \(keyFile) cannot be loaded (PEM private key expected)")
         }
         return (chain, key)
     }

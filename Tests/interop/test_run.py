@@ -78,12 +78,24 @@ def test_outcomes_json_and_exit_codes(fleetcmd, fleet, tmp_path):
 
     # Usage and inventory errors.
     assert run(fleetcmd, "-i", inv, state=state).returncode == 64
+    # A backwards range stands for no host in Ansible; fleetcmd says so, and an empty selection is exit 64.
     bad = tmp_path / "bad.ini"
     bad.write_text("[g]\nh[3:1]\n")
     res = run(fleetcmd, "-i", str(bad), "PING", state=state)
-    assert res.returncode == 78 and f"{bad}:2: range '[3:1]' runs backwards" in res.stderr
-    res = run(fleetcmd, "-i", inv, "--limit", "nosuch", "PING", state=state)
-    assert res.returncode == 64 and "'nosuch' names no group or host" in res.stderr
+    assert res.returncode == 64 and f"{bad}:2: the host range 'h[3:1]' stands for no host" in res.stderr
+    assert "the inventory has no device; nothing to do" in res.stderr
+    # What Ansible rejects is exit 78, with the file and line.
+    worse = tmp_path / "worse.ini"
+    worse.write_text("[g]\nh[01:100]\n")
+    res = run(fleetcmd, "-i", str(worse), "PING", state=state)
+    assert res.returncode == 78 and f"{worse}:2: host range must specify equal-length" in res.stderr
+    # A term that matches nothing is a warning, as in Ansible; nothing selected overall is exit 64 in every mode.
+    for mode in ("text", "json", "jsonl"):
+        res = run(fleetcmd, "-i", inv, "--limit", "nosuch", "--format", mode, "PING", state=state)
+        assert res.returncode == 64, res.stderr
+        assert "Could not match supplied host pattern, ignoring: nosuch" in res.stderr
+        assert "--limit 'nosuch' matches no device; nothing to do" in res.stderr
+        assert res.stdout == ""
 
 
 def test_stdin_inventory_shards_and_runs(fleetcmd, fleet, tmp_path):

@@ -196,7 +196,7 @@ def test_exec_is_refused_on_an_exposed_plaintext_listener_and_the_agent_says_so(
             lines.append(line)
         assert any("exec commands are refused on plaintext listeners that are not loopback" in line for line in lines)
         r = run(fleetcmd, "send", f"127.0.0.1:{port}", "WHO", "PING")
-        assert r.stdout.splitlines() == ["ERR exec commands are not allowed on a plaintext listener (use TLS)", "PONG"]
+        assert r.stdout.splitlines() == ["ERR exec commands are not allowed on a plaintext listener (use TLS with client certificates)", "PONG"]
     finally:
         agent.send_signal(signal.SIGTERM)
         agent.wait(timeout=20)

@@ -108,6 +108,13 @@ struct Agent: AsyncParsableCommand {
     @Flag(help: "Allow exec commands on plaintext listeners that are not loopback (anyone on the path could run them).")
     var allowPlaintextExec = false
 
+    @Flag(
+        help: "Allow exec commands for TLS clients without a verified client certificate (anyone who can reach the port could run them).")
+    var allowAnonymousExec = false
+
+    @Option(help: ArgumentHelp("Log line format: text (default), logfmt or json.", valueName: "format"))
+    var logFormat: String?
+
     @Option(
         name: .customLong("exec-allow"),
         help: ArgumentHelp(
@@ -120,6 +127,9 @@ struct Agent: AsyncParsableCommand {
         if let preset { do { _ = try FrameFormat.preset(named: preset) } catch { throw ValidationError("\(error)") } }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical")
+        }
+        if let logFormat, FleetLogHandler.Format(rawValue: logFormat) == nil {
+            throw ValidationError("--log-format must be text, logfmt or json, not '\(logFormat)'")
         }
         if let metrics, Self.split(metrics) == nil {
             throw ValidationError("--metrics takes ADDR:PORT, not '\(metrics)'")
@@ -197,6 +207,7 @@ struct Agent: AsyncParsableCommand {
             configuration.access = try AccessList(allow: allowNetworks, deny: denyNetworks)
         }
         if allowPlaintextExec { configuration.allowPlaintextExec = true }
+        if allowAnonymousExec { configuration.allowAnonymousExec = true }
         if !execAllow.isEmpty { configuration.execAllow = execAllow }
         if configuration.listen.contains(where: \.tls) {
             guard let settings = configuration.tls else {
@@ -212,11 +223,8 @@ struct Agent: AsyncParsableCommand {
         }
 
         let level = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? file.logLevel ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let format = logFormat.flatMap(FleetLogHandler.Format.init(rawValue:)) ?? .text
+        LoggingSystem.bootstrap { label in FleetLogHandler(label: label, level: level, format: format) }
         let logger = Logger(label: "fleetcmd.agent")
 
         var services: [any Service] = []
@@ -241,7 +249,8 @@ struct Agent: AsyncParsableCommand {
             }
         }
         services.insert(agent, at: 0)
-        if configuration.tls != nil { services.append(TLSReloader(agent: agent, logger: logger)) }
+        // SIGHUP never stops the agent (its default action would): it reloads what can be reloaded.
+        services.append(TLSReloader(agent: agent, logger: logger))
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
@@ -250,7 +259,7 @@ struct Agent: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
-            Console.error("agent failed: \(error)")
+            Console.error("agent failed: \(ErrorText.describe(error))")
             throw ExitCode(ExitStatus.failure)
         }
     }
@@ -270,7 +279,8 @@ struct Agent: AsyncParsableCommand {
     }
 }
 
-/// Reloads the agent's TLS files on SIGHUP, as nginx does: new connections get the new certificate.
+/// SIGHUP, as nginx: reloads the agent's TLS files (new connections get the new certificate, open ones keep
+/// theirs). The configuration file, listeners and limits are read at start only. SIGHUP never stops the agent.
 struct TLSReloader: Service {
     let agent: DeviceAgent
     let logger: Logger
@@ -279,9 +289,15 @@ struct TLSReloader: Service {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
             do {
-                if let summary = try agent.reloadTLS() { Console.error("TLS certificate reloaded: \(summary)") }
+                if let summary = try agent.reloadTLS() {
+                    Console.error("TLS certificate reloaded: \(summary)")
+                } else {
+                    logger.notice("SIGHUP: nothing to reload (no TLS configured; other settings are read at start)")
+                }
             } catch {
-                logger.error("TLS reload failed; the previous certificate stays in use", metadata: ["error": "\(error)"])
+                logger.error(
+                    "TLS reload failed; the previous certificate stays in use",
+                    metadata: ["error": "\(ErrorText.describe(error))"])
             }
         }
     }

@@ -70,7 +70,7 @@ struct Listen: AsyncParsableCommand {
                 }
             )
         } catch {
-            Console.error("cannot listen on \(bind):\(port): \(error)")
+            Console.error("cannot listen on \(bind):\(port): \(ErrorText.describe(error))")
             throw ExitCode(ExitStatus.failure)
         }
         Console.error("listening on \(FrameServerHandler.describe(server.boundAddress)) (\(format.name))")

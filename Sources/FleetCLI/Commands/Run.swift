@@ -53,11 +53,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("When to half-close after sending: auto, always or never.", valueName: "policy"))
     var halfClose: String?
 
-    @Option(
-        help: ArgumentHelp(
-            "Password for devices that ask for a login (PJLink); fleetcmd_password in the inventory wins. "
-                + "Default: $FLEETCMD_PASSWORD.", valueName: "text"))
-    var password: String?
+    @OptionGroup(title: "Device password") var passwordOptions: PasswordOptions
 
     @Option(help: ArgumentHelp("Largest reply accepted.", valueName: "size"))
     var maxReply = ByteCountArgument(1 << 20)
@@ -155,6 +151,20 @@ struct Run: AsyncParsableCommand {
                 }
             }
             // Output settings and --idempotent come from this command line; everything else from the journal.
+            // A password is never in the journal: this command line, $FLEETCMD_PASSWORD, or a prompt.
+            original.passwordOptions = passwordOptions
+            if contents.header.redacted?.contains("password") == true,
+                passwordOptions.password == nil, passwordOptions.passwordFile == nil,
+                ProcessInfo.processInfo.environment["FLEETCMD_PASSWORD"] == nil
+            {
+                guard let typed = PasswordOptions.prompt("device password for run \(resume): ") else {
+                    Console.error(
+                        "run \(resume) used a device password, which is not kept in the journal: give it with "
+                            + "--password-file, $FLEETCMD_PASSWORD, or run this on a terminal to be asked")
+                    throw ExitCode(ExitStatus.usage)
+                }
+                PasswordOptions.typed = typed
+            }
             original.format = format
             original.okHosts = okHosts
             original.failedHosts = failedHosts
@@ -221,10 +231,12 @@ struct Run: AsyncParsableCommand {
         } else {
             let id = StateDirectory.newRunID()
             let path = self.journal ?? StateDirectory.journalPath(forRun: id)
-            let header = RunJournal.Header(
-                id: id, started: Date().timeIntervalSince1970, arguments: Self.originalArguments(),
+            let (arguments, redacted) = PasswordOptions.redacting(Self.originalArguments())
+            var header = RunJournal.Header(
+                id: id, started: Date().timeIntervalSince1970, arguments: arguments,
                 commands: payloads.map(\.shown), devices: targets.count,
                 directory: FileManager.default.currentDirectoryPath)
+            if redacted || passwordOptions.passwordFile != nil { header.redacted = ["password"] }
             do {
                 journal = try RunJournal.create(path: path, header: header)
             } catch {
@@ -297,7 +309,7 @@ struct Run: AsyncParsableCommand {
         }
         var targets: [RunTarget] = []
         let tlsSetups = TLSSetups()
-        let environmentPassword = ProcessInfo.processInfo.environment["FLEETCMD_PASSWORD"]
+        let runPassword = try PasswordOptions.typed ?? passwordOptions.resolve()
         for host in hosts {
             let preset: DevicePreset
             do {
@@ -321,7 +333,7 @@ struct Run: AsyncParsableCommand {
             }
             var target = RunTarget(name: host.name, host: address, port: port, format: format, tls: tls)
             target.session = preset.session.isEmpty ? nil : preset.session
-            target.password = host.variables["fleetcmd_password"] ?? password ?? environmentPassword
+            target.password = host.variables["fleetcmd_password"] ?? runPassword
             if halfClose == nil { target.halfClose = DeviceClient.HalfClosePolicy(name: preset.halfClose.rawValue) }
             targets.append(target)
         }

@@ -49,10 +49,7 @@ struct Send: AsyncParsableCommand {
             valueName: "policy"))
     var halfClose: String?
 
-    @Option(
-        help: ArgumentHelp(
-            "Password for devices that ask for a login (PJLink). Default: $FLEETCMD_PASSWORD.", valueName: "text"))
-    var password: String?
+    @OptionGroup(title: "Device password") var passwordOptions: PasswordOptions
 
     @Option(help: ArgumentHelp("Largest reply accepted.", valueName: "size"))
     var maxReply = ByteCountArgument(1 << 20)
@@ -92,7 +89,7 @@ struct Send: AsyncParsableCommand {
         )
         configuration.tls = try tlsOptions.clientTLS()
         configuration.session = preset.session
-        configuration.password = password ?? ProcessInfo.processInfo.environment["FLEETCMD_PASSWORD"]
+        configuration.password = try passwordOptions.resolve()
         let exchange = await DeviceClient(configuration: configuration).exchange(payloads.map(\.bytes), with: address)
         var printer = ReplyPrinter(output: output, rawReply: rawReply)
         printer.decoder = preset.decoder

@@ -25,8 +25,7 @@ struct Shell: AsyncParsableCommand {
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
     @OptionGroup(title: "TLS") var tlsOptions: TLSOptions
 
-    @Option(help: ArgumentHelp("Password for devices that ask for a login (PJLink).", valueName: "text"))
-    var password: String?
+    @OptionGroup(title: "Device password") var passwordOptions: PasswordOptions
 
     @Option(help: ArgumentHelp("History file (default: $XDG_STATE_HOME/fleetcmd/shell_history).", valueName: "path"))
     var history: String?
@@ -45,7 +44,7 @@ struct Shell: AsyncParsableCommand {
                 idle: timeouts.idleTimeout.value))
         configuration.tls = try tlsOptions.clientTLS()
         configuration.session = preset.session
-        configuration.password = password ?? ProcessInfo.processInfo.environment["FLEETCMD_PASSWORD"]
+        configuration.password = try passwordOptions.resolve()
         let showWire = NIOLockedValueBox(false)
         let connection: DeviceConnection
         do {

@@ -233,7 +233,7 @@ struct Simulate: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
-            Console.error("simulate failed: \(error)")
+            Console.error("simulate failed: \(ErrorText.describe(error))")
             throw ExitCode(ExitStatus.failure)
         }
         if let statsOut { Self.write(fleet.stats().json(), to: statsOut) }

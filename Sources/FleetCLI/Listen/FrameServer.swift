@@ -128,10 +128,8 @@ final class FrameServerHandler: ChannelInboundHandler {
         let message: String
         if let error = error as? FramingError, error.code == .incompleteFrame {
             message = "connection ended inside a frame (got \(error.byteCount) bytes, \(error.detail))"
-        } else if let error = error as? IOError {
-            message = "\(error)"
         } else {
-            message = "\(error)"
+            message = ErrorText.describe(error)
         }
         onEvent(.init(kind: .error(message), connection: connection, peer: peer))
         context.close(promise: nil)

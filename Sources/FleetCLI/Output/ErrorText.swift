@@ -1,0 +1,17 @@
+import FleetFraming
+import FleetTLS
+import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An error as one line for a user: TLS library errors as sentences, system call errors as their `strerror` text,
+/// anything else without build paths. Library enum dumps never reach a message.
+enum ErrorText {
+    static func describe(_ error: any Error) -> String {
+        if let failure = TLSFailure.fromLibraryError(error) { return failure.description }
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() }
+        return UserFacingText.sanitized("\(error)")
+    }
+}

@@ -1,0 +1,37 @@
+import Logging
+import Testing
+
+@testable import FleetCLI
+
+@Suite struct LogLineTests {
+    @Test func valuesThatCouldForgeAFieldAreQuoted() {
+        let line = FleetLogHandler.render(
+            level: .info, message: "command",
+            metadata: ["command": "ECHO hi outcome=error", "outcome": "ok", "client": "127.0.0.1:5"], format: .text,
+            timestamp: "T")
+        #expect(line == #"T info command client=127.0.0.1:5 command="ECHO hi outcome=error" outcome=ok"#)
+        let newline = FleetLogHandler.render(
+            level: .info, message: "command", metadata: ["command": "A\nfake=1 \"x\""], format: .logfmt, timestamp: nil)
+        #expect(newline == #"level=info msg=command command="A\nfake=1 \"x\"""#)
+        #expect(!newline.contains("\n"))
+    }
+
+    @Test func jsonLinesAreOneObject() {
+        let line = FleetLogHandler.render(
+            level: .warning, message: "x \"y\"", metadata: ["k": "a\u{1}b"], format: .json, timestamp: "T")
+        #expect(line == #"{"ts":"T","level":"warning","msg":"x \"y\"","k":"a\u0001b"}"#)
+    }
+
+    @Test func underJournaldTheLevelIsAPriorityAndThereIsNoTimestamp() {
+        let line = FleetLogHandler.render(
+            level: .error, message: "m", metadata: [:], format: .text, timestamp: nil, journald: true)
+        #expect(line == "<3>error m")
+    }
+
+    @Test func passwordsAreLeftOutOfJournaledArguments() {
+        let (kept, redacted) = PasswordOptions.redacting(["-i", "x", "--password", "pw", "--password=pw2", "STATUS"])
+        #expect(kept == ["-i", "x", "STATUS"])
+        #expect(redacted)
+        #expect(PasswordOptions.redacting(["-i", "x", "STATUS"]).redacted == false)
+    }
+}
