@@ -25,5 +25,5 @@ fi
 ANSIBLE_VENV="${ANSIBLE_VENV:-.build/ansible-venv}"
 if [ ! -x "$ANSIBLE_VENV/bin/ansible-playbook" ]; then
     python3 -m venv "$ANSIBLE_VENV"
-    "$ANSIBLE_VENV/bin/pip" install --quiet 'ansible-core>=2.15'
+    "$ANSIBLE_VENV/bin/pip" install --quiet 'ansible-core>=2.19,<2.20'
 fi

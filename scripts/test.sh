@@ -32,6 +32,9 @@ parity --cases "${PARITY_CASES:-2000}" --seed 1 --full-every 40
 parity --cases "${PARITY_FRESH_CASES:-500}" --seed "${PARITY_SEED:-$(date +%s)}" --full-every 40
 rm -f "$parity_log"
 
+echo "== ansible-test sanity (the fleetcmd.fleet collection)"
+scripts/ansible-sanity.sh
+
 echo "== interop (pytest)"
 python3 -m pytest -q Tests/interop
 

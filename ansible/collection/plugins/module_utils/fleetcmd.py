@@ -15,7 +15,7 @@ COMMON_ARGUMENT_SPEC = dict(
     tls=dict(type="bool", default=False),
     ca_file=dict(type="path"),
     servername=dict(type="str"),
-    pin=dict(type="list", elements="str", default=[]),
+    pin=dict(type="list", elements="str"),
     cert=dict(type="path"),
     key=dict(type="path", no_log=False),
     insecure=dict(type="bool", default=False),

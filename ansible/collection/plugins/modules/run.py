@@ -79,7 +79,7 @@ options:
 extends_documentation_fragment:
   - fleetcmd.fleet.common
 author:
-  - fleetcmd maintainers
+  - fleetcmd maintainers (@fleetcmd)
 """
 
 EXAMPLES = r"""
@@ -161,7 +161,7 @@ def main():
             module.fail_json(msg="fleetcmd run --list-hosts failed (exit %d): %s" % (rc, err.strip()), rc=rc)
         results = {}
         for line in out.splitlines():
-            name, _, address = line.partition(" ")
+            name, dummy, address = line.partition(" ")
             results[name] = dict(device=name, address=address, outcome="skipped", replies=[])
         module.exit_json(changed=bool(results), devices=results, summary={"skipped": len(results)}, would_send=p["commands"],
                          msg="check mode: would send %d command(s) to %d device(s)" % (len(p["commands"]), len(results)))

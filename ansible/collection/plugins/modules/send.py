@@ -61,7 +61,7 @@ options:
 extends_documentation_fragment:
   - fleetcmd.fleet.common
 author:
-  - fleetcmd maintainers
+  - fleetcmd maintainers (@fleetcmd)
 """
 
 EXAMPLES = r"""
