@@ -54,9 +54,11 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// Everything a parsed inventory offers is computed once: names, groups, variables, listings.
+/// Everything a parsed inventory offers is computed once: names, groups, variables, listings. Ranges make a short
+/// line stand for many hosts (`a[0:9][0:9][0:9]`: a thousand; the parser caps one entry at ten million), and listing
+/// them all is linear but slow under the fuzzer's instrumentation, so large ones are only parsed.
 func check(_ inventory: Inventory?) {
-    guard let inventory else { return }
+    guard let inventory, inventory.hostCount <= 5_000 else { return }
     for name in inventory.hostNames.prefix(200) { _ = try? inventory.host(named: name) }
     for group in inventory.groupNames.prefix(50) { _ = inventory.hostNames(inGroup: group) }
     _ = try? inventory.ansibleList()
