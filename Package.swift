@@ -97,7 +97,7 @@ let package = Package(
         ),
         .target(
             name: "FleetInventory",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: ["FleetFraming", .product(name: "Yams", package: "Yams")],
             swiftSettings: upcoming
         ),
         // epoll and eventfd for the runner's lean fan-out path (Linux only; elsewhere the runner uses DeviceClient).

@@ -1,3 +1,5 @@
+import FleetFraming
+
 /// A variable's value as Ansible holds it: the types YAML, JSON and INI's `ast.literal_eval` produce.
 ///
 /// `fleetcmd inventory --list` prints these exactly as `ansible-inventory --list` does (Python's `json.dumps`), and
@@ -82,28 +84,7 @@ public indirect enum InventoryValue: Sendable, Hashable {
         lhs.unicodeScalars.lexicographicallyPrecedes(rhs.unicodeScalars) { $0.value < $1.value }
     }
 
-    static func writeString(_ value: String, into out: inout String) {
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 || (0xD800...0xDFFF).contains(scalar.value) {
-                    out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                        + String(scalar.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
-    }
+    static func writeString(_ value: String, into out: inout String) { JSONText.append(value, to: &out) }
 
     /// Python's `repr(float)` for the usual values: the shortest text that reads back the same, `.0` on whole
     /// numbers (Swift prints the same digits; they differ only in when an exponent starts, around 1e16).

@@ -1,3 +1,4 @@
+import FleetFraming
 public import Foundation
 import NIOConcurrencyHelpers
 

@@ -1,3 +1,4 @@
+import FleetFraming
 import Foundation
 public import Logging
 
@@ -115,25 +116,7 @@ public struct FleetLogHandler: LogHandler {
         String(key.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-" ? $0 : "_" })
     }
 
-    static func jsonString(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ value: String) -> String { JSONText.quoted(value) }
 
     /// RFC 5424 severities, as journald reads them from a `<N>` prefix.
     static func syslogPriority(_ level: Logger.Level) -> Int {
