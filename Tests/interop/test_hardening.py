@@ -314,6 +314,17 @@ def test_a_password_is_never_written_and_resume_asks_for_it(fleetcmd, tmp_path):
         r = run(fleetcmd, "run", "--resume", run_id, "--password-file", str(secret), env=env)
         assert r.returncode == 0, r.stderr
         assert "can be read by other users" not in r.stderr
+        # A run given --password-file keeps the file's path (never its contents); its resume reads it again.
+        r = run(fleetcmd, "run", "-i", str(inventory), "--preset", "pjlink", "--password-file", str(secret), "%1POWR ?",
+                env=env)
+        assert r.returncode == 0, r.stderr
+        second = re.search(r"run (\S+): ", r.stderr).group(1)
+        r = subprocess.run([fleetcmd, "run", "--resume", second], capture_output=True, text=True, timeout=60,
+                           env=env, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stderr
+        for path in state.rglob("*"):
+            if path.is_file():
+                assert b"s3cret-pw" not in path.read_bytes(), f"the password is in {path}"
     finally:
         sim.kill()
 

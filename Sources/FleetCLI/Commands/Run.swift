@@ -152,9 +152,9 @@ struct Run: AsyncParsableCommand {
             }
             // Output settings and --idempotent come from this command line; everything else from the journal.
             // A password is never in the journal: this command line, $FLEETCMD_PASSWORD, or a prompt.
-            original.passwordOptions = passwordOptions
-            if contents.header.redacted?.contains("password") == true,
-                passwordOptions.password == nil, passwordOptions.passwordFile == nil,
+            let givenNow = passwordOptions.password != nil || passwordOptions.passwordFile != nil
+            if givenNow { original.passwordOptions = passwordOptions }  // else the first run's --password-file, if any
+            if contents.header.redacted?.contains("password") == true, !givenNow,
                 ProcessInfo.processInfo.environment["FLEETCMD_PASSWORD"] == nil
             {
                 guard let typed = PasswordOptions.prompt("device password for run \(resume): ") else {
@@ -236,7 +236,7 @@ struct Run: AsyncParsableCommand {
                 id: id, started: Date().timeIntervalSince1970, arguments: arguments,
                 commands: payloads.map(\.shown), devices: targets.count,
                 directory: FileManager.default.currentDirectoryPath)
-            if redacted || passwordOptions.passwordFile != nil { header.redacted = ["password"] }
+            if redacted { header.redacted = ["password"] }
             do {
                 journal = try RunJournal.create(path: path, header: header)
             } catch {
