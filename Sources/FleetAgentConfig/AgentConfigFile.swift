@@ -559,7 +559,7 @@ private struct Reader {
     }
 
     private mutating func count(_ node: Node, _ key: String) -> Int? {
-        guard let value = node.int, value > 0 else {
+        guard let value = node.scalar.flatMap({ YAMLInteger.parse($0.string) }), value > 0 else {
             problem(node, "\(key) must be a positive whole number")
             return nil
         }

@@ -1,3 +1,4 @@
+import FleetFraming
 internal import Yams
 
 /// YAML as Ansible's loader reads it (PyYAML, YAML 1.1): typed scalars, merge keys (`<<`), anchors and aliases,
@@ -86,7 +87,7 @@ enum YAMLValues {
             switch Tag.Name(rawValue: node.tag.rawValue) {
             case .null: return .null
             case .bool: return node.bool.map { .bool($0) } ?? .string(scalar.string)
-            case .int: return node.int.map { .int($0) } ?? .string(scalar.string)
+            case .int: return YAMLInteger.parse(scalar.string).map { .int($0) } ?? .string(scalar.string)
             case .float:
                 // PyYAML's floats need a dot (1e3 is text), or are .inf/.nan.
                 guard scalar.string.contains("."), let number = node.float else { return .string(scalar.string) }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Testing
 
@@ -26,6 +27,12 @@ import Testing
         let line = FleetLogHandler.render(
             level: .error, message: "m", metadata: [:], format: .text, timestamp: nil, journald: true)
         #expect(line == "<3>error m")
+    }
+
+    @Test func timestampsAreUTCToTheMillisecond() {
+        #expect(FleetLogHandler.timestamp(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+        #expect(FleetLogHandler.timestamp(Date(timeIntervalSince1970: 1_796_139_948.123)) == "2026-12-01T15:45:48.123Z")
+        #expect(FleetLogHandler.timestamp(Date(timeIntervalSince1970: 951_782_400.5)) == "2000-02-29T00:00:00.500Z")
     }
 
     @Test func passwordsAreLeftOutOfJournaledArguments() {

@@ -223,3 +223,21 @@ private func decode(_ scanCase: ScanCase, cuts: [Int]) -> (frames: [[UInt8]], en
         #expect(TLSRecordSniffer.looksLikeTLS(bytes) == isTLS)
     }
 }
+
+@Suite struct YAMLIntegerTests {
+    @Test func readsYAML11IntegersWithoutTrapping() {
+        #expect(YAMLInteger.parse("12") == 12)
+        #expect(YAMLInteger.parse("-1_000") == -1000)
+        #expect(YAMLInteger.parse("0x1F") == 31)
+        #expect(YAMLInteger.parse("017") == 15)
+        #expect(YAMLInteger.parse("0o17") == 15)
+        #expect(YAMLInteger.parse("0b101") == 5)
+        #expect(YAMLInteger.parse("1:20") == 80)
+        #expect(YAMLInteger.parse("190:20:30") == 685_230)
+        // Found by fuzzing: Yams' own conversion traps on this base-60 overflow.
+        #expect(YAMLInteger.parse("5:25:27:5:5:5:5:7:5:5:5:5:5") == nil)
+        #expect(YAMLInteger.parse("99999999999999999999") == nil)
+        #expect(YAMLInteger.parse("1:75") == nil)
+        #expect(YAMLInteger.parse("abc") == nil)
+    }
+}

@@ -205,3 +205,14 @@ func ep(_ inventory: Inventory, _ name: String, _ defaultPort: Int) throws -> St
         #expect(sizes.allSatisfy { (1100...1400).contains($0) })
     }
 }
+
+@Suite struct InventoryFuzzRegressionTests {
+    /// Found by FleetParsersFuzz: a base-60 YAML integer that overflows trapped inside Yams.
+    @Test func anOverflowingBase60ValueIsTextNotACrash() throws {
+        // Not YAML inventory (a scalar), so INI, as Ansible: one host of that name.
+        #expect(try Inventory.parse("5:25:27:5:5:5:5:7:5:5:5:5:5\n", path: "x.json").hostNames == ["5:25:27:5:5:5:5:7:5:5:5:5:5"])
+        let inventory = try Inventory.parse("all:\n  hosts:\n    h1: {mac: 5:25:27:5:5:5:5:7:5:5:5:5:5}\n", path: "y.yml")
+        // PyYAML makes it a big integer; fleetcmd keeps the text (an Int cannot hold it).
+        #expect(try inventory.host(named: "h1")?.values["mac"] == .string("5:25:27:5:5:5:5:7:5:5:5:5:5"))
+    }
+}

@@ -87,7 +87,7 @@ struct PresetCatalog {
             name: name, summary: map["summary"]?.string ?? "user preset",
             format: FrameFormat(name: name, request: request, reply: reply), source: map["source"]?.string ?? "")
         if let port = map["port"] {
-            guard let value = port.int, (1...65535).contains(value) else {
+            guard let value = port.scalar.flatMap({ YAMLInteger.parse($0.string) }), (1...65535).contains(value) else {
                 throw PresetFileError("port must be 1-65535")
             }
             preset.defaultPort = value
@@ -99,7 +99,7 @@ struct PresetCatalog {
             preset.halfClose = value
         }
         if let limit = map["max_connections"] {
-            guard let value = limit.int, value > 0 else { throw PresetFileError("max_connections must be positive") }
+            guard let value = limit.scalar.flatMap({ YAMLInteger.parse($0.string) }), value > 0 else { throw PresetFileError("max_connections must be positive") }
             preset.maxConnectionsPerDevice = value
         }
         if let greeting = map["greeting"] { preset.session.greeting = try spec(greeting, what: "greeting", isRequest: false) }
@@ -115,20 +115,20 @@ struct PresetCatalog {
     private static func spec(_ node: Node, what: String, isRequest: Bool) throws -> FrameSpec {
         guard case .mapping(let map) = node else { throw PresetFileError("\(what) must be a mapping") }
         if let length = map["length"] {
-            guard let width = length.int, width == 2 || width == 4 else {
+            guard let width = length.scalar.flatMap({ YAMLInteger.parse($0.string) }), width == 2 || width == 4 else {
                 throw PresetFileError("\(what) length must be 2 or 4 (bytes of the prefix)")
             }
             return .lengthPrefixed(width: width)
         }
         if let fixed = map["fixed"] {
-            guard let count = fixed.int, count > 0 else { throw PresetFileError("\(what) fixed must be positive") }
+            guard let count = fixed.scalar.flatMap({ YAMLInteger.parse($0.string) }), count > 0 else { throw PresetFileError("\(what) fixed must be positive") }
             return .fixedLength(count)
         }
         if map["close"]?.bool == true { return .untilClose }
         let prefix = try map["prefix"]?.string.map { try bytes($0, what: "\(what) prefix") } ?? []
         let endKey = isRequest ? "suffix" : "end"
         let end = try (map[endKey] ?? map["end"] ?? map["suffix"])?.string.map { try bytes($0, what: "\(what) \(endKey)") } ?? []
-        let count = map["count"]?.int ?? 1
+        let count = map["count"]?.scalar.flatMap({ YAMLInteger.parse($0.string) }) ?? 1
         guard count >= 1 else { throw PresetFileError("\(what) count must be 1 or more") }
         return .delimited(prefix: prefix, terminator: end, count: count)
     }
