@@ -1,6 +1,7 @@
 """Hardening (issue: a device impostor, anonymous exec over TLS, secrets on disk, rough edges under faults), with
 every certificate made by openssl, never by fleetcmd's own CA code, and peers that are not fleetcmd where it
 matters (Python's ssl module recording every byte it receives, openssl s_server and s_client)."""
+import contextlib
 import json
 import os
 import re
@@ -175,17 +176,24 @@ def test_only_forward_secret_aead_suites_in_tls12(fleetcmd, pki):
     finally:
         agent.stop()
     # The client side offers no such suite either: a device that speaks only static RSA gets no handshake.
-    port = free_port()
-    server = subprocess.Popen(
-        ["openssl", "s_server", "-accept", str(port), "-cert", str(pki / "device-rsa.pem"),
-         "-key", str(pki / "device-rsa.key"), "-tls1_2", "-cipher", "AES128-SHA"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert poll_until(lambda: _port_open(port), timeout=10)
+    with openssl_device(pki, "-tls1_2", "-cipher", "AES128-SHA") as port:
         r = run(fleetcmd, "send", f"127.0.0.1:{port}", "PING", *device_flags(pki))
         assert r.returncode == 9, r.stderr
         assert "cipher suite" in r.stderr or "handshake" in r.stderr, r.stderr
         assert_clean(r.stderr)
+
+
+@contextlib.contextmanager
+def openssl_device(pki, *options):
+    """`openssl s_server` as a TLS device with the RSA device certificate and `options`; yields its port."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["openssl", "s_server", "-accept", str(port), "-cert", str(pki / "device-rsa.pem"),
+         "-key", str(pki / "device-rsa.key"), *options],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert poll_until(lambda: _port_open(port), timeout=10)
+        yield port
     finally:
         server.kill()
         server.wait(timeout=10)
@@ -200,21 +208,12 @@ def _port_open(port):
 
 
 def test_an_old_tls_device_gets_a_sentence_not_a_library_dump(fleetcmd, pki):
-    port = free_port()
-    server = subprocess.Popen(
-        ["openssl", "s_server", "-accept", str(port), "-cert", str(pki / "device-rsa.pem"),
-         "-key", str(pki / "device-rsa.key"), "-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert poll_until(lambda: _port_open(port), timeout=10)
+    with openssl_device(pki, "-tls1", "-cipher", "DEFAULT:@SECLEVEL=0") as port:
         r = run(fleetcmd, "send", f"127.0.0.1:{port}", "PING", *device_flags(pki))
         assert r.returncode == 9, r.stderr
         assert r.stderr.startswith("fleetcmd: failed to"), r.stderr
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert_clean(r.stderr)
-    finally:
-        server.kill()
-        server.wait(timeout=10)
 
 
 def test_plaintext_to_a_tls_port_is_a_tls_outcome(fleetcmd, pki, tmp_path):
