@@ -141,11 +141,11 @@ public final class ClientTLS: Sendable {
         }
         var verifier = Verifier(rootCertificates: roots) { RFC5280Policy() }
         let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(chain.dropFirst()))
-        if case .couldNotValidate(let failures) = result {
-            let why = failures.first.map { " (\($0.policyFailureReason))" } ?? ""
+        if case .couldNotValidate = result {
+            // The verifier's own failure reasons describe whole certificates; the sentence names subject and issuer.
             return TLSFailure(
                 .unknownCA,
-                "unknown CA: the certificate of \(Self.subject(leaf)), issued by \(Self.issuer(leaf)), does not lead to a trusted CA\(why); give the CA with --ca-file, or --pin the key")
+                "unknown CA: the certificate of \(Self.subject(leaf)), issued by \(Self.issuer(leaf)), does not lead to a trusted CA; give the CA with --ca-file, or --pin the key")
         }
         let identity = ClientIdentity(leaf)
         if !Self.names(identity, match: expected) {

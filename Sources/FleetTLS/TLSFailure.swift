@@ -115,7 +115,9 @@ extension TLSFailure {
                 .clientCertificateRejected,
                 "\(peer)'s certificate was not accepted (not issued by a trusted CA, expired, or not for this use)")
         case "":
-            return TLSFailure(.handshake, "the TLS handshake failed")
+            return TLSFailure(
+                .handshake,
+                "the TLS handshake failed: \(peer) closed the connection or answered with something that is not TLS")
         default:
             let words = code.lowercased().split(separator: "_").joined(separator: " ")
             return TLSFailure(.handshake, "the TLS handshake failed (\(words))")

@@ -15,6 +15,10 @@ import Testing
             level: .info, message: "command", metadata: ["command": "A\nfake=1 \"x\""], format: .logfmt, timestamp: nil)
         #expect(newline == #"level=info msg=command command="A\nfake=1 \"x\"""#)
         #expect(!newline.contains("\n"))
+        let sentence = FleetLogHandler.render(
+            level: .info, message: "connection denied by the access list", metadata: ["peer": "10.0.0.1:5"],
+            format: .text, timestamp: nil)
+        #expect(sentence == "info connection denied by the access list peer=10.0.0.1:5")
     }
 
     @Test func jsonLinesAreOneObject() {

@@ -8,6 +8,7 @@ public import Logging
 ///
 /// ```
 /// text:    2026-12-01T15:38:21.123Z info command client=127.0.0.1:5555 command="ECHO hi outcome=error" outcome=ok
+///          2026-12-01T15:38:22.001Z info connection denied by the access list peer=10.9.0.4:50122
 /// logfmt:  ts=2026-12-01T15:38:21.123Z level=info msg=command client=127.0.0.1:5555 command="ECHO hi outcome=error"
 /// json:    {"ts":"2026-12-01T15:38:21.123Z","level":"info","msg":"command","client":"127.0.0.1:5555",…}
 /// ```
@@ -56,7 +57,7 @@ public struct FleetLogHandler: LogHandler {
         case .text:
             var line = journald ? "<\(syslogPriority(level))>" : ""
             if let timestamp { line += timestamp + " " }
-            line += "\(level) \(quoted(message))"
+            line += "\(level) \(readable(message))"
             for key in keys { line += " \(safeKey(key))=\(quoted(text(metadata[key]!)))" }  // key from metadata
             return line
         case .logfmt:
@@ -110,6 +111,14 @@ public struct FleetLogHandler: LogHandler {
             }
         }
         return out + "\""
+    }
+
+    /// A message as the text format shows it: as written (messages are constant text), but never with a line break
+    /// or a control character in it.
+    static func readable(_ message: String) -> String {
+        guard message.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return message }
+        let escaped = quoted(message)
+        return String(escaped.dropFirst().dropLast())
     }
 
     /// Keys are ours (constant text); anything unexpected in one is replaced so it cannot split a line.
