@@ -82,40 +82,70 @@ enum HostAddress {
                 return Problem("host range must specify equal-length begin and end formats ('\(line)')")
             }
         }
-        let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-        let lettersText = String(letters)
         var items: [String] = []
-        if let low = lettersText.range(of: begin), let high = lettersText.range(of: end),
-            let step = Int(stepText), step != 0
+        if let lowIndex = Self.letterIndex(begin), let highIndex = Self.letterIndex(end), let step = Int(stepText),
+            step != 0
         {
-            let lowIndex = lettersText.distance(from: lettersText.startIndex, to: low.lowerBound)
-            let highIndex = lettersText.distance(from: lettersText.startIndex, to: high.lowerBound)
             guard lowIndex <= highIndex else { return Problem("host range must have begin <= end ('\(line)')") }
-            guard step > 0 else { return Problem("host range step must be positive ('\(line)')") }
-            for index in stride(from: lowIndex, through: highIndex, by: step) { items.append(String(letters[index])) }
-        } else {
-            guard let low = Int(begin), let high = Int(end), let step = Int(stepText) else {
-                return Problem("host range '[\(body)]' must be numbers ([01:50]) or letters ([a:f]) ('\(line)')")
-            }
-            guard step != 0 else { return Problem("host range step must not be zero ('\(line)')") }
-            guard step < 0 || (high - low) / step < maxExpansion else {
-                return Problem("host range '[\(body)]' is too large (more than \(maxExpansion) hosts)")
-            }
-            if (step > 0 && low <= high) || (step < 0 && low >= high) {
-                for value in stride(from: low, through: step > 0 ? high : high, by: step) {
-                    if (step > 0 && value > high) || (step < 0 && value < high) { break }
-                    items.append(zeroFilled(value, width: width))
+            if step > 0 {  // a negative step slices nothing in Python
+                for index in stride(from: lowIndex, through: highIndex, by: step) {
+                    items.append(String(Character(Self.asciiLetters[index])))
                 }
             }
-        }
-        for item in items {
-            let name = head + item + tail
-            if name.unicodeScalars.contains("[") {
-                if let problem = expandRange(name, into: &names) { return problem }
-            } else {
-                names.append(name)
+        } else {
+            guard let low = Int(begin), let high = Int(end), let step = Int(stepText), high < Int.max - 1 else {
+                return Problem("host range '[\(body)]' must be numbers ([01:50]) or letters ([a:f]) ('\(line)')")
             }
-            if names.count > maxExpansion { return Problem("'\(line)' stands for more than \(maxExpansion) hosts") }
+            guard step != 0, step != Int.min else { return Problem("host range step must not be zero ('\(line)')") }
+            // Python's range(low, high + 1, step).
+            // Subtractions that overflow stand for ranges far too large anyway.
+            let count: Int?
+            if step > 0 {
+                count = low <= high ? noOverflow(high.subtractingReportingOverflow(low)).map { $0 / step + 1 } : 0
+            } else {
+                count = low > high + 1 ? noOverflow(low.subtractingReportingOverflow(high + 2)).map { $0 / -step + 1 } : 0
+            }
+            guard let count, count <= maxExpansion else {
+                return Problem("host range '[\(body)]' is too large (more than \(maxExpansion) hosts)")
+            }
+            items.reserveCapacity(count)
+            for value in stride(from: low, to: high + 1, by: step) { items.append(zeroFilled(value, width: width)) }
+        }
+        guard !items.isEmpty else { return nil }  // Python never looks at the rest then
+        // What follows the first range expands the same after every item (the item and the head hold no '['), so
+        // it is expanded once: the same names as Python's expansion of each name in turn, without re-parsing.
+        var tails = [tail]
+        if tail.unicodeScalars.contains("[") {
+            tails = []
+            if let problem = expandRange(tail, into: &tails) { return problem }
+        }
+        guard items.count.multipliedReportingOverflow(by: tails.count).partialValue <= maxExpansion - names.count,
+            !items.count.multipliedReportingOverflow(by: tails.count).overflow
+        else {
+            return Problem("'\(line)' stands for more than \(maxExpansion) hosts")
+        }
+        names.reserveCapacity(names.count + items.count * tails.count)
+        for item in items {
+            let prefix = head + item
+            for rest in tails { names.append(prefix + rest) }
+        }
+        return nil
+    }
+
+    private static func noOverflow(_ result: (partialValue: Int, overflow: Bool)) -> Int? {
+        result.overflow ? nil : result.partialValue
+    }
+
+    /// Python's `string.ascii_letters`.
+    static let asciiLetters: [Unicode.Scalar] = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".unicodeScalars)
+
+    /// `ascii_letters.index(text)`: where `text` first stands in the letters (a substring search, as Python's).
+    static func letterIndex(_ text: String) -> Int? {
+        let needle = Array(text.unicodeScalars)
+        guard !needle.isEmpty, needle.count <= asciiLetters.count else { return nil }
+        for start in 0...(asciiLetters.count - needle.count)
+        where asciiLetters[start..<(start + needle.count)].elementsEqual(needle) {
+            return start
         }
         return nil
     }
@@ -243,3 +273,5 @@ enum HostAddress {
         return try? Regex("(?:" + alternatives.joined(separator: "|") + ")").ignoresCase()
     }()
 }
+
+

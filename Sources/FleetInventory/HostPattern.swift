@@ -32,11 +32,7 @@ public struct HostPattern: Sendable {
 
     /// The selected hosts with their variables, in order (see ``evaluate(in:pattern:)``; warnings are dropped).
     public func select(from inventory: Inventory) throws(InventoryError) -> [Inventory.Host] {
-        var hosts: [Inventory.Host] = []
-        for name in try evaluate(in: inventory).names {
-            if let host = try inventory.host(named: name) { hosts.append(host) }
-        }
-        return hosts
+        try inventory.hosts(named: evaluate(in: inventory).names)
     }
 
     static func fail(_ message: String) -> InventoryError { InventoryError(path: "--limit", line: 0, message: message) }

@@ -26,10 +26,7 @@ extension Inventory {
         }
         format(InventoryData.all)
         var hostvars: [String: InventoryValue] = [:]
-        for name in selected {
-            guard let host = try host(named: name), !host.values.isEmpty else { continue }
-            hostvars[name] = .map(host.values)
-        }
+        for host in try hosts(named: selected) where !host.values.isEmpty { hostvars[host.name] = .map(host.values) }
         results["_meta"] = .map(["hostvars": .map(hostvars), "profile": .string("inventory_legacy")])
         return InventoryValue.map(results).json(indent: 4)
     }

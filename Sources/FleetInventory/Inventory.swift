@@ -60,7 +60,47 @@ public struct Inventory: Sendable {
     }
 
     func host(at index: Int) throws(InventoryError) -> Host {
-        let memberOf = data.groupsOf(host: index)
+        var layers: [[Int]: GroupLayer] = [:]
+        return try host(at: index, layers: &layers)
+    }
+
+    /// The hosts named, in that order (unknown names left out), with variables resolved; hosts in the same
+    /// groups share the work of merging their groups' variables.
+    public func hosts(named names: [String]) throws(InventoryError) -> [Host] {
+        var layers: [[Int]: GroupLayer] = [:]
+        var result: [Host] = []
+        result.reserveCapacity(names.count)
+        for name in names {
+            guard let index = data.hostIndex[name] else { continue }
+            result.append(try host(at: index, layers: &layers))
+        }
+        return result
+    }
+
+    /// What a host's groups contribute: their variables merged in Ansible's order, and their names.
+    struct GroupLayer {
+        var values: [String: InventoryValue]
+        var names: [String]
+    }
+
+    private func host(at index: Int, layers: inout [[Int]: GroupLayer]) throws(InventoryError) -> Host {
+        let key = data.hosts[index].groups.sorted()
+        let layer: GroupLayer
+        if let cached = layers[key] {
+            layer = cached
+        } else {
+            layer = groupLayer(memberOf: data.groupsOf(host: index))
+            layers[key] = layer
+        }
+        var values = layer.values
+        values.merge(data.hosts[index].variables) { _, new in new }
+        if !varsFiles.isEmpty {
+            for file in try varsFiles.host(data.hosts[index].name) { values.merge(file) { _, new in new } }
+        }
+        return Host(name: data.hosts[index].name, values: values, groups: layer.names, entryPort: data.hosts[index].port)
+    }
+
+    private func groupLayer(memberOf: Set<Int>) -> GroupLayer {
         let sorted = memberOf.filter { $0 != InventoryData.all }.sorted { lhs, rhs in
             let left = data.groups[lhs]
             let right = data.groups[rhs]
@@ -71,19 +111,12 @@ public struct Inventory: Sendable {
         var values = data.groups[InventoryData.all].variables
         for group in sorted { values.merge(data.groups[group].variables) { _, new in new } }
         if !groupFileVariables.isEmpty {
-            for layer in groupFileVariables[InventoryData.all] { values.merge(layer) { _, new in new } }
+            for file in groupFileVariables[InventoryData.all] { values.merge(file) { _, new in new } }
             for source in 0..<groupFileVariables[InventoryData.all].count {
                 for group in sorted { values.merge(groupFileVariables[group][source]) { _, new in new } }
             }
         }
-        values.merge(data.hosts[index].variables) { _, new in new }
-        if !varsFiles.isEmpty {
-            for layer in try varsFiles.host(data.hosts[index].name) { values.merge(layer) { _, new in new } }
-        }
-        return Host(
-            name: data.hosts[index].name, values: values,
-            groups: memberOf.filter { $0 != InventoryData.all }.map { data.groups[$0].name }.sorted(),
-            entryPort: data.hosts[index].port)
+        return GroupLayer(values: values, names: sorted.map { data.groups[$0].name }.sorted())
     }
 
     /// The hosts of `group` and its descendants, in Ansible's order (`Group.get_hosts()`); empty for no such group.

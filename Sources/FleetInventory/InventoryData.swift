@@ -155,12 +155,21 @@ struct InventoryData {
         for group in groups.indices where group != Self.all && groups[group].parents.isEmpty {
             try? addChildGroup(Self.all, group)  // a group with no parent cannot close a loop under `all`
         }
+        // Which groups put a host in `ungrouped` (itself, or a group under it), worked out once per group rather
+        // than walking each host's ancestry: a million hosts in a few groups stay linear.
+        let ungroupedAncestors = ancestors(of: Self.ungrouped)
+        let ungroupedHasOtherParents = !ungroupedAncestors.subtracting([Self.all]).isEmpty
+        let reachesUngrouped = groups.indices.map { $0 == Self.ungrouped || ancestors(of: $0).contains(Self.ungrouped) }
         var leaving = Set<Int>()
         for host in hosts.indices {
-            let memberOf = groupsOf(host: host)
-            if memberOf.contains(Self.ungrouped) {
-                if !memberOf.subtracting([Self.all, Self.ungrouped]).isEmpty { leaving.insert(host) }
-            } else if memberOf.isEmpty || memberOf == [Self.all] {
+            let direct = hosts[host].groups
+            let inUngrouped = direct.contains { reachesUngrouped[$0] }
+            let inOther =
+                direct.contains { $0 != Self.all && $0 != Self.ungrouped }
+                || (direct.contains(Self.ungrouped) && ungroupedHasOtherParents)
+            if inUngrouped {
+                if inOther { leaving.insert(host) }
+            } else if direct.allSatisfy({ $0 == Self.all }) {
                 // Through add_child, as Ansible: when a group has the host's name, that group joins `ungrouped`.
                 try? addChild("ungrouped", hosts[host].name)  // both exist; a loop here is left out, as not adding
             }

@@ -308,7 +308,7 @@ struct Run: AsyncParsableCommand {
             }
         }
         var targets: [RunTarget] = []
-        let tlsSetups = TLSSetups()
+        let tlsSetups = TLSSetups(base: tlsOptions)
         let runPassword = try PasswordOptions.typed ?? passwordOptions.resolve()
         for host in hosts {
             let preset: DevicePreset
@@ -326,7 +326,7 @@ struct Run: AsyncParsableCommand {
             let format: FrameFormat? = host.preset == nil ? nil : preset.format
             let tls: ClientTLS?
             do {
-                tls = try tlsSetups.setup(for: host, base: tlsOptions)
+                tls = try tlsSetups.setup(for: host)
             } catch {
                 Console.error("inventory: device \(host.name): \(error)")
                 throw ExitCode(ExitStatus.configInvalid)
@@ -421,12 +421,25 @@ enum StateDirectory {
 final class TLSSetups {
     private var made: [ClientTLSSettings: ClientTLS] = [:]
     private var warned = false
+    /// The run's flags, read once (not per device).
+    private let baseSettings: ClientTLSSettings
+    private let baseEnabled: Bool
+
+    init(base: TLSOptions) {
+        baseSettings = base.settings
+        baseEnabled = base.isEnabled
+    }
 
     /// The TLS for `host`: the run's flags, overridden by the host's `fleetcmd_tls*` variables; `nil` for none.
-    func setup(for host: Inventory.Host, base: TLSOptions) throws -> ClientTLS? {
+    func setup(for host: Inventory.Host) throws -> ClientTLS? {
+        guard host.values.keys.contains(where: { $0.hasPrefix("fleetcmd_tls") || $0.hasPrefix("fleetcmd_ca")
+            || $0 == "fleetcmd_servername" || $0 == "fleetcmd_pin" || $0 == "fleetcmd_cert" || $0 == "fleetcmd_key" })
+        else {
+            return try made(baseSettings, enabled: baseEnabled)
+        }
         let variables = host.variables
-        var settings = base.settings
-        var enabled = base.isEnabled
+        var settings = baseSettings
+        var enabled = baseEnabled
         if let value = variables["fleetcmd_tls"] {
             guard let flag = Self.bool(value) else { throw TLSSetupError("fleetcmd_tls must be true or false") }
             enabled = flag
@@ -451,6 +464,10 @@ final class TLSSetups {
         {
             enabled = true
         }
+        return try made(settings, enabled: enabled)
+    }
+
+    private func made(_ settings: ClientTLSSettings, enabled: Bool) throws -> ClientTLS? {
         guard enabled else { return nil }
         if let tls = made[settings] { return tls }
         if settings.insecure, !warned {

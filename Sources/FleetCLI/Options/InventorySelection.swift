@@ -26,12 +26,7 @@ enum InventorySelection {
                 Console.error("\(what); nothing to do")
                 throw ExitCode(ExitStatus.usage)
             }
-            var hosts: [Inventory.Host] = []
-            hosts.reserveCapacity(selection.names.count)
-            for name in selection.names {
-                if let host = try inventory.host(named: name) { hosts.append(host) }
-            }
-            return hosts
+            return try inventory.hosts(named: selection.names)
         } catch let error as InventoryError {
             Console.error("\(error)")
             throw ExitCode(error.path == "--limit" ? ExitStatus.usage : ExitStatus.configInvalid)
