@@ -56,84 +56,143 @@ enum HostAddress {
     /// Hosts one entry may stand for at most; Ansible has no limit, fleetcmd refuses rather than exhaust memory.
     static let maxExpansion = 10_000_000
 
-    /// `expand_hostname_range`, appending to `names`.
-    static func expandRange(_ line: String, into names: inout [String]) -> Problem? {
+    /// The first `[…]` range of a host pattern: what stands before and after it, and the items it stands for.
+    private struct FirstRange {
+        enum Items {
+            case letters(low: Int, high: Int, step: Int)
+            case numbers(low: Int, high: Int, step: Int, width: Int)
+        }
+
+        var head: String
+        var tail: String
+        var items: Items
+
+        /// How many items, without making them (Python's slice and range lengths).
+        var count: Int {
+            switch items {
+            case .letters(let low, let high, let step): return step > 0 ? (high - low) / step + 1 : 0
+            case .numbers(let low, let high, let step, _):
+                let span = step > 0 ? high.subtractingReportingOverflow(low) : low.subtractingReportingOverflow(high + 2)
+                guard !span.overflow else { return Int.max }
+                if step > 0 { return low <= high ? span.partialValue / step + 1 : 0 }
+                return low > high + 1 ? span.partialValue / -step + 1 : 0
+            }
+        }
+
+        func forEachItem(_ body: (String) -> Void) {
+            switch items {
+            case .letters(let low, let high, let step):
+                guard step > 0 else { return }
+                for index in stride(from: low, through: high, by: step) {
+                    body(String(Character(HostAddress.asciiLetters[index])))
+                }
+            case .numbers(let low, let high, let step, let width):
+                for value in stride(from: low, to: high + 1, by: step) { body(HostAddress.zeroFilled(value, width: width)) }
+            }
+        }
+    }
+
+    /// `expand_hostname_range`'s reading of the first range in `line`.
+    private static func firstRange(_ line: String) -> Result<FirstRange, Problem> {
         let scalars = Array(line.unicodeScalars)
         guard let open = scalars.firstIndex(of: "["), let close = scalars.firstIndex(of: "]"), open < close,
             !scalars.contains("|")
         else {
-            return Problem("host range in '\(line)' must be written [begin:end] or [begin:end:step]")
+            return .failure(Problem("host range in '\(line)' must be written [begin:end] or [begin:end:step]"))
         }
         let head = String(String.UnicodeScalarView(scalars[..<open]))
         let body = String(String.UnicodeScalarView(scalars[(open + 1)..<close]))
         let tail = String(String.UnicodeScalarView(scalars[(close + 1)...]))
         let bounds = body.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard bounds.count == 2 || bounds.count == 3 else {
-            return Problem("host range must be begin:end or begin:end:step ('\(line)')")
+            return .failure(Problem("host range must be begin:end or begin:end:step ('\(line)')"))
         }
         let begin = bounds[0].isEmpty ? "0" : bounds[0]
         let end = bounds[1]
-        guard !end.isEmpty else { return Problem("host range must specify end value ('\(line)')") }
+        guard !end.isEmpty else { return .failure(Problem("host range must specify end value ('\(line)')")) }
         let stepText = bounds.count == 3 ? bounds[2] : "1"
         var width = 0
         if begin.hasPrefix("0"), begin.count > 1 {
             width = begin.count
             guard width == end.count else {
-                return Problem("host range must specify equal-length begin and end formats ('\(line)')")
+                return .failure(Problem("host range must specify equal-length begin and end formats ('\(line)')"))
             }
         }
-        var items: [String] = []
-        if let lowIndex = Self.letterIndex(begin), let highIndex = Self.letterIndex(end), let step = Int(stepText),
-            step != 0
-        {
-            guard lowIndex <= highIndex else { return Problem("host range must have begin <= end ('\(line)')") }
-            if step > 0 {  // a negative step slices nothing in Python
-                for index in stride(from: lowIndex, through: highIndex, by: step) {
-                    items.append(String(Character(Self.asciiLetters[index])))
-                }
-            }
-        } else {
-            guard let low = Int(begin), let high = Int(end), let step = Int(stepText), high < Int.max - 1 else {
-                return Problem("host range '[\(body)]' must be numbers ([01:50]) or letters ([a:f]) ('\(line)')")
-            }
-            guard step != 0, step != Int.min else { return Problem("host range step must not be zero ('\(line)')") }
-            // Python's range(low, high + 1, step).
-            // Subtractions that overflow stand for ranges far too large anyway.
-            let count: Int?
-            if step > 0 {
-                count = low <= high ? noOverflow(high.subtractingReportingOverflow(low)).map { $0 / step + 1 } : 0
-            } else {
-                count = low > high + 1 ? noOverflow(low.subtractingReportingOverflow(high + 2)).map { $0 / -step + 1 } : 0
-            }
-            guard let count, count <= maxExpansion else {
-                return Problem("host range '[\(body)]' is too large (more than \(maxExpansion) hosts)")
-            }
-            items.reserveCapacity(count)
-            for value in stride(from: low, to: high + 1, by: step) { items.append(zeroFilled(value, width: width)) }
+        if let low = letterIndex(begin), let high = letterIndex(end), let step = Int(stepText), step != 0 {
+            guard low <= high else { return .failure(Problem("host range must have begin <= end ('\(line)')")) }
+            return .success(FirstRange(head: head, tail: tail, items: .letters(low: low, high: high, step: step)))
         }
-        guard !items.isEmpty else { return nil }  // Python never looks at the rest then
-        // What follows the first range expands the same after every item (the item and the head hold no '['), so
-        // it is expanded once: the same names as Python's expansion of each name in turn, without re-parsing.
-        var tails = [tail]
-        if tail.unicodeScalars.contains("[") {
-            tails = []
-            if let problem = expandRange(tail, into: &tails) { return problem }
+        guard let low = Int(begin), let high = Int(end), let step = Int(stepText), high < Int.max - 1 else {
+            return .failure(
+                Problem("host range '[\(body)]' must be numbers ([01:50]) or letters ([a:f]) ('\(line)')"))
         }
-        guard items.count.multipliedReportingOverflow(by: tails.count).partialValue <= maxExpansion - names.count,
-            !items.count.multipliedReportingOverflow(by: tails.count).overflow
-        else {
+        guard step != 0, step != Int.min else {
+            return .failure(Problem("host range step must not be zero ('\(line)')"))
+        }
+        return .success(
+            FirstRange(head: head, tail: tail, items: .numbers(low: low, high: high, step: step, width: width)))
+    }
+
+    /// How many names `line` stands for (every range multiplied), checked before any name is made, so that a short
+    /// line standing for billions is refused at once.
+    private static func expansionCount(_ line: String) -> Result<Int, Problem> {
+        guard line.unicodeScalars.contains("[") else { return .success(1) }
+        let range: FirstRange
+        switch firstRange(line) {
+        case .success(let value): range = value
+        case .failure(let problem): return .failure(problem)
+        }
+        let count = range.count
+        guard count > 0 else { return .success(0) }  // Python never looks at the rest then
+        guard count <= maxExpansion else {
+            return .failure(Problem("'\(line)' stands for more than \(maxExpansion) hosts"))
+        }
+        switch expansionCount(range.tail) {
+        case .failure(let problem): return .failure(problem)
+        case .success(let rest):
+            let (total, overflow) = count.multipliedReportingOverflow(by: rest)
+            guard !overflow, total <= maxExpansion else {
+                return .failure(Problem("'\(line)' stands for more than \(maxExpansion) hosts"))
+            }
+            return .success(total)
+        }
+    }
+
+    /// `expand_hostname_range`, appending to `names`.
+    static func expandRange(_ line: String, into names: inout [String]) -> Problem? {
+        let total: Int
+        switch expansionCount(line) {
+        case .success(let value): total = value
+        case .failure(let problem):
+            // Name the whole entry, not the part of it where the count ran over.
+            if problem.text.hasSuffix("stands for more than \(maxExpansion) hosts") {
+                return Problem("'\(line)' stands for more than \(maxExpansion) hosts")
+            }
+            return problem
+        }
+        guard names.count <= maxExpansion - total else {
             return Problem("'\(line)' stands for more than \(maxExpansion) hosts")
         }
-        names.reserveCapacity(names.count + items.count * tails.count)
-        for item in items {
-            let prefix = head + item
-            for rest in tails { names.append(prefix + rest) }
-        }
+        names.reserveCapacity(names.count + total)
+        append(line, into: &names)
         return nil
     }
 
-    private static func noOverflow(_ result: (partialValue: Int, overflow: Bool)) -> Int? {
-        result.overflow ? nil : result.partialValue
+    /// Makes the names of a line whose count was checked. What follows the first range expands the same after every
+    /// item (the item and the head hold no '['), so it is made once: the same names as Python's expansion of each
+    /// name in turn.
+    private static func append(_ line: String, into names: inout [String]) {
+        guard line.unicodeScalars.contains("["), case .success(let range) = firstRange(line) else {
+            names.append(line)
+            return
+        }
+        guard range.count > 0 else { return }
+        var tails: [String] = []
+        append(range.tail, into: &tails)
+        range.forEachItem { item in
+            let prefix = range.head + item
+            for rest in tails { names.append(prefix + rest) }
+        }
     }
 
     /// Python's `string.ascii_letters`.

@@ -216,3 +216,20 @@ func ep(_ inventory: Inventory, _ name: String, _ defaultPort: Int) throws -> St
         #expect(try inventory.host(named: "h1")?.values["mac"] == .string("5:25:27:5:5:5:5:7:5:5:5:5:5"))
     }
 }
+
+extension InventoryFuzzRegressionTests {
+    /// Found by FleetParsersFuzz: 49 bytes standing for 1.5 billion hosts were expanded before being refused.
+    @Test func aRangeLineStandingForBillionsIsRefusedBeforeAnyNameIsMade() {
+        #expect {
+            _ = try Inventory.parse("[g]\nh[:9][:4][:4][:99][:4][:4][:94][:4][:9]4\n", path: "r.ini")
+        } throws: { error in
+            (error as? InventoryError)?.description
+                == "r.ini:2: 'h[:9][:4][:4][:99][:4][:4][:94][:4][:9]4' stands for more than 10000000 hosts"
+        }
+    }
+
+    @Test func rangesCombineAsPythonExpandsThem() throws {
+        let inventory = try Inventory.parse("[g]\nk[1:2]x[a:b]\nn[5:1:-1]\nz[a:c:-1]\n", path: "c.ini")
+        #expect(inventory.hostNames == ["k1xa", "k1xb", "k2xa", "k2xb", "n5", "n4", "n3"])  // as ansible-core prints them
+    }
+}
