@@ -348,39 +348,45 @@ def test_sigterm_answers_frames_already_received(fleetcmd, tmp_path):
         "commands:\n  - {name: SLOW, exec: {argv: [/bin/sh, -c, 'touch " + str(marker) + "; sleep 1; echo slow'],"
         " timeout: 5s}}\n")
     agent = AgentProcess(fleetcmd, "--shutdown-grace", "5s", config=str(config))
-    with connect(agent.port) as s:
-        s.sendall(b"\x1bSLOW\r\x1bPING\r")  # pipelined: PING waits behind the slow exec
-        assert poll_until(marker.exists, timeout=10)
-        agent.proc.send_signal(signal.SIGTERM)
-        data = b""
-        while data.count(b"\x00") < 2:
-            chunk = s.recv(64)
-            if not chunk:
-                break
-            data += chunk
-        assert data == b"slow\x00PONG\x00"
-    assert agent.stop() == 0
+    try:
+        with connect(agent.port) as s:
+            s.sendall(b"\x1bSLOW\r\x1bPING\r")  # pipelined: PING waits behind the slow exec
+            assert poll_until(marker.exists, timeout=10)
+            agent.proc.send_signal(signal.SIGTERM)
+            data = b""
+            while data.count(b"\x00") < 2:
+                chunk = s.recv(64)
+                if not chunk:
+                    break
+                data += chunk
+            assert data == b"slow\x00PONG\x00"
+        assert agent.stop() == 0
+    finally:
+        agent.stop()
 
 
 def test_a_tls_client_closing_without_close_notify_is_a_normal_close(fleetcmd, pki):
     agent, port = start_tls_agent(fleetcmd, pki)
-    plain = agent.port  # the plaintext listener beside the TLS one
-    context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
-    for _ in range(3):
-        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-        tls = context.wrap_socket(raw, server_hostname="127.0.0.1")
-        tls.sendall(b"\x1bPING\r")
-        assert tls.recv(16) == b"PONG\x00"
-        tls.shutdown(socket.SHUT_RDWR)  # TCP FIN without TLS close_notify (no unwrap), as most clients end
-        tls.close()
-    with connect(plain) as s:
-        s.sendall(b"\x1bSTATS\r")
-        stats = s.recv(1024)
-    assert b"tls_failures=0" in stats, stats
-    began = time.monotonic()
-    assert agent.stop() == 0
-    assert time.monotonic() - began < 3, "stopping waited on half-closed TLS connections"
-    assert not any("TLS failed" in line for line in agent.lines)
+    try:
+        plain = agent.port  # the plaintext listener beside the TLS one
+        context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        for _ in range(3):
+            raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+            tls = context.wrap_socket(raw, server_hostname="127.0.0.1")
+            tls.sendall(b"\x1bPING\r")
+            assert tls.recv(16) == b"PONG\x00"
+            tls.shutdown(socket.SHUT_RDWR)  # TCP FIN without TLS close_notify (no unwrap), as most clients end
+            tls.close()
+        with connect(plain) as s:
+            s.sendall(b"\x1bSTATS\r")
+            stats = s.recv(1024)
+        assert b"tls_failures=0" in stats, stats
+        began = time.monotonic()
+        assert agent.stop() == 0
+        assert time.monotonic() - began < 3, "stopping waited on half-closed TLS connections"
+        assert not any("TLS failed" in line for line in agent.lines)
+    finally:
+        agent.stop()  # a no-op once stopped; never leave an agent behind a failed assertion
 
 
 def test_log_values_are_quoted_so_they_cannot_forge_fields(fleetcmd):
