@@ -3,7 +3,7 @@
 # it. ansible-test needs the collection under ansible_collections/NAMESPACE/NAME, so it runs on a copy.
 #
 # ansible-test bootstraps pip in each of its virtual environments with a get-pip script that it downloads from
-# ci-files.testing.ansible.com, which is out of reach here; PyPI is not. When that script is not cached, this writes
+# a file server of Ansible's CI, which is out of reach here; PyPI is not. When that script is not cached, this writes
 # a stand-in that runs the pip of ansible-core's own environment to install the requested pip from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
