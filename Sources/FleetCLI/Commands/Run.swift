@@ -333,7 +333,7 @@ struct Run: AsyncParsableCommand {
             }
             var target = RunTarget(name: host.name, host: address, port: port, format: format, tls: tls)
             target.session = preset.session.isEmpty ? nil : preset.session
-            target.password = host.variables["fleetcmd_password"] ?? runPassword
+            target.password = host.values["fleetcmd_password"]?.text ?? runPassword
             if halfClose == nil { target.halfClose = DeviceClient.HalfClosePolicy(name: preset.halfClose.rawValue) }
             targets.append(target)
         }
