@@ -1,6 +1,7 @@
 """Shared helpers for the interop tests: they run the built fleetcmd binary against real peers
 (the seed article's client, ncat) over loopback sockets."""
 import os
+import random
 import re
 import socket
 import subprocess
@@ -21,9 +22,18 @@ def fleetcmd():
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing is bound to on any address, below the ephemeral range (32768-60999), so an outgoing
+    connection of another test cannot take it before the peer under test binds it (a kernel-chosen port can)."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32768)
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))  # the wildcard conflicts with any address using the port
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below 32768 after 200 tries")
 
 
 class Listener:

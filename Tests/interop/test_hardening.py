@@ -186,13 +186,20 @@ def test_only_forward_secret_aead_suites_in_tls12(fleetcmd, pki):
 @contextlib.contextmanager
 def openssl_device(pki, *options):
     """`openssl s_server` as a TLS device with the RSA device certificate and `options`; yields its port."""
-    port = free_port()
-    server = subprocess.Popen(
-        ["openssl", "s_server", "-accept", str(port), "-cert", str(pki / "device-rsa.pem"),
-         "-key", str(pki / "device-rsa.key"), *options],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # s_server exits (status 0) when its port was taken meanwhile: try another port, a bounded number of times.
+    for _ in range(5):
+        port = free_port()
+        server = subprocess.Popen(
+            ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(pki / "device-rsa.pem"),
+             "-key", str(pki / "device-rsa.key"), *options],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if poll_until(lambda: server.poll() is not None or _port_open(port), timeout=10) and server.poll() is None:
+            break
+        server.kill()
+        output = server.communicate(timeout=10)[0]
+    else:
+        raise AssertionError("openssl s_server did not start: " + output)
     try:
-        assert poll_until(lambda: _port_open(port), timeout=10)
         yield port
     finally:
         server.kill()
