@@ -55,7 +55,7 @@ public struct DeviceClient: Sendable {
         let loop = eventLoop ?? group.next()
         let promise = loop.makePromise(of: Exchange.self)
         let device = address.description
-        let startedAt = NIODeadline.now()
+        let startedAt = ContinuousClock.now
         let configuration = self.configuration
         let connectTimeout = min(
             configuration.timeouts.connect, configuration.timeouts.total ?? configuration.timeouts.connect)
@@ -78,8 +78,8 @@ public struct DeviceClient: Sendable {
                     }
                     try channel.pipeline.syncOperations.addHandler(
                         ExchangeHandler(
-                            commands: commands, configuration: configuration, device: device, startedAt: startedAt,
-                            promise: promise)
+                            commands: commands, configuration: configuration, device: device,
+                            startedAt: startedAt, promise: promise)
                     )
                 }
             }
@@ -89,7 +89,7 @@ public struct DeviceClient: Sendable {
             promise.succeed(
                 Exchange(
                     device: device, commandCount: commands.count, replies: [], error: classified, connectDuration: nil,
-                    totalDuration: .nanoseconds((NIODeadline.now() - startedAt).nanoseconds), leftoverBytes: 0)
+                    totalDuration: ContinuousClock.now - startedAt, leftoverBytes: 0)
             )
         }
         return promise.futureResult

@@ -82,115 +82,59 @@ public final class DeviceConnection: Sendable {
     }
 }
 
-/// Runs the session, then one command at a time: writes it, scans the reply with the configuration's framing.
+/// The NIO shell of an interactive ``DeviceConversation``: hands the channel's events to it, carries out what
+/// comes back (writes, one timer, close) and completes the opening and each command's promise from its notices.
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let configuration: DeviceClient.Configuration
+    private var conversation: DeviceConversation
     private let device: String
     private var opened: EventLoopPromise<Void>?
+    private var pending: EventLoopPromise<Reply>?
     private let wire: (@Sendable (DeviceConnection.Direction, [UInt8]) -> Void)?
-    private var opener: SessionOpener
-    private var scanner: FrameScanner
-    private var received: ByteBuffer?
-    private var firstPrefix: [UInt8] = []
-    private var pending: (promise: EventLoopPromise<Reply>, sentAt: NIODeadline)?
-    private var isFirst = true
     private var context: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
-    private var closedError: DeviceError?
-    /// Whether the first bytes were looked at for a TLS record (a plaintext connection to a TLS port).
-    private var checkedForTLS = false
+    private var timerDeadline: DeviceConversation.Instant?
 
     init(
         configuration: DeviceClient.Configuration, device: String, opened: EventLoopPromise<Void>,
         wire: (@Sendable (DeviceConnection.Direction, [UInt8]) -> Void)?
     ) {
-        self.configuration = configuration
+        self.conversation = DeviceConversation(interactiveWith: configuration, device: device, startedAt: .now)
         self.device = device
         self.opened = opened
         self.wire = wire
-        self.opener = SessionOpener(session: configuration.session, password: configuration.password)
-        self.scanner = FrameScanner(spec: configuration.format.reply, maxFrameBytes: configuration.maxReplyBytes)
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     func channelActive(context: ChannelHandlerContext) {
-        if configuration.tls == nil { start(context: context) }
+        perform(conversation.connected(now: .now), context: context)
         context.fireChannelActive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case TLSUserEvent.handshakeCompleted = event { start(context: context) }
-        if case ChannelEvent.inputClosed = event { ended(context: context, "the device closed the connection") }
+        if case TLSUserEvent.handshakeCompleted = event { perform(conversation.tlsEstablished(now: .now), context: context) }
+        if case ChannelEvent.inputClosed = event { perform(conversation.peerClosed(now: .now), context: context) }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        ended(context: context, "the device closed the connection")
+        perform(conversation.peerClosed(now: .now), context: context)
+        timer?.cancel()
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        let classified = DeviceError.classify(
-            error, device: device, connecting: opened != nil, connectTimeout: configuration.timeouts.connect)
-        closedError = classified
-        opened?.fail(classified)
-        opened = nil
-        pending?.promise.fail(classified)
-        pending = nil
+        perform(conversation.failed(error, now: .now), context: context)
         context.close(promise: nil)
     }
 
-    private func start(context: ChannelHandlerContext) {
-        guard opener.phase == .idle else { return }
-        arm(context: context, "timed out after \(DurationText.format(configuration.timeouts.reply)) waiting for the session")
-        handle(opener.start(), context: context)
-    }
-
-    private func handle(_ step: SessionOpener.Step, context: ChannelHandlerContext) {
-        switch step {
-        case .send(let bytes):
-            write(bytes, context: context)
-            if received != nil { advance(context: context) }
-        case .needMore:
-            break
-        case .open(let prefix):
-            timer?.cancel()
-            firstPrefix = prefix
-            opened?.succeed()
-            opened = nil
-        case .refused(let detail):
-            errorCaught(context: context, error: DeviceError(code: .sessionRefused, device: device, detail: detail))
-        }
-    }
-
-    private func advance(context: ChannelHandlerContext) {
-        guard var buffer = received else { return }
-        let step = opener.consume(&buffer)
-        received = buffer.readableBytes > 0 ? buffer : nil
-        handle(step, context: context)
-    }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var chunk = unwrapInboundIn(data)
+        let chunk = unwrapInboundIn(data)
         wire?(.received, Array(chunk.readableBytesView))
-        if received == nil { received = chunk } else { received!.writeBuffer(&chunk) }  // set just above when nil
-        if !checkedForTLS, let bytes = received, bytes.readableBytes >= 3 {
-            checkedForTLS = true
-            if configuration.tls == nil, TLSRecordSniffer.looksLikeTLS(bytes.readableBytesView) {
-                errorCaught(
-                    context: context, error: DeviceError(code: .tls, device: device, detail: "TLS: " + TLSRecordSniffer.message))
-                return
-            }
-        }
-        if opener.phase != .open {
-            advance(context: context)
-            return
-        }
-        scan(context: context)
+        perform(conversation.received(chunk, now: .now), context: context)
     }
 
     func send(_ payload: [UInt8], on eventLoop: any EventLoop) -> EventLoopFuture<Reply> {
@@ -199,82 +143,56 @@ final class ConnectionHandler: ChannelInboundHandler {
             promise.fail(DeviceError(code: .ioError, device: device, detail: "the connection is not set up"))
             return promise.futureResult
         }
-        if let closedError {
-            promise.fail(closedError)
-            return promise.futureResult
-        }
         guard pending == nil else {
-            promise.fail(DeviceError(code: .ioError, device: device, detail: "a command is already waiting for its reply"))
+            // The conversation refuses a second command while one waits; its notice is about the new one.
+            if case .replyFailed(let error) = conversation.send(payload, now: .now).notice { promise.fail(error) }
             return promise.futureResult
         }
-        var bytes: [UInt8] = []
-        do {
-            try configuration.format.request.encode(isFirst ? firstPrefix + payload : payload, into: &bytes)
-        } catch {
-            promise.fail(DeviceError(code: .ioError, device: device, detail: "cannot frame command: \(error)", mayHaveDelivered: false))
-            return promise.futureResult
-        }
-        pending = (promise, .now())
-        arm(context: context, "timed out after \(DurationText.format(configuration.timeouts.reply)) waiting for a reply")
-        write(bytes, context: context)
-        scan(context: context)
+        pending = promise
+        perform(conversation.send(payload, now: .now), context: context)
         return promise.futureResult
     }
 
-    private func scan(context: ChannelHandlerContext) {
-        guard pending != nil, var buffer = received else { return }
-        let scanned: ScannedFrame
-        do {
-            scanned = try buffer.readFrame(using: &scanner)
-        } catch {
-            received = nil
-            scanner.reset()
-            fail(.tooLarge, "reply exceeds \(ByteCount.format(configuration.maxReplyBytes))")
-            return
+    private func perform(_ output: DeviceConversation.Output, context: ChannelHandlerContext) {
+        if !output.write.isEmpty {
+            wire?(.sent, output.write)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: output.write)), promise: nil)
         }
-        received = buffer.readableBytes > 0 ? buffer : nil
-        guard let payload = scanned.payload, let frame = scanned.frame, let (promise, sentAt) = pending else { return }
-        timer?.cancel()
-        pending = nil
-        if isFirst, opener.isLoginRefusal(payload) {
-            promise.fail(DeviceError(code: .sessionRefused, device: device, detail: SessionOpener.loginRefused))
-            return
-        }
-        isFirst = false
-        promise.succeed(
-            Reply(
-                payload: Array(payload.readableBytesView), frame: Array(frame.readableBytesView),
-                elapsed: .nanoseconds((NIODeadline.now() - sentAt).nanoseconds)))
-    }
-
-    private func write(_ bytes: [UInt8], context: ChannelHandlerContext) {
-        wire?(.sent, bytes)
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
-    }
-
-    private func arm(context: ChannelHandlerContext, _ message: String) {
-        timer?.cancel()
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(configuration.timeouts.reply)) { [self] in
-            let error = DeviceError(code: .replyTimeout, device: device, detail: message)
+        if output.halfClose { context.close(mode: .output, promise: nil) }
+        switch output.notice {
+        case .opened:
+            opened?.succeed()
+            opened = nil
+        case .openFailed(let error):
             opened?.fail(error)
             opened = nil
-            pending?.promise.fail(error)
+        case .reply(let reply):
+            pending?.succeed(reply)
             pending = nil
+        case .replyFailed(let error):
+            pending?.fail(error)
+            pending = nil
+        case nil:
+            break
         }
+        if output.close { context.close(promise: nil) }
+        rearm(context: context)
     }
 
-    private func fail(_ code: DeviceError.Code, _ detail: String) {
-        pending?.promise.fail(DeviceError(code: code, device: device, detail: detail))
-        pending = nil
-    }
-
-    private func ended(context: ChannelHandlerContext, _ detail: String) {
-        let error = DeviceError(code: .closedEarly, device: device, detail: detail)
-        if closedError == nil { closedError = error }
+    /// One timer, for the conversation's earliest deadline.
+    private func rearm(context: ChannelHandlerContext) {
+        let next = conversation.nextDeadline
+        guard next != timerDeadline else { return }
         timer?.cancel()
-        opened?.fail(error)
-        opened = nil
-        pending?.promise.fail(error)
-        pending = nil
+        timerDeadline = next
+        guard let next else {
+            timer = nil
+            return
+        }
+        let delay = ContinuousClock.now.duration(to: next)
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(max(delay, .zero))) { [self] in
+            timerDeadline = nil
+            perform(conversation.deadlinePassed(now: .now), context: context)
+        }
     }
 }

@@ -104,26 +104,31 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
                 code: .unreachable, device: device, detail: "cannot resolve host", underlying: error)
         }
         if let error = error as? IOError {
-            switch error.errnoCode {
-            case ECONNREFUSED:
-                return DeviceError(code: .refused, device: device, detail: "connection refused", underlying: error)
-            case ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL, ENETDOWN, EHOSTDOWN:
-                return DeviceError(
-                    code: .unreachable, device: device, detail: String(cString: strerror(error.errnoCode)).lowercased(),
-                    underlying: error)
-            case ETIMEDOUT where connecting:
-                return DeviceError(code: .connectTimeout, device: device, detail: "timed out", underlying: error)
-            case ECONNRESET, EPIPE:
-                return DeviceError(code: .reset, device: device, detail: "connection reset by peer", underlying: error)
-            default:
-                let code: Code = connecting ? .unreachable : .ioError
-                return DeviceError(
-                    code: code, device: device, detail: String(cString: strerror(error.errnoCode)).lowercased(),
-                    underlying: error)
-            }
+            var classified = fromErrno(error.errnoCode, device: device, connecting: connecting)
+            classified.underlying = error
+            return classified
         }
         return DeviceError(
             code: connecting ? .unreachable : .ioError, device: device,
             detail: UserFacingText.sanitized("\(error)"), underlying: error)
+    }
+
+    /// Classifies a failed system call's `errno` while connecting to (`connecting == true`) or talking to `device`:
+    /// the one mapping both transports (NIO and the runner's epoll path) use.
+    static func fromErrno(_ code: Int32, device: String, connecting: Bool) -> DeviceError {
+        switch code {
+        case ECONNREFUSED:
+            return DeviceError(code: .refused, device: device, detail: "connection refused")
+        case ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL, ENETDOWN, EHOSTDOWN:
+            return DeviceError(code: .unreachable, device: device, detail: String(cString: strerror(code)).lowercased())
+        case ETIMEDOUT where connecting:
+            return DeviceError(code: .connectTimeout, device: device, detail: "timed out")
+        case ECONNRESET, EPIPE:
+            return DeviceError(code: .reset, device: device, detail: "connection reset by peer")
+        default:
+            return DeviceError(
+                code: connecting ? .unreachable : .ioError, device: device,
+                detail: String(cString: strerror(code)).lowercased())
+        }
     }
 }

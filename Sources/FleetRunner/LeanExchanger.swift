@@ -1,5 +1,4 @@
 import FleetClient
-import FleetFraming
 import Foundation
 import NIOConcurrencyHelpers
 
@@ -8,40 +7,23 @@ import NIOConcurrencyHelpers
     import Glibc
 #endif
 
-/// One conversation for the lean exchanger.
-struct LeanRequest: Sendable {
-    var address: SocketAddressBytes
-    /// `host:port`, for error texts.
-    var device: String
-    var commands: [[UInt8]]
-    var configuration: DeviceClient.Configuration
-    var completion: @Sendable (AttemptResult) -> Void
-}
-
-/// One attempt's outcome, from either client path.
-struct AttemptResult: Sendable {
-    var replies: [Reply]
-    var error: DeviceError?
-    var connectDuration: Duration?
-}
-
 #if os(Linux)
     /// The runner's fast path: conversations on raw non-blocking sockets driven by one epoll thread, about 8 system
-    /// calls per device and no channel pipeline. It speaks exactly what ``DeviceClient`` speaks for the common case
-    /// (a literal IPv4/IPv6 address and a self-delimiting reply framing) with the same timeouts, half-close policy,
-    /// reply limit, stop-after-reply, error classes and error texts; the runner uses `DeviceClient` for the rest.
+    /// calls per device and no channel pipeline. It is the third shell of ``DeviceConversation`` (beside the NIO
+    /// one-shot and interactive ones), so it speaks exactly what ``DeviceClient`` speaks; the runner uses it for
+    /// plaintext conversations with literal IPv4/IPv6 addresses and self-delimiting replies, `DeviceClient` for the
+    /// rest. Only bytes, the socket's state and one heap of deadlines live here.
     final class LeanExchanger: @unchecked Sendable {  // loop state is confined to the loop thread; `queue` is locked
         typealias Request = LeanRequest
 
         private let epoll: Int32
         private let wake: Int32
         private let queue = NIOLockedValueBox<(requests: [Request], stopping: Bool)>(([], false))
-        private var connections: [Conversation?] = []
+        private var connections: [Connection?] = []
         private var free: [Int] = []
         private var deadlines = DeadlineHeap()
-        /// Numbers conversations, so that a deadline left by one never fires for the next in the same slot.
+        /// Numbers connections, so that a deadline left by one never fires for the next in the same slot.
         private var serials: UInt64 = 0
-        private let stopped = NIOLockedValueBox(false)
         private static let wakeToken = UInt64.max
 
         init() throws {
@@ -111,35 +93,29 @@ struct AttemptResult: Sendable {
             return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
         }
 
-        // MARK: - One conversation
+        // MARK: - One connection
 
-        private final class Conversation {
+        /// A socket and the conversation it carries.
+        private final class Connection {
             let request: Request
             let fd: Int32
             let serial: UInt64
-            let startedAt = ContinuousClock.now
-            var connectedAt: ContinuousClock.Instant?
-            var scanner: FrameScanner
-            var received: [UInt8] = []
-            var replies: [Reply] = []
-            /// Whether the first bytes were looked at for a TLS record (this path is plaintext only).
-            var checkedForTLS = false
-            var written = 0
-            var writtenAt: [ContinuousClock.Instant]
+            var conversation: DeviceConversation
+            var isConnected = false
+            /// Bytes to write, from `outputOffset` on; then a half-close if asked.
             var output: [UInt8] = []
             var outputOffset = 0
             var halfCloseAfterOutput = false
-            var generation = 0
-            let isPipelined: Bool
+            /// The deadline last pushed to the heap (others there for this connection are stale).
+            var armed: ContinuousClock.Instant?
 
             init(request: Request, fd: Int32, serial: UInt64) {
                 self.request = request
                 self.fd = fd
                 self.serial = serial
-                let configuration = request.configuration
-                scanner = FrameScanner(spec: configuration.format.reply, maxFrameBytes: configuration.maxReplyBytes)
-                writtenAt = Array(repeating: ContinuousClock.now, count: request.commands.count)
-                isPipelined = configuration.stopAfterReply == nil
+                self.conversation = DeviceConversation(
+                    commands: request.commands, configuration: request.configuration, device: request.device,
+                    startedAt: .now)
             }
         }
 
@@ -147,302 +123,147 @@ struct AttemptResult: Sendable {
             let family = request.address.family
             let fd = socket(
                 family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let socketError = errno
+            serials += 1
+            let connection = Connection(request: request, fd: fd, serial: serials)
+            let slot = free.popLast() ?? { connections.append(nil); return connections.count - 1 }()
+            connections[slot] = connection
             guard fd >= 0 else {
-                request.completion(
-                    AttemptResult(replies: [], error: Self.connectError(errno, request: request), connectDuration: nil))
+                apply(connection.conversation.failed(errno: socketError, now: .now), slot, connection)
                 return
             }
             var on: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
-            serials += 1
-            let conversation = Conversation(request: request, fd: fd, serial: serials)
-            let slot =
-                free.popLast()
-                ?? {
-                    connections.append(nil); return connections.count - 1
-                }()
-            connections[slot] = conversation
+            connection.conversation.connecting(now: .now)
             let result = request.address.withSockaddr { address, length in Glibc.connect(fd, address, length) }
-            if result != 0, errno != EINPROGRESS {
-                finish(slot, error: Self.connectError(errno, request: request))
+            let connectError = errno
+            if result != 0, connectError != EINPROGRESS {
+                apply(connection.conversation.failed(errno: connectError, now: .now), slot, connection)
                 return
             }
             var event = epoll_event(events: EPOLLOUT.rawValue, data: epoll_data_t(u64: UInt64(slot)))
             epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event)
-            let timeouts = request.configuration.timeouts
-            deadlines.push(
-                .init(
-                    deadline: conversation.startedAt + min(timeouts.connect, timeouts.total ?? timeouts.connect),
-                    slot: slot, serial: conversation.serial, generation: conversation.generation, kind: .connect))
-            if let total = timeouts.total {
-                deadlines.push(
-                    .init(
-                        deadline: conversation.startedAt + total, slot: slot, serial: conversation.serial,
-                        generation: -1,
-                        kind: .total))
-            }
+            rearm(slot, connection)
         }
 
         private func handle(slot: Int, events: UInt32, buffer: inout [UInt8]) {
-            guard slot < connections.count, let conversation = connections[slot] else { return }
-            if conversation.connectedAt == nil {
+            guard slot < connections.count, let connection = connections[slot] else { return }
+            if !connection.isConnected {
                 var error: Int32 = 0
                 var length = socklen_t(MemoryLayout<Int32>.size)
-                getsockopt(conversation.fd, SOL_SOCKET, SO_ERROR, &error, &length)
+                getsockopt(connection.fd, SOL_SOCKET, SO_ERROR, &error, &length)
                 if error != 0 {
-                    finish(slot, error: Self.connectError(error, request: conversation.request))
+                    apply(connection.conversation.failed(errno: error, now: .now), slot, connection)
                     return
                 }
                 guard events & EPOLLOUT.rawValue != 0 else { return }
-                conversation.connectedAt = .now
-                let batch = conversation.isPipelined ? conversation.request.commands.count : 1
-                send(slot, conversation, upTo: batch)
+                connection.isConnected = true
+                apply(connection.conversation.connected(now: .now), slot, connection)
                 return
             }
-            if events & EPOLLOUT.rawValue != 0, conversation.outputOffset < conversation.output.count {
-                flush(slot, conversation)
+            if events & EPOLLOUT.rawValue != 0, connection.outputOffset < connection.output.count {
+                flush(slot, connection)
                 if connections[slot] == nil { return }
             }
             if events & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
-                receive(slot, conversation, buffer: &buffer)
+                receive(slot, connection, buffer: &buffer)
             }
         }
 
-        /// Frames and writes commands `written ..< upTo`.
-        private func send(_ slot: Int, _ conversation: Conversation, upTo end: Int) {
-            let request = conversation.request
-            var bytes: [UInt8] = []
-            do {
-                for index in conversation.written..<end {
-                    try request.configuration.format.request.encode(request.commands[index], into: &bytes)
-                }
-            } catch {
-                finish(
-                    slot,
-                    error: DeviceError(
-                        code: .ioError, device: request.device, detail: "cannot frame command: \(error)",
-                        mayHaveDelivered: conversation.written > 0))
+        /// Carries out what the conversation asked for.
+        private func apply(_ output: DeviceConversation.Output, _ slot: Int, _ connection: Connection) {
+            if let exchange = output.finished {
+                finish(slot, connection, exchange)
                 return
             }
-            let now = ContinuousClock.now
-            for index in conversation.written..<end { conversation.writtenAt[index] = now }
-            conversation.written = end
-            conversation.output = bytes
-            conversation.outputOffset = 0
-            conversation.halfCloseAfterOutput =
-                end == request.commands.count
-                && request.configuration.halfClose.halfClosesAfterLast(of: request.commands.count)
-            armReplyTimer(slot, conversation)
-            flush(slot, conversation)
+            if !output.write.isEmpty {
+                if connection.outputOffset >= connection.output.count {
+                    connection.output = output.write
+                    connection.outputOffset = 0
+                } else {
+                    connection.output += output.write
+                }
+                connection.halfCloseAfterOutput = output.halfClose
+                flush(slot, connection)
+                guard connections[slot] != nil else { return }
+            }
+            rearm(slot, connection)
         }
 
-        private func flush(_ slot: Int, _ conversation: Conversation) {
-            while conversation.outputOffset < conversation.output.count {
-                let written = conversation.output.withUnsafeBytes { bytes in
+        private func flush(_ slot: Int, _ connection: Connection) {
+            while connection.outputOffset < connection.output.count {
+                let written = connection.output.withUnsafeBytes { bytes in
                     Glibc.write(
-                        conversation.fd, bytes.baseAddress! + conversation.outputOffset,  // non-empty: offset < count
-                        bytes.count - conversation.outputOffset)
+                        connection.fd, bytes.baseAddress! + connection.outputOffset,  // non-empty: offset < count
+                        bytes.count - connection.outputOffset)
                 }
                 if written < 0 {
                     if errno == EINTR { continue }
                     if errno == EAGAIN {
                         var event = epoll_event(
                             events: EPOLLIN.rawValue | EPOLLOUT.rawValue, data: epoll_data_t(u64: UInt64(slot)))
-                        epoll_ctl(epoll, EPOLL_CTL_MOD, conversation.fd, &event)
+                        epoll_ctl(epoll, EPOLL_CTL_MOD, connection.fd, &event)
                         return
                     }
-                    finish(slot, error: Self.exchangeError(errno, device: conversation.request.device))
+                    let writeError = errno
+                    apply(connection.conversation.failed(errno: writeError, now: .now), slot, connection)
                     return
                 }
-                conversation.outputOffset += written
+                connection.outputOffset += written
             }
-            conversation.output = []
-            conversation.outputOffset = 0
-            if conversation.halfCloseAfterOutput { Glibc.shutdown(conversation.fd, Int32(SHUT_WR)) }
+            connection.output = []
+            connection.outputOffset = 0
+            if connection.halfCloseAfterOutput { Glibc.shutdown(connection.fd, Int32(SHUT_WR)) }
             var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: UInt64(slot)))
-            epoll_ctl(epoll, EPOLL_CTL_MOD, conversation.fd, &event)
+            epoll_ctl(epoll, EPOLL_CTL_MOD, connection.fd, &event)
         }
 
-        private func receive(_ slot: Int, _ conversation: Conversation, buffer: inout [UInt8]) {
+        private func receive(_ slot: Int, _ connection: Connection, buffer: inout [UInt8]) {
             let count = buffer.withUnsafeMutableBytes { bytes in
-                Glibc.read(conversation.fd, bytes.baseAddress!, bytes.count)
+                Glibc.read(connection.fd, bytes.baseAddress!, bytes.count)
             }
             if count < 0 {
-                if errno == EAGAIN || errno == EINTR { return }
-                finish(slot, error: Self.exchangeError(errno, device: conversation.request.device))
+                let readError = errno
+                if readError == EAGAIN || readError == EINTR { return }
+                apply(connection.conversation.failed(errno: readError, now: .now), slot, connection)
                 return
             }
-            if count == 0 {
-                endOfStream(slot, conversation)
-                return
-            }
-            conversation.received.append(contentsOf: buffer[0..<count])
-            let request = conversation.request
-            if !conversation.checkedForTLS, conversation.received.count >= 3 {
-                conversation.checkedForTLS = true
-                if conversation.replies.isEmpty, TLSRecordSniffer.looksLikeTLS(conversation.received) {
-                    finish(
-                        slot, error: DeviceError(code: .tls, device: request.device, detail: "TLS: " + TLSRecordSniffer.message))
-                    return
+            let output =
+                count == 0
+                ? connection.conversation.peerClosed(now: .now)
+                : buffer.withUnsafeBytes { bytes in
+                    connection.conversation.received(UnsafeRawBufferPointer(rebasing: bytes[0..<count]), now: .now)
                 }
-            }
-            while true {
-                let step: FrameScanner.Step
-                do {
-                    step = try conversation.received.withUnsafeBytes { bytes throws(FramingError) in
-                        try conversation.scanner.next(in: bytes)
-                    }
-                } catch {
-                    finish(
-                        slot,
-                        error: DeviceError(
-                            code: .tooLarge, device: request.device,
-                            detail: "reply exceeds \(ByteCount.format(request.configuration.maxReplyBytes))"))
-                    return
-                }
-                switch step {
-                case .needMoreData(let discard):
-                    if discard > 0 { conversation.received.removeFirst(discard) }
-                    return
-                case .frame(let match):
-                    let index = conversation.replies.count
-                    let payload = Array(conversation.received[match.payload])
-                    conversation.replies.append(
-                        Reply(
-                            payload: payload, frame: Array(conversation.received[match.frame]),
-                            elapsed: ContinuousClock.now - conversation.writtenAt[index]))
-                    conversation.received.removeFirst(match.end)
-                    let stop = request.configuration.stopAfterReply?(payload) ?? false
-                    if conversation.replies.count == request.commands.count || stop {
-                        finish(slot, error: nil)
-                        return
-                    }
-                    if conversation.replies.count == conversation.written {
-                        send(slot, conversation, upTo: conversation.written + 1)
-                        if connections[slot] == nil { return }
-                    } else {
-                        armReplyTimer(slot, conversation)
-                    }
-                }
-            }
+            apply(output, slot, connection)
         }
 
-        private func endOfStream(_ slot: Int, _ conversation: Conversation) {
-            let request = conversation.request
-            let got = conversation.received.count
-            let awaited = conversation.replies.count
-            let what =
-                got == 0
-                ? (awaited == 0
-                    ? "closed without replying" : "closed after \(awaited) of \(request.commands.count) replies")
-                : "closed before the reply was complete (got \(got) \(got == 1 ? "byte" : "bytes"), \(missingEnd(request)))"
-            finish(slot, error: DeviceError(code: .closedEarly, device: request.device, detail: what))
-        }
-
-        private func missingEnd(_ request: Request) -> String {
-            let spec = request.configuration.format.reply
-            if let terminator = spec.terminator {
-                return "no \(FrameSpec.delimited(terminator: terminator).endDescription)"
-            }
-            return "expected \(spec.endDescription)"
-        }
-
-        private func progressNote(_ conversation: Conversation) -> String {
-            var parts: [String] = []
-            let count = conversation.request.commands.count
-            if count > 1 { parts.append("got \(conversation.replies.count) of \(count) replies") }
-            if !conversation.received.isEmpty {
-                parts.append(
-                    "\(conversation.received.count) bytes of a partial reply, \(missingEnd(conversation.request))")
-            }
-            return parts.isEmpty ? "" : " (\(parts.joined(separator: "; ")))"
-        }
-
-        private func armReplyTimer(_ slot: Int, _ conversation: Conversation) {
-            conversation.generation += 1
-            deadlines.push(
-                .init(
-                    deadline: .now + conversation.request.configuration.timeouts.reply, slot: slot,
-                    serial: conversation.serial, generation: conversation.generation, kind: .reply))
+        /// Pushes the conversation's next deadline to the heap when it changed.
+        private func rearm(_ slot: Int, _ connection: Connection) {
+            let next = connection.conversation.nextDeadline
+            guard next != connection.armed else { return }
+            connection.armed = next
+            if let next { deadlines.push(.init(deadline: next, slot: slot, serial: connection.serial)) }
         }
 
         private func expireDeadlines() {
             let now = ContinuousClock.now
             while let next = deadlines.peek, next.deadline <= now {
                 deadlines.pop()
-                guard let conversation = connections[next.slot], conversation.serial == next.serial else { continue }
-                let timeouts = conversation.request.configuration.timeouts
-                let device = conversation.request.device
-                switch next.kind {
-                case .connect where conversation.connectedAt == nil && next.generation == conversation.generation:
-                    let limit = min(timeouts.connect, timeouts.total ?? timeouts.connect)
-                    finish(
-                        next.slot,
-                        error: DeviceError(
-                            code: .connectTimeout, device: device,
-                            detail: "timed out after \(DurationText.format(limit))"))
-                case .reply where next.generation == conversation.generation && conversation.connectedAt != nil:
-                    finish(
-                        next.slot,
-                        error: DeviceError(
-                            code: .replyTimeout, device: device,
-                            detail:
-                                "timed out after \(DurationText.format(timeouts.reply)) waiting for a reply\(progressNote(conversation))"
-                        ))
-                case .total where next.generation == -1:
-                    if conversation.connectedAt == nil {
-                        finish(
-                            next.slot,
-                            error: DeviceError(
-                                code: .connectTimeout, device: device,
-                                detail: "timed out after \(DurationText.format(timeouts.total ?? .zero))"))
-                    } else {
-                        finish(
-                            next.slot,
-                            error: DeviceError(
-                                code: .replyTimeout, device: device,
-                                detail:
-                                    "total timeout of \(DurationText.format(timeouts.total ?? .zero)) expired\(progressNote(conversation))"
-                            ))
-                    }
-                default:
-                    continue
-                }
+                guard let connection = connections[next.slot], connection.serial == next.serial,
+                    connection.armed == next.deadline
+                else { continue }
+                connection.armed = nil
+                apply(connection.conversation.deadlinePassed(now: now), next.slot, connection)
             }
         }
 
-        private func finish(_ slot: Int, error: DeviceError?) {
-            guard let conversation = connections[slot] else { return }
+        private func finish(_ slot: Int, _ connection: Connection, _ exchange: Exchange) {
+            guard connections[slot] === connection else { return }
             connections[slot] = nil
             free.append(slot)
-            Glibc.close(conversation.fd)
-            let connectDuration = conversation.connectedAt.map { $0 - conversation.startedAt }
-            conversation.request.completion(
-                AttemptResult(replies: conversation.replies, error: error, connectDuration: connectDuration))
-        }
-
-        // MARK: - Error classes, as DeviceClient reports them
-
-        private static func connectError(_ code: Int32, request: Request) -> DeviceError {
-            let device = request.device
-            switch code {
-            case ECONNREFUSED:
-                return DeviceError(code: .refused, device: device, detail: "connection refused")
-            case ETIMEDOUT:
-                return DeviceError(code: .connectTimeout, device: device, detail: "timed out")
-            default:
-                return DeviceError(
-                    code: .unreachable, device: device, detail: String(cString: strerror(code)).lowercased())
-            }
-        }
-
-        private static func exchangeError(_ code: Int32, device: String) -> DeviceError {
-            switch code {
-            case ECONNRESET, EPIPE:
-                return DeviceError(code: .reset, device: device, detail: "connection reset by peer")
-            default:
-                return DeviceError(code: .ioError, device: device, detail: String(cString: strerror(code)).lowercased())
-            }
+            if connection.fd >= 0 { Glibc.close(connection.fd) }
+            connection.request.completion(
+                AttemptResult(replies: exchange.replies, error: exchange.error, connectDuration: exchange.connectDuration))
         }
     }
 
@@ -456,84 +277,3 @@ struct AttemptResult: Sendable {
         func shutdown() {}
     }
 #endif
-
-/// The exchanger's thread could not be set up (the runner then uses `DeviceClient` alone).
-struct FanOutError: Error {}
-
-/// A socket address as plain bytes (IPv4 or IPv6 literal), built once per target.
-struct SocketAddressBytes: Sendable {
-    let family: Int32
-    private let storage: [UInt8]
-
-    /// `nil` unless `host` is an IPv4 or IPv6 literal.
-    init?(host: String, port: Int) {
-        var v4 = sockaddr_in()
-        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
-            v4.sin_family = sa_family_t(AF_INET)
-            v4.sin_port = in_port_t(UInt16(port).bigEndian)
-            family = AF_INET
-            storage = withUnsafeBytes(of: &v4) { Array($0) }
-            return
-        }
-        var v6 = sockaddr_in6()
-        if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
-            v6.sin6_family = sa_family_t(AF_INET6)
-            v6.sin6_port = in_port_t(UInt16(port).bigEndian)
-            family = AF_INET6
-            storage = withUnsafeBytes(of: &v6) { Array($0) }
-            return
-        }
-        return nil
-    }
-
-    func withSockaddr<T>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
-        storage.withUnsafeBytes { bytes in
-            body(bytes.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(bytes.count))  // non-empty
-        }
-    }
-}
-
-/// Deadlines in time order (a binary min-heap); stale entries are skipped when they come up.
-struct DeadlineHeap {
-    enum Kind { case connect, reply, total }
-
-    struct Entry {
-        var deadline: ContinuousClock.Instant
-        var slot: Int
-        var serial: UInt64
-        var generation: Int
-        var kind: Kind
-    }
-
-    private var items: [Entry] = []
-
-    var peek: Entry? { items.first }
-
-    mutating func push(_ entry: Entry) {
-        items.append(entry)
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard items[child].deadline < items[parent].deadline else { break }
-            items.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() {
-        guard !items.isEmpty else { return }
-        items.swapAt(0, items.count - 1)
-        items.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < items.count, items[left].deadline < items[smallest].deadline { smallest = left }
-            if right < items.count, items[right].deadline < items[smallest].deadline { smallest = right }
-            if smallest == parent { return }
-            items.swapAt(parent, smallest)
-            parent = smallest
-        }
-    }
-}
