@@ -182,7 +182,7 @@ let package = Package(
         .testTarget(
             name: "FleetClientTests",
             dependencies: [
-                "FleetClient", "FleetTestSupport",
+                "FleetClient", "FleetTLS", "FleetFraming", "FleetTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
