@@ -63,35 +63,6 @@ extension DeviceClient {
         }
     }
 
-    /// When the client shuts down its sending side (TCP FIN) after writing its commands.
-    ///
-    /// The seed article half-closes after sending, and some devices wait for that FIN before answering. Other
-    /// devices drop their reply when they see a FIN. `auto` half-closes when exactly one command is sent (the
-    /// article's case) and keeps the connection open for several pipelined commands.
-    public struct HalfClosePolicy: Sendable, Hashable, CustomStringConvertible {
-        private enum Base: String, Sendable, Hashable { case auto, always, never }
-        private let base: Base
-        private init(_ base: Base) { self.base = base }
-
-        public static let auto = HalfClosePolicy(.auto)
-        public static let always = HalfClosePolicy(.always)
-        public static let never = HalfClosePolicy(.never)
-
-        /// Parses `auto`, `always` or `never`.
-        public init?(name: String) {
-            guard let base = Base(rawValue: name.lowercased()) else { return nil }
-            self.base = base
-        }
-
-        /// Whether to half-close after the last of `commandCount` commands.
-        public func halfClosesAfterLast(of commandCount: Int) -> Bool {
-            switch base {
-            case .auto: return commandCount == 1
-            case .always: return true
-            case .never: return false
-            }
-        }
-
-        public var description: String { base.rawValue }
-    }
+    /// When the client half-closes after its commands (one type with the presets' ``DevicePreset/HalfClose``).
+    public typealias HalfClosePolicy = DevicePreset.HalfClose
 }

@@ -77,6 +77,10 @@ public final class DeviceConnection: Sendable {
         return try await loop.flatSubmit { handler.value.send(payload, on: loop) }.get()
     }
 
+    /// Whether the connection can still carry commands (a reply timeout leaves it open; a total timeout, an error
+    /// or the device closing does not).
+    public var isOpen: Bool { channel.isActive }
+
     public func close() async {
         try? await channel.close()
     }
@@ -159,6 +163,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: output.write)), promise: nil)
         }
         if output.halfClose { context.close(mode: .output, promise: nil) }
+        // Closed before anyone hears of it, so that a caller told of a failure sees ``DeviceConnection/isOpen`` false.
+        if output.close { context.close(promise: nil) }
         switch output.notice {
         case .opened:
             opened?.succeed()
@@ -175,7 +181,6 @@ final class ConnectionHandler: ChannelInboundHandler {
         case nil:
             break
         }
-        if output.close { context.close(promise: nil) }
         rearm(context: context)
     }
 

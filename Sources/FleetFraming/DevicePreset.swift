@@ -40,7 +40,29 @@ public struct DevicePreset: Sendable, Hashable {
         case escposStatus = "escpos-status"
     }
 
-    public enum HalfClose: String, Sendable, Hashable, CaseIterable { case auto, always, never }
+    /// When the client shuts down its sending side (TCP FIN) after writing its commands: the one half-close type
+    /// of presets, the client (`DeviceClient.HalfClosePolicy`) and the `--half-close` option.
+    ///
+    /// The seed article half-closes after sending, and some devices wait for that FIN before answering. Other
+    /// devices drop their reply when they see a FIN. `auto` half-closes when exactly one command is sent (the
+    /// article's case) and keeps the connection open for several pipelined commands.
+    public enum HalfClose: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        case auto, always, never
+
+        /// Parses `auto`, `always` or `never`, in any case.
+        public init?(name: String) { self.init(rawValue: name.lowercased()) }
+
+        /// Whether to half-close after the last of `commandCount` commands.
+        public func halfClosesAfterLast(of commandCount: Int) -> Bool {
+            switch self {
+            case .auto: commandCount == 1
+            case .always: true
+            case .never: false
+            }
+        }
+
+        public var description: String { rawValue }
+    }
 
     public var name: String
     public var summary: String

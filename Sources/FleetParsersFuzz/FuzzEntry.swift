@@ -20,10 +20,10 @@ enum Target: String, CaseIterable {
     case journal
 }
 
-nonisolated(unsafe) let chosen: Target? = ProcessInfo.processInfo.environment["FLEETCMD_FUZZ_TARGET"].flatMap(Target.init)
+let chosen: Target? = ProcessInfo.processInfo.environment["FLEETCMD_FUZZ_TARGET"].flatMap(Target.init)
 
 /// An inventory the pattern target selects from: groups, children, ranges, a host named like a group.
-nonisolated(unsafe) let patternInventory: Inventory? = try? Inventory.parse(
+let patternInventory: Inventory? = try? Inventory.parse(
     "loose\n[web]\nweb[01:20]\n[db]\ndb[a:f]\nweb01\n[lab:children]\nweb\ndb\n[db:vars]\nx=1\n[web]\nweb\n",
     path: "fuzz.ini")
 

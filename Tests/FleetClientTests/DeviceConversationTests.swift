@@ -326,4 +326,60 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
         #expect(error.detail == "timed out after 2s waiting for the session")
         #expect(output.close)
     }
+
+    /// Each simulator fault as the wire events it makes (written from the fault's definition in FleetSimulator, not
+    /// run through it), and the outcome and text the conversation gives for it.
+    @Test func everySimulatorFaultAsEvents() {
+        enum Event { case refused, connect, bytes([UInt8]), wait(Int), reset, close }
+        let reply = bytes("READY 42\0")
+        let half = Array(reply.prefix(4))
+        let cases: [(fault: String, events: [Event], code: DeviceError.Code?, detail: String?)] = [
+            ("refuse", [.refused], .refused, "connection refused"),
+            ("never-read", [.connect, .wait(10_000)], .replyTimeout, "timed out after 10s waiting for a reply"),
+            ("never-reply", [.connect, .wait(10_000)], .replyTimeout, "timed out after 10s waiting for a reply"),
+            ("latency", [.connect, .wait(300), .bytes(reply)], nil, nil),
+            ("drip", [.connect] + reply.flatMap { [Event.wait(20), .bytes([$0])] }, nil, nil),
+            ("reset-mid-reply", [.connect, .bytes(half), .reset], .reset, "connection reset by peer"),
+            (
+                "close-before-terminator", [.connect, .bytes(Array(reply.dropLast())), .close], .closedEarly,
+                "closed before the reply was complete (got 8 bytes, no NUL)"
+            ),
+            (
+                "garbage", [.connect, .bytes(Array(repeating: 0x7E, count: 64)), .wait(10_000)], .replyTimeout,
+                "timed out after 10s waiting for a reply (64 bytes of a partial reply, no NUL)"
+            ),
+            ("oversized", [.connect, .bytes(Array(repeating: 0x41, count: 70_000))], .tooLarge, "reply exceeds 64 KiB"),
+            (
+                "missing-terminator", [.connect, .bytes(Array(reply.dropLast())), .wait(10_000)], .replyTimeout,
+                "timed out after 10s waiting for a reply (8 bytes of a partial reply, no NUL)"
+            ),
+            ("fin-intolerant", [.connect, .close], .closedEarly, "closed without replying"),
+            ("single-session (second connection)", [.connect, .close], .closedEarly, "closed without replying"),
+            ("flapping (down)", [.refused], .refused, "connection refused"),
+        ]
+        for (fault, events, code, detail) in cases {
+            var conversation = oneShot(["STATUS"], configuration(maxReply: 64 << 10))
+            conversation.connecting(now: at(0))
+            var clock = 0
+            var finished: Exchange?
+            for event in events where finished == nil {
+                let output: DeviceConversation.Output
+                switch event {
+                case .refused: output = conversation.failed(errno: ECONNREFUSED, now: at(clock))
+                case .connect: output = conversation.connected(now: at(clock))
+                case .bytes(let chunk): output = conversation.received(ByteBuffer(bytes: chunk), now: at(clock))
+                case .wait(let milliseconds):
+                    clock += milliseconds
+                    output = conversation.deadlinePassed(now: at(clock))
+                case .reset: output = conversation.failed(errno: ECONNRESET, now: at(clock))
+                case .close: output = conversation.peerClosed(now: at(clock))
+                }
+                finished = output.finished
+            }
+            #expect(finished != nil, "\(fault): the conversation did not end")
+            #expect(finished?.error?.code == code, "\(fault)")
+            #expect(finished?.error?.detail == detail, "\(fault)")
+            if code == nil { #expect(finished?.replies.map(\.text) == ["READY 42"], "\(fault)") }
+        }
+    }
 }

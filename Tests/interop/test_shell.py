@@ -126,3 +126,32 @@ def test_pjlink_session_over_one_connection(fleetcmd, shell_env, tmp_path):
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.wait(timeout=20)
+
+
+def test_the_shell_honours_every_client_option(fleetcmd, shell_env):
+    agent = AgentProcess(fleetcmd, "--log-level", "warning")
+    try:
+        # --total-timeout bounds the whole session: a command after it expired ends the shell (exit 5).
+        term = Terminal([fleetcmd, "shell", f"127.0.0.1:{agent.port}", "--total-timeout", "1s"], shell_env)
+        term.expect(rb"connected to")
+        term.type(b"PING\r")
+        term.expect(rb"PONG")
+        time.sleep(1.5)  # ok-sleep: lets the session's total timeout pass
+        term.type(b"PING\r")
+        term.expect(rb"total timeout of 1s expired")
+        assert term.wait() == 5
+        # --max-reply: a longer reply is refused and the connection stays up for the next command.
+        term = Terminal([fleetcmd, "shell", f"127.0.0.1:{agent.port}", "--max-reply", "8"], shell_env)
+        term.expect(rb"connected to")
+        term.type(b"ECHO far too long for eight\r")
+        term.expect(rb"reply exceeds 8 bytes")
+        term.type(b"PING\r")
+        term.expect(rb"PONG")
+        term.type(b"\x04")
+        assert term.wait() == 0
+        # --half-close always would end the session after one command: refused as a usage error.
+        refused = subprocess.run([fleetcmd, "shell", f"127.0.0.1:{agent.port}", "--half-close", "always"],
+                                 input="", capture_output=True, text=True, timeout=30)
+        assert refused.returncode == 64 and "--half-close always" in refused.stderr, refused.stderr
+    finally:
+        agent.stop()

@@ -21,8 +21,7 @@ struct Probe: AsyncParsableCommand {
         help: ArgumentHelp("Targets: host, host:port, [v6addr]:port (default port 9100).", valueName: "host[:port]"))
     var targets: [String]
 
-    @Option(help: ArgumentHelp("Limit for each connection attempt.", valueName: "duration"))
-    var connectTimeout = DurationArgument(.seconds(5))
+    @OptionGroup var timeout: ConnectTimeoutOption
 
     @Option(help: "How many connection attempts run at once.")
     var concurrency = 256
@@ -32,11 +31,7 @@ struct Probe: AsyncParsableCommand {
 
     @OptionGroup(title: "TLS") var tlsOptions: TLSOptions
 
-    @Option(help: ArgumentHelp("Device preset: targets without a port get its port (pjlink: 4352).", valueName: "name"))
-    var preset = "esc-cr"
-
-    @Option(help: ArgumentHelp("YAML file of your own presets.", valueName: "path"))
-    var presets: String?
+    @OptionGroup var presetOptions: PresetOptions
 
     struct Record: Encodable {
         var device: String
@@ -62,14 +57,9 @@ struct Probe: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let devicePreset: DevicePreset
-        do {
-            devicePreset = try PresetCatalog.load(file: presets).preset(named: preset)
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        let devicePreset = try presetOptions.devicePreset()
         let addresses = try targets.map { try DeviceAddress(parsing: $0, defaultPort: devicePreset.defaultPort) }
-        var configuration = DeviceClient.Configuration(timeouts: .init(connect: connectTimeout.value))
+        var configuration = DeviceClient.Configuration(timeouts: .init(connect: timeout.connectTimeout.value))
         configuration.tls = try tlsOptions.clientTLS()
         let client = DeviceClient(configuration: configuration)
         var results = [Result<DeviceClient.ProbeResult, DeviceError>?](repeating: nil, count: addresses.count)

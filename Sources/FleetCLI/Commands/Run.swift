@@ -46,17 +46,7 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Read each COMMAND as hex digits.")
     var hex = false
 
-    @OptionGroup(title: "Framing") var framing: FramingOptions
-    @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
-    @OptionGroup(title: "TLS") var tlsOptions: TLSOptions
-
-    @Option(help: ArgumentHelp("When to half-close after sending: auto, always or never.", valueName: "policy"))
-    var halfClose: String?
-
-    @OptionGroup(title: "Device password") var passwordOptions: PasswordOptions
-
-    @Option(help: ArgumentHelp("Largest reply accepted.", valueName: "size"))
-    var maxReply = ByteCountArgument(1 << 20)
+    @OptionGroup var client: ClientOptions
 
     @Option(help: "Port for devices whose inventory entry names none. Default: their preset's (9100 for esc-cr).")
     var port: Int?
@@ -117,9 +107,6 @@ struct Run: AsyncParsableCommand {
         }
         guard forks >= 1 else { throw ValidationError("--forks must be at least 1") }
         guard retries >= 0 else { throw ValidationError("--retries must be 0 or more") }
-        if let halfClose, DeviceClient.HalfClosePolicy(name: halfClose) == nil {
-            throw ValidationError("--half-close must be auto, always or never, not '\(halfClose)'")
-        }
         _ = try shardNumbers()
         _ = try rateValue()
         _ = try payloads()
@@ -152,8 +139,8 @@ struct Run: AsyncParsableCommand {
             }
             // Output settings and --idempotent come from this command line; everything else from the journal.
             // A password is never in the journal: this command line, $FLEETCMD_PASSWORD, or a prompt.
-            let givenNow = passwordOptions.password != nil || passwordOptions.passwordFile != nil
-            if givenNow { original.passwordOptions = passwordOptions }  // else the first run's --password-file, if any
+            let givenNow = client.password.password != nil || client.password.passwordFile != nil
+            if givenNow { original.client.password = client.password }  // else the first run's --password-file, if any
             if contents.header.redacted?.contains("password") == true, !givenNow,
                 ProcessInfo.processInfo.environment["FLEETCMD_PASSWORD"] == nil
             {
@@ -179,14 +166,14 @@ struct Run: AsyncParsableCommand {
     private func execute(resuming: (journal: RunJournal, contents: RunJournal.Contents)?) async throws {
         let catalog: PresetCatalog
         do {
-            catalog = try PresetCatalog.load(file: framing.presets)
+            catalog = try PresetCatalog.load(file: client.framing.presets)
         } catch {
             Console.error("\(error)")
             throw ExitCode(ExitStatus.configInvalid)
         }
         let runPreset: DevicePreset
         do {
-            runPreset = try catalog.preset(named: framing.preset)
+            runPreset = try catalog.preset(named: client.framing.preset)
         } catch {
             throw ValidationError("\(error)")
         }
@@ -197,13 +184,7 @@ struct Run: AsyncParsableCommand {
         }
         let payloads = try payloads()
         let pattern = ErrorPattern(regex: try Regex(errorPattern))
-        let clientConfiguration = DeviceClient.Configuration(
-            format: try framing.format(for: runPreset),
-            timeouts: .init(
-                connect: timeouts.connectTimeout.value, reply: timeouts.replyTimeout.value,
-                total: timeouts.totalTimeout?.value, idle: timeouts.idleTimeout.value),
-            halfClose: DeviceClient.HalfClosePolicy(name: halfClose ?? "auto")!,  // checked in validate()
-            maxReplyBytes: maxReply.value)
+        let clientConfiguration = try client.baseConfiguration(for: runPreset)
         let runner = FleetRunner(
             configuration: .init(
                 commands: payloads.map(\.bytes), client: clientConfiguration, forks: forks,
@@ -308,8 +289,8 @@ struct Run: AsyncParsableCommand {
             }
         }
         var targets: [RunTarget] = []
-        let tlsSetups = TLSSetups(base: tlsOptions)
-        let runPassword = try PasswordOptions.typed ?? passwordOptions.resolve()
+        let tlsSetups = TLSSetups(base: client.tls)
+        let runPassword = try PasswordOptions.typed ?? client.password.resolve()
         for host in hosts {
             let preset: DevicePreset
             do {
@@ -334,7 +315,7 @@ struct Run: AsyncParsableCommand {
             var target = RunTarget(name: host.name, host: address, port: port, format: format, tls: tls)
             target.session = preset.session.isEmpty ? nil : preset.session
             target.password = host.values["fleetcmd_password"]?.text ?? runPassword
-            if halfClose == nil { target.halfClose = DeviceClient.HalfClosePolicy(name: preset.halfClose.rawValue) }
+            if client.halfClose == nil { target.halfClose = preset.halfClose }
             targets.append(target)
         }
         return targets

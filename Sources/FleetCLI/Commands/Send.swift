@@ -39,20 +39,7 @@ struct Send: AsyncParsableCommand {
             valueName: "path"))
     var files: [String] = []
 
-    @OptionGroup(title: "Framing") var framing: FramingOptions
-    @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
-    @OptionGroup(title: "TLS") var tlsOptions: TLSOptions
-
-    @Option(
-        help: ArgumentHelp(
-            "Half-close after sending: auto (only for a single command), always, never. Default: the preset's.",
-            valueName: "policy"))
-    var halfClose: String?
-
-    @OptionGroup(title: "Device password") var passwordOptions: PasswordOptions
-
-    @Option(help: ArgumentHelp("Largest reply accepted.", valueName: "size"))
-    var maxReply = ByteCountArgument(1 << 20)
+    @OptionGroup var client: ClientOptions
 
     @Option(name: .shortAndLong, help: "Output: text, hex or json (one object per reply).")
     var output = OutputFormat.text
@@ -64,9 +51,6 @@ struct Send: AsyncParsableCommand {
         guard !commands.isEmpty || !files.isEmpty else {
             throw ValidationError("give at least one COMMAND (or --file)")
         }
-        if let halfClose, DeviceClient.HalfClosePolicy(name: halfClose) == nil {
-            throw ValidationError("--half-close must be auto, always or never, not '\(halfClose)'")
-        }
         do {
             _ = try DeviceAddress(parsing: device)
         } catch {
@@ -76,20 +60,10 @@ struct Send: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let preset = try framing.devicePreset()
+        let preset = try client.framing.devicePreset()
         let address = try DeviceAddress(parsing: device, defaultPort: preset.defaultPort)
         let payloads = try payloads(readingFiles: true)
-        var configuration = DeviceClient.Configuration(
-            format: try framing.format(for: preset),
-            timeouts: .init(
-                connect: timeouts.connectTimeout.value, reply: timeouts.replyTimeout.value,
-                total: timeouts.totalTimeout?.value, idle: timeouts.idleTimeout.value),
-            halfClose: DeviceClient.HalfClosePolicy(name: halfClose ?? preset.halfClose.rawValue)!,  // checked in validate()
-            maxReplyBytes: maxReply.value
-        )
-        configuration.tls = try tlsOptions.clientTLS()
-        configuration.session = preset.session
-        configuration.password = try passwordOptions.resolve()
+        let configuration = try client.configuration(for: preset)
         let exchange = await DeviceClient(configuration: configuration).exchange(payloads.map(\.bytes), with: address)
         var printer = ReplyPrinter(output: output, rawReply: rawReply)
         printer.decoder = preset.decoder

@@ -21,30 +21,22 @@ struct Shell: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The device: host or host:port (default port: the preset's).", valueName: "host[:port]"))
     var device: String
 
-    @OptionGroup(title: "Framing") var framing: FramingOptions
-    @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
-    @OptionGroup(title: "TLS") var tlsOptions: TLSOptions
-
-    @OptionGroup(title: "Device password") var passwordOptions: PasswordOptions
+    @OptionGroup var client: ClientOptions
 
     @Option(help: ArgumentHelp("History file (default: $XDG_STATE_HOME/fleetcmd/shell_history).", valueName: "path"))
     var history: String?
 
     func validate() throws {
         do { _ = try DeviceAddress(parsing: device) } catch { throw ValidationError("\(error)") }
+        if client.halfClose == .always {
+            throw ValidationError("--half-close always would end the shell after its first command; use auto or never")
+        }
     }
 
     func run() async throws {
-        let preset = try framing.devicePreset()
+        let preset = try client.framing.devicePreset()
         let address = try DeviceAddress(parsing: device, defaultPort: preset.defaultPort)
-        var configuration = DeviceClient.Configuration(
-            format: try framing.format(for: preset),
-            timeouts: .init(
-                connect: timeouts.connectTimeout.value, reply: timeouts.replyTimeout.value,
-                idle: timeouts.idleTimeout.value))
-        configuration.tls = try tlsOptions.clientTLS()
-        configuration.session = preset.session
-        configuration.password = try passwordOptions.resolve()
+        let configuration = try client.configuration(for: preset)
         let showWire = NIOLockedValueBox(false)
         let connection: DeviceConnection
         do {
@@ -102,7 +94,7 @@ struct Shell: AsyncParsableCommand {
                 printer.printReply(reply, command: trimmed, index: 0, device: connection.device)
             } catch let error as DeviceError {
                 Console.error(error.description)
-                if error.code == .replyTimeout || error.code == .tooLarge { continue }  // the connection is still up
+                if error.code == .replyTimeout || error.code == .tooLarge, connection.isOpen { continue }  // still up
                 await connection.close()
                 throw ExitStatus.exit(for: error.code)
             }

@@ -1,17 +1,34 @@
 import ArgumentParser
 import FleetFraming
 
-/// `--preset`, `--prefix`, `--suffix`, `--reply-end`: how requests and replies are framed.
-struct FramingOptions: ParsableArguments {
+/// `--preset`, `--presets`: which device family (also `probe`'s, for the port).
+struct PresetOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Device preset (`fleetcmd presets` lists them): framing, port, session. Default: esc-cr.",
+            "Device preset (`fleetcmd presets` lists them): framing, port, session.",
             valueName: "name"))
     var preset: String = "esc-cr"
 
     @Option(help: ArgumentHelp("YAML file of your own presets (see `fleetcmd presets`).", valueName: "path"))
     var presets: String?
+
+    /// The chosen device preset (built-in or from the presets file).
+    func devicePreset() throws -> DevicePreset {
+        do {
+            return try PresetCatalog.load(file: presets).preset(named: preset)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}
+
+/// The preset and `--prefix`, `--suffix`, `--reply-end`: how requests and replies are framed.
+struct FramingOptions: ParsableArguments {
+    @OptionGroup var presetOptions: PresetOptions
+
+    var preset: String { presetOptions.preset }
+    var presets: String? { presetOptions.presets }
 
     @Option(help: ArgumentHelp("Bytes before each command (escapes like \\x1b or hex:1b).", valueName: "bytes"))
     var prefix: String?
@@ -27,13 +44,7 @@ struct FramingOptions: ParsableArguments {
     var replyEnd: String?
 
     /// The chosen device preset (built-in or from the presets file).
-    func devicePreset() throws -> DevicePreset {
-        do {
-            return try PresetCatalog.load(file: presets).preset(named: preset)
-        } catch {
-            throw ValidationError("\(error)")
-        }
-    }
+    func devicePreset() throws -> DevicePreset { try presetOptions.devicePreset() }
 
     /// The resolved frame format.
     func format() throws -> FrameFormat { try format(for: devicePreset()) }
@@ -53,22 +64,4 @@ struct FramingOptions: ParsableArguments {
     }
 
     func validate() throws { _ = try format() }
-}
-
-/// `--connect-timeout`, `--reply-timeout`, `--total-timeout`, `--idle-timeout`.
-struct TimeoutOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Limit for establishing the connection.", valueName: "duration"))
-    var connectTimeout = DurationArgument(.seconds(5))
-
-    @Option(help: ArgumentHelp("Limit for each reply.", valueName: "duration"))
-    var replyTimeout = DurationArgument(.seconds(10))
-
-    @Option(
-        help: ArgumentHelp(
-            "Limit for the whole conversation, connection included (default: none).", valueName: "duration"))
-    var totalTimeout: DurationArgument?
-
-    @Option(
-        help: ArgumentHelp("For replies that end at close (raw): silence that ends a reply.", valueName: "duration"))
-    var idleTimeout = DurationArgument(.milliseconds(500))
 }
