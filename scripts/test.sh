@@ -10,6 +10,9 @@ scripts/install-test-deps.sh
 # Simulated fleets open many sockets; raise the soft limit up to the hard one.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
+echo "== swift format (the style in .swift-format; fix with: swift format format -i -r Sources Tests Package.swift)"
+swift format lint --strict -r Sources Tests Package.swift
+
 echo "== swift build"
 swift build --build-tests
 export FLEETCMD_BIN="$(swift build --show-bin-path)/fleetcmd"

@@ -1,4 +1,5 @@
 public import FleetTLS
+
 /// One command as the agent received it.
 public struct AgentRequest: Sendable {
     /// The command's bytes, without framing.

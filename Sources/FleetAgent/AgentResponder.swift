@@ -71,7 +71,8 @@ struct AgentResponder: Sendable {
         timer(for: name).recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         // An autoclosure: the audit line's metadata is only built when the log level lets it through (building it
         // costs more than answering a command).
-        logger.info("command", metadata: Self.auditMetadata(reply, name: name, bytes: bytes, took: took, caller: caller))
+        logger.info(
+            "command", metadata: Self.auditMetadata(reply, name: name, bytes: bytes, took: took, caller: caller))
     }
 
     private static func auditMetadata(

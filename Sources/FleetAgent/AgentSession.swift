@@ -67,7 +67,9 @@ final class AgentSessionHandler: ChannelInboundHandler {
             while random.count < 8 { random = "0" + random }
             text = Array("PJLINK 1 \(random)\r".utf8)
         }
-        if let text { context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: text)), promise: nil) }
+        if let text {
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: text)), promise: nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

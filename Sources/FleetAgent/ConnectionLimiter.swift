@@ -137,7 +137,8 @@ final class ConnectionRegistry: Sendable {
 
     /// Begins shutdown: returns the idle connections (to close now) and all of them (to close after the grace).
     func beginShutdown() -> (idle: [any Channel], all: [any Channel]) {
-        let (result, drained) = state.withLockedValue { state -> ((idle: [any Channel], all: [any Channel]), (@Sendable () -> Void)?) in
+        let (result, drained) = state.withLockedValue {
+            state -> ((idle: [any Channel], all: [any Channel]), (@Sendable () -> Void)?) in
             state.isShuttingDown = true
             let idle = state.entries.values.filter { !$0.isBusy }.map(\.channel)
             var drained: (@Sendable () -> Void)?

@@ -109,13 +109,16 @@ public struct DeviceAgent: Service {
 
     public func run() async throws {
         if let index = configuration.listen.firstIndex(where: \.tls), configuration.tls == nil {
-            throw TLSSetupError("listener \(configuration.listen[index]) is TLS, but no certificate and key are configured")
+            throw TLSSetupError(
+                "listener \(configuration.listen[index]) is TLS, but no certificate and key are configured")
         }
         let serverTLS = try configuration.tls.map(ServerTLS.init)
         tlsHolder.value.withLockedValue { $0 = serverTLS }
         defer { tlsHolder.value.withLockedValue { $0 = nil } }
         let exposed = Set(
-            configuration.listen.indices.filter { !configuration.listen[$0].tls && !configuration.listen[$0].isLoopback })
+            configuration.listen.indices.filter {
+                !configuration.listen[$0].tls && !configuration.listen[$0].isLoopback
+            })
         var configuredResponder = AgentResponder(
             router: router, configuration: configuration, stats: stats, startedAt: .now,
             execSlots: AsyncSemaphore(value: max(1, configuration.limits.maxConcurrentExecs)), logger: logger,
@@ -237,26 +240,33 @@ public struct DeviceAgent: Service {
         if !exposed.isEmpty {
             if configuration.allowPlaintextExec {
                 warnings.append(
-                    "exec commands are allowed on plaintext listeners that are not loopback (allow_plaintext_exec): anyone who can reach \(names(exposed)) can run them")
+                    "exec commands are allowed on plaintext listeners that are not loopback (allow_plaintext_exec): anyone who can reach \(names(exposed)) can run them"
+                )
             } else {
                 warnings.append(
-                    "exec commands are refused on plaintext listeners that are not loopback (\(names(exposed))): serve them over TLS with client certificates (tls: client_ca, client_verification: require), or set allow_plaintext_exec")
+                    "exec commands are refused on plaintext listeners that are not loopback (\(names(exposed))): serve them over TLS with client certificates (tls: client_ca, client_verification: require), or set allow_plaintext_exec"
+                )
             }
         }
         let verification = configuration.tls?.clientVerification ?? .none
         if !tlsListeners.isEmpty, verification != .require {
             if configuration.allowAnonymousExec {
                 warnings.append(
-                    "exec commands are allowed for TLS clients without a client certificate (allow_anonymous_exec, client_verification \(verification.rawValue)): anyone who can reach \(names(tlsListeners)) can run them")
+                    "exec commands are allowed for TLS clients without a client certificate (allow_anonymous_exec, client_verification \(verification.rawValue)): anyone who can reach \(names(tlsListeners)) can run them"
+                )
             } else {
                 warnings.append(
-                    "exec commands on \(names(tlsListeners)) are refused to clients without a verified client certificate (client_verification \(verification.rawValue)); set tls client_ca with client_verification: require, or allow_anonymous_exec")
+                    "exec commands on \(names(tlsListeners)) are refused to clients without a verified client certificate (client_verification \(verification.rawValue)); set tls client_ca with client_verification: require, or allow_anonymous_exec"
+                )
             }
         }
-        let loopback = configuration.listen.indices.filter { !configuration.listen[$0].tls && configuration.listen[$0].isLoopback }
+        let loopback = configuration.listen.indices.filter {
+            !configuration.listen[$0].tls && configuration.listen[$0].isLoopback
+        }
         if !loopback.isEmpty {
             warnings.append(
-                "exec commands can be run without a client identity by any local user through the loopback listener \(names(loopback))")
+                "exec commands can be run without a client identity by any local user through the loopback listener \(names(loopback))"
+            )
         }
         return warnings
     }
@@ -316,7 +326,9 @@ public struct DeviceAgent: Service {
                     if let tls {
                         try tls.addHandlers(to: sync, handshakeTimeout: configuration.limits.frameTimeout)
                     }
-                    if let session = configuration.session { try sync.addHandler(AgentSessionHandler(session: session)) }
+                    if let session = configuration.session {
+                        try sync.addHandler(AgentSessionHandler(session: session))
+                    }
                     try sync.addHandler(IdleStateHandler(readTimeout: TimeAmount(configuration.limits.idleTimeout)))
                     if admission == .neverRead {
                         try sync.addHandler(CloseOnIdleHandler())
@@ -400,7 +412,8 @@ public struct DeviceAgent: Service {
                 }
             }
         } catch {
-            logger.debug("connection ended with an error", metadata: ["peer": "\(peer)", "error": "\(type(of: error))"])
+            logger.debug(
+                "connection ended with an error", metadata: ["peer": "\(peer)", "error": "\(type(of: error))"])
         }
     }
 

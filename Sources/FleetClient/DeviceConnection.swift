@@ -46,7 +46,8 @@ public final class DeviceConnection: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = configuration.tls {
-                        try tls.addHandlers(to: channel.pipeline.syncOperations, host: address.host, handshakeTimeout: timeout)
+                        try tls.addHandlers(
+                            to: channel.pipeline.syncOperations, host: address.host, handshakeTimeout: timeout)
                     }
                     try channel.pipeline.syncOperations.addHandler(
                         ConnectionHandler(configuration: configuration, device: device, opened: opened, wire: wire))
@@ -65,7 +66,8 @@ public final class DeviceConnection: Sendable {
             throw DeviceError.classify(error, device: device, connecting: true, connectTimeout: timeout)
         }
         let handler = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ConnectionHandler.self), eventLoop: channel.eventLoop)
+            NIOLoopBound(
+                try channel.pipeline.syncOperations.handler(type: ConnectionHandler.self), eventLoop: channel.eventLoop)
         }.get()
         return DeviceConnection(channel: channel, handler: handler, device: device)
     }
@@ -119,7 +121,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case TLSUserEvent.handshakeCompleted = event { perform(conversation.tlsEstablished(now: .now), context: context) }
+        if case TLSUserEvent.handshakeCompleted = event {
+            perform(conversation.tlsEstablished(now: .now), context: context)
+        }
         if case ChannelEvent.inputClosed = event { perform(conversation.peerClosed(now: .now), context: context) }
         context.fireUserInboundEventTriggered(event)
     }

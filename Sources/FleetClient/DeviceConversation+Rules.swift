@@ -149,13 +149,16 @@ extension DeviceConversation {
     mutating func endOfStream(now: Instant, _ output: inout Output) {
         guard !isClosed else { return }
         if isInteractive {
-            fail(DeviceError(code: .closedEarly, device: device, detail: "the device closed the connection"), now: now, &output)
+            fail(
+                DeviceError(code: .closedEarly, device: device, detail: "the device closed the connection"), now: now,
+                &output)
             return
         }
         if opener.phase == .handshake || opener.phase == .greeting {
             let phase = opener.phase == .handshake ? "handshake" : "greeting"
             fail(
-                DeviceError(code: .sessionRefused, device: device, detail: "closed during the \(phase) (no command was sent)"),
+                DeviceError(
+                    code: .sessionRefused, device: device, detail: "closed during the \(phase) (no command was sent)"),
                 now: now, &output)
             return
         }
@@ -225,7 +228,8 @@ extension DeviceConversation {
         if due == totalDeadline, let total = timeouts.total {
             if connectedAt == nil {
                 fail(
-                    DeviceError(code: .connectTimeout, device: device, detail: "timed out after \(DurationText.format(total))"),
+                    DeviceError(
+                        code: .connectTimeout, device: device, detail: "timed out after \(DurationText.format(total))"),
                     now: now, &output)
             } else {
                 fail(
@@ -255,11 +259,13 @@ extension DeviceConversation {
         if isInteractive {
             if opener.phase != .open {
                 fail(
-                    DeviceError(code: .replyTimeout, device: device, detail: "timed out after \(reply) waiting for the session"),
+                    DeviceError(
+                        code: .replyTimeout, device: device, detail: "timed out after \(reply) waiting for the session"),
                     now: now, &output)
             } else if pendingSince != nil {
                 replyFailed(
-                    DeviceError(code: .replyTimeout, device: device, detail: "timed out after \(reply) waiting for a reply"),
+                    DeviceError(
+                        code: .replyTimeout, device: device, detail: "timed out after \(reply) waiting for a reply"),
                     &output)
             }
             return
@@ -269,7 +275,9 @@ extension DeviceConversation {
             return
         }
         fail(
-            DeviceError(code: .replyTimeout, device: device, detail: "timed out after \(reply) waiting for a reply\(progressNote)"),
+            DeviceError(
+                code: .replyTimeout, device: device,
+                detail: "timed out after \(reply) waiting for a reply\(progressNote)"),
             now: now, &output)
     }
 

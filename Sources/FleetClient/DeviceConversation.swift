@@ -175,7 +175,9 @@ public struct DeviceConversation {
         if !checkedForTLS, let bytes = received, bytes.readableBytes >= 3 {
             checkedForTLS = true
             if configuration.tls == nil, replies.isEmpty, TLSRecordSniffer.looksLikeTLS(bytes.readableBytesView) {
-                fail(DeviceError(code: .tls, device: device, detail: "TLS: " + TLSRecordSniffer.message), now: now, &output)
+                fail(
+                    DeviceError(code: .tls, device: device, detail: "TLS: " + TLSRecordSniffer.message), now: now,
+                    &output)
                 return output
             }
         }

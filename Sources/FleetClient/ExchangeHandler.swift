@@ -59,7 +59,8 @@ final class ExchangeHandler: ChannelInboundHandler {
             written.futureResult.assumeIsolated().whenFailure { [self] error in
                 errorCaught(context: context, error: error)
             }
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: output.write)), promise: written)
+            context.writeAndFlush(
+                wrapOutboundOut(context.channel.allocator.buffer(bytes: output.write)), promise: written)
         }
         if output.halfClose { context.close(mode: .output, promise: nil) }
         if let exchange = output.finished {

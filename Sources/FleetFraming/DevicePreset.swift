@@ -99,71 +99,77 @@ extension DevicePreset {
     private static let lf: UInt8 = 0x0A
 
     /// The device families fleetcmd ships, then the generic framings.
-    public static let builtins: [DevicePreset] = [
-        DevicePreset(
-            name: "esc-cr", summary: "the article's devices: ESC + command + CR, reply up to NUL",
-            format: .escCR, halfClose: .auto, source: "the originating article's script"),
-        DevicePreset(
-            name: "hp-pjl",
-            summary: "HP PJL on 9100: UEL + @PJL command + LF, reply ends with form feed; one connection at a time",
-            format: FrameFormat(
+    public static let builtins: [DevicePreset] =
+        [
+            DevicePreset(
+                name: "esc-cr", summary: "the article's devices: ESC + command + CR, reply up to NUL",
+                format: .escCR, halfClose: .auto, source: "the originating article's script"),
+            DevicePreset(
                 name: "hp-pjl",
-                request: .delimited(prefix: Array("\u{1B}%-12345X".utf8), terminator: [lf]),
-                reply: .delimited(terminator: [0x0C])),
-            halfClose: .never, maxConnectionsPerDevice: 1,
-            source: "HP PJL Technical Reference Manual, ch. 2 (UEL) and ch. 7 (INFO/ECHO replies end with FF)"),
-        DevicePreset(
-            name: "zebra-hs",
-            summary: "Zebra ZPL host status (~HS): three STX…ETX CR LF blocks; silence in some error states",
-            format: FrameFormat(
-                name: "zebra-hs", request: .untilClose,
-                reply: .delimited(terminator: [0x03, cr, lf], count: 3)),
-            halfClose: .never,
-            source: "Zebra ZPL II Programming Guide, ~HS (Host Status Return): three strings, each STX … ETX CR LF"),
-        DevicePreset(
-            name: "escpos-status",
-            summary: "ESC/POS real-time status (DLE EOT n): a one-byte reply, decoded bit by bit",
-            format: FrameFormat(name: "escpos-status", request: .untilClose, reply: .fixedLength(1)),
-            halfClose: .never, decoder: .escposStatus,
-            source: "Epson ESC/POS Command Reference, DLE EOT n (transmit real-time status), n = 1…4"),
-        DevicePreset(
-            name: "extron-sis",
-            summary: "Extron SIS over Telnet: Esc-prefixed commands ending CR, replies ending CR LF",
-            defaultPort: 23,
-            format: FrameFormat(
-                name: "extron-sis", request: .delimited(prefix: [esc], terminator: [cr]),
-                reply: .delimited(terminator: [cr, lf])),
-            halfClose: .never,
-            source: "Extron SIS (Simple Instruction Set) programmer's guides: commands end CR, responses end CR LF"),
-        DevicePreset(
-            name: "epson-escvp21",
-            summary: "Epson ESC/VP21 over ESC/VP.net: 16-byte handshake, commands end CR, answers end with ':'",
-            defaultPort: 3629,
-            format: FrameFormat(
-                name: "epson-escvp21", request: .delimited(terminator: [cr]), reply: .delimited(terminator: [0x3A])),
-            halfClose: .never, maxConnectionsPerDevice: 1,
-            session: Session(
-                handshake: Array("ESC/VP.net".utf8) + [0x10, 0x03, 0x00, 0x00, 0x00, 0x00],
-                handshakeReply: Array("ESC/VP.net".utf8).map { Optional($0) } + [0x10, 0x03, nil, nil, 0x20, nil]),
-            source: "Epson ESC/VP.net Protocol specification (TCP 3629, HELLO with status 0x20 = OK); ESC/VP21 command reference"),
-        DevicePreset(
-            name: "kramer-p3000",
-            summary: "Kramer Protocol 3000: #CMD params CR, replies ~… CR LF",
-            defaultPort: 5000,
-            format: FrameFormat(
-                name: "kramer-p3000", request: .delimited(prefix: [0x23], terminator: [cr]),
-                reply: .delimited(prefix: [0x7E], terminator: [cr, lf])),
-            halfClose: .never,
-            source: "Kramer Protocol 3000 user guide: commands '#' … CR, replies '~' … CR LF"),
-        DevicePreset(
-            name: "pjlink",
-            summary: "PJLink class 1 projectors: greeting line, %1CMD params CR, replies CR; MD5 login when asked",
-            defaultPort: 4352,
-            format: FrameFormat(name: "pjlink", request: .delimited(terminator: [cr]), reply: .delimited(terminator: [cr])),
-            halfClose: .never, maxConnectionsPerDevice: 1,
-            session: Session(greeting: .delimited(terminator: [cr]), authentication: .pjlink),
-            source: "JBMIA PJLink Specifications, class 1 (TCP 4352, 'PJLINK 0'/'PJLINK 1 random' greeting, MD5 digest)"),
-    ] + genericFramings
+                summary: "HP PJL on 9100: UEL + @PJL command + LF, reply ends with form feed; one connection at a time",
+                format: FrameFormat(
+                    name: "hp-pjl",
+                    request: .delimited(prefix: Array("\u{1B}%-12345X".utf8), terminator: [lf]),
+                    reply: .delimited(terminator: [0x0C])),
+                halfClose: .never, maxConnectionsPerDevice: 1,
+                source: "HP PJL Technical Reference Manual, ch. 2 (UEL) and ch. 7 (INFO/ECHO replies end with FF)"),
+            DevicePreset(
+                name: "zebra-hs",
+                summary: "Zebra ZPL host status (~HS): three STX…ETX CR LF blocks; silence in some error states",
+                format: FrameFormat(
+                    name: "zebra-hs", request: .untilClose,
+                    reply: .delimited(terminator: [0x03, cr, lf], count: 3)),
+                halfClose: .never,
+                source: "Zebra ZPL II Programming Guide, ~HS (Host Status Return): three strings, each STX … ETX CR LF"),
+            DevicePreset(
+                name: "escpos-status",
+                summary: "ESC/POS real-time status (DLE EOT n): a one-byte reply, decoded bit by bit",
+                format: FrameFormat(name: "escpos-status", request: .untilClose, reply: .fixedLength(1)),
+                halfClose: .never, decoder: .escposStatus,
+                source: "Epson ESC/POS Command Reference, DLE EOT n (transmit real-time status), n = 1…4"),
+            DevicePreset(
+                name: "extron-sis",
+                summary: "Extron SIS over Telnet: Esc-prefixed commands ending CR, replies ending CR LF",
+                defaultPort: 23,
+                format: FrameFormat(
+                    name: "extron-sis", request: .delimited(prefix: [esc], terminator: [cr]),
+                    reply: .delimited(terminator: [cr, lf])),
+                halfClose: .never,
+                source: "Extron SIS (Simple Instruction Set) programmer's guides: commands end CR, responses end CR LF"),
+            DevicePreset(
+                name: "epson-escvp21",
+                summary: "Epson ESC/VP21 over ESC/VP.net: 16-byte handshake, commands end CR, answers end with ':'",
+                defaultPort: 3629,
+                format: FrameFormat(
+                    name: "epson-escvp21", request: .delimited(terminator: [cr]), reply: .delimited(terminator: [0x3A])),
+                halfClose: .never, maxConnectionsPerDevice: 1,
+                session: Session(
+                    handshake: Array("ESC/VP.net".utf8) + [0x10, 0x03, 0x00, 0x00, 0x00, 0x00],
+                    handshakeReply: Array("ESC/VP.net".utf8).map { Optional($0) } + [0x10, 0x03, nil, nil, 0x20, nil]),
+                source:
+                    "Epson ESC/VP.net Protocol specification (TCP 3629, HELLO with status 0x20 = OK); ESC/VP21 command reference"
+            ),
+            DevicePreset(
+                name: "kramer-p3000",
+                summary: "Kramer Protocol 3000: #CMD params CR, replies ~… CR LF",
+                defaultPort: 5000,
+                format: FrameFormat(
+                    name: "kramer-p3000", request: .delimited(prefix: [0x23], terminator: [cr]),
+                    reply: .delimited(prefix: [0x7E], terminator: [cr, lf])),
+                halfClose: .never,
+                source: "Kramer Protocol 3000 user guide: commands '#' … CR, replies '~' … CR LF"),
+            DevicePreset(
+                name: "pjlink",
+                summary: "PJLink class 1 projectors: greeting line, %1CMD params CR, replies CR; MD5 login when asked",
+                defaultPort: 4352,
+                format: FrameFormat(
+                    name: "pjlink", request: .delimited(terminator: [cr]), reply: .delimited(terminator: [cr])),
+                halfClose: .never, maxConnectionsPerDevice: 1,
+                session: Session(greeting: .delimited(terminator: [cr]), authentication: .pjlink),
+                source:
+                    "JBMIA PJLink Specifications, class 1 (TCP 4352, 'PJLINK 0'/'PJLINK 1 random' greeting, MD5 digest)"
+            ),
+        ] + genericFramings
 
     /// The plain framings (`line`, `crlf`, …) as presets on port 9100.
     static let genericFramings: [DevicePreset] = [
@@ -177,7 +183,8 @@ extension DevicePreset {
         if let preset = builtins.first(where: { $0.name == name.lowercased() }) { return preset }
         guard let format = try? FrameFormat.preset(named: name) else { return nil }
         return builtins.first(where: { $0.name == format.name })
-            ?? DevicePreset(name: format.name, summary: "raw requests, replies of a fixed length", format: format,
-                            halfClose: .never, source: "generic framing")
+            ?? DevicePreset(
+                name: format.name, summary: "raw requests, replies of a fixed length", format: format,
+                halfClose: .never, source: "generic framing")
     }
 }

@@ -180,7 +180,8 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
         let names: [UInt8: String] = [
             0x00: "NUL", 0x02: "STX", 0x03: "ETX", 0x0A: "LF", 0x0C: "FF", 0x0D: "CR", 0x1B: "ESC",
         ]
-        if bytes.allSatisfy({ names[$0] != nil }) { return bytes.map { names[$0]! }.joined(separator: " ") }  // checked just above
+        // checked just above
+        if bytes.allSatisfy({ names[$0] != nil }) { return bytes.map { names[$0]! }.joined(separator: " ") }
         return "\"" + ByteEscapes.render(bytes) + "\""
     }
 }

@@ -78,7 +78,8 @@ enum HostAddress {
             switch items {
             case .letters(let low, let high, let step): return step > 0 ? (high - low) / step + 1 : 0
             case .numbers(let low, let high, let step, _):
-                let span = step > 0 ? high.subtractingReportingOverflow(low) : low.subtractingReportingOverflow(high + 2)
+                let span =
+                    step > 0 ? high.subtractingReportingOverflow(low) : low.subtractingReportingOverflow(high + 2)
                 guard !span.overflow else { return Int.max }
                 if step > 0 { return low <= high ? span.partialValue / step + 1 : 0 }
                 return low > high + 1 ? span.partialValue / -step + 1 : 0
@@ -93,7 +94,9 @@ enum HostAddress {
                     body(String(Character(HostAddress.asciiLetters[index])))
                 }
             case .numbers(let low, let high, let step, let width):
-                for value in stride(from: low, to: high + 1, by: step) { body(HostAddress.zeroFilled(value, width: width)) }
+                for value in stride(from: low, to: high + 1, by: step) {
+                    body(HostAddress.zeroFilled(value, width: width))
+                }
             }
         }
     }
@@ -202,7 +205,8 @@ enum HostAddress {
     }
 
     /// Python's `string.ascii_letters`.
-    static let asciiLetters: [Unicode.Scalar] = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".unicodeScalars)
+    static let asciiLetters: [Unicode.Scalar] = Array(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".unicodeScalars)
 
     /// `ascii_letters.index(text)`: where `text` first stands in the letters (a substring search, as Python's).
     static func letterIndex(_ text: String) -> Int? {
@@ -338,5 +342,3 @@ enum HostAddress {
         return try? Regex("(?:" + alternatives.joined(separator: "|") + ")").ignoresCase()
     }()
 }
-
-

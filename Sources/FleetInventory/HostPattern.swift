@@ -354,7 +354,8 @@ struct NameMatcher {
                     }
                     var index = chunks.count - 1
                     while index > 0 {
-                        if let last = chunks[index - 1].last, let first = chunks[index].first, last.value > first.value {
+                        if let last = chunks[index - 1].last, let first = chunks[index].first, last.value > first.value
+                        {
                             chunks[index - 1] = Array(chunks[index - 1].dropLast()) + Array(chunks[index].dropFirst())
                             chunks.remove(at: index)
                         }
@@ -375,7 +376,8 @@ struct NameMatcher {
                 } else if flat.isEmpty && negated {
                     result += "."
                 } else {
-                    result += "[" + (negated ? "^" : "")
+                    result +=
+                        "[" + (negated ? "^" : "")
                         + chunks.map { $0.map(literal).joined() }.joined(separator: "-") + "]"
                 }
             } else {

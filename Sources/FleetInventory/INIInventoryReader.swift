@@ -165,7 +165,9 @@ struct INIInventoryReader {
         if rest.first == ":" {
             rest = rest.dropFirst()
             let word = rest.prefix { character in
-                character.unicodeScalars.allSatisfy { $0 == "_" || $0.properties.isAlphabetic || $0.properties.numericType != nil }
+                character.unicodeScalars.allSatisfy {
+                    $0 == "_" || $0.properties.isAlphabetic || $0.properties.numericType != nil
+                }
             }
             guard !word.isEmpty else { return nil }
             tag = word
@@ -200,7 +202,9 @@ struct INIInventoryReader {
     }
 
     /// A plain list: Ansible's reading, except that a host repeated with different ports stays several devices.
-    private func readPlainList(_ words: [(line: Int, word: String)], into data: inout InventoryData)
+    private func readPlainList(
+        _ words: [(line: Int, word: String)], into data: inout InventoryData
+    )
         throws(InventoryError)
     {
         var entries: [(line: Int, names: [String], port: Int?)] = []

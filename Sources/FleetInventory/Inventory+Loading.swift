@@ -60,8 +60,9 @@ struct SourceLoader {
             }
             return
         }
-        varsDirectories.append((source as NSString).deletingLastPathComponent.isEmpty
-            ? "." : (source as NSString).deletingLastPathComponent)
+        varsDirectories.append(
+            (source as NSString).deletingLastPathComponent.isEmpty
+                ? "." : (source as NSString).deletingLastPathComponent)
         try loadFile(source)
     }
 
@@ -166,7 +167,8 @@ struct SourceLoader {
             if data.hostIndex[host] == nil {
                 try? data.addHost(host, group: "ungrouped", port: port)  // `ungrouped` always exists
             } else if port != nil {
-                data.warnings.append("host \(host) is listed again in '\(source)': as Ansible does, the first entry is kept")
+                data.warnings.append(
+                    "host \(host) is listed again in '\(source)': as Ansible does, the first entry is kept")
             }
         }
     }
@@ -200,7 +202,9 @@ struct SourceLoader {
         process.waitUntilExit()
         let stderrText = String(decoding: stderrData, as: UTF8.self).stripping(" \t\r\n")
         guard process.terminationStatus == 0 else {
-            let detail = stderrText.isEmpty ? "" : ": " + stderrText.split(whereSeparator: \.isNewline).prefix(5).joined(separator: " / ")
+            let detail =
+                stderrText.isEmpty
+                ? "" : ": " + stderrText.split(whereSeparator: \.isNewline).prefix(5).joined(separator: " / ")
             throw InventoryError(
                 path: path, line: 0,
                 message: "inventory script failed (exit \(process.terminationStatus))\(detail)")

@@ -19,7 +19,8 @@ public struct Inventory: Sendable {
         /// Each variable as text (``InventoryValue/text``), which is how fleetcmd's settings read them.
         public var variables: [String: String] { values.mapValues(\.text) }
 
-        public init(name: String, values: [String: InventoryValue] = [:], groups: [String] = [], entryPort: Int? = nil) {
+        public init(name: String, values: [String: InventoryValue] = [:], groups: [String] = [], entryPort: Int? = nil)
+        {
             self.name = name
             self.values = values
             self.groups = groups
@@ -97,7 +98,8 @@ public struct Inventory: Sendable {
         if !varsFiles.isEmpty {
             for file in try varsFiles.host(data.hosts[index].name) { values.merge(file) { _, new in new } }
         }
-        return Host(name: data.hosts[index].name, values: values, groups: layer.names, entryPort: data.hosts[index].port)
+        return Host(
+            name: data.hosts[index].name, values: values, groups: layer.names, entryPort: data.hosts[index].port)
     }
 
     private func groupLayer(memberOf: Set<Int>) -> GroupLayer {
@@ -128,7 +130,10 @@ public struct Inventory: Sendable {
     /// The group's own hosts and child groups, as written.
     public func members(ofGroup group: String) -> (hosts: [String], children: [String])? {
         guard let index = data.groupIndex[group] else { return nil }
-        return (data.groups[index].hosts.map { data.hosts[$0].name }, data.groups[index].children.map { data.groups[$0].name })
+        return (
+            data.groups[index].hosts.map { data.hosts[$0].name },
+            data.groups[index].children.map { data.groups[$0].name }
+        )
     }
 }
 

@@ -57,7 +57,8 @@ struct JSONInventoryReader {
             if let vars = entries["vars"] {
                 guard case .map(let variables) = vars else { throw fail("'\(group).vars' must be an object") }
                 for key in variables.keys.sorted() {
-                    do { try data.setVariable(group, key, variables[key]!) } catch { throw fail(error.text) }  // key from keys
+                    // the key comes from `keys`: never nil
+                    do { try data.setVariable(group, key, variables[key]!) } catch { throw fail(error.text) }
                 }
             }
             if case .list(let children)? = entries["children"] {
@@ -71,7 +72,8 @@ struct JSONInventoryReader {
         for host in seen {
             guard case .map(let variables)? = perHost[host] else { continue }
             for key in variables.keys.sorted() {
-                do { try data.setVariable(host, key, variables[key]!) } catch { throw fail(error.text) }  // key from keys
+                // the key comes from `keys`: never nil
+                do { try data.setVariable(host, key, variables[key]!) } catch { throw fail(error.text) }
             }
         }
     }

@@ -340,4 +340,3 @@ enum PythonLiteral {
         }
     }
 }
-

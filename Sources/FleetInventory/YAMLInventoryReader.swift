@@ -19,7 +19,9 @@ struct YAMLInventoryReader {
             }
             throw InventoryError(
                 path: path, line: YAMLValues.line(root),
-                message: "YAML inventory has invalid structure, it should be a dictionary, got: \(YAMLValues.typeName(root))")
+                message:
+                    "YAML inventory has invalid structure, it should be a dictionary, got: \(YAMLValues.typeName(root))"
+            )
         }
         let pairs = YAMLValues.pairs(top)
         if let plugin = pairs.first(where: { YAMLValues.keyText($0.key) == "plugin" }),
@@ -58,7 +60,8 @@ struct YAMLInventoryReader {
             data.addGroup(name)
             guard let mapping else { return name }
             let pairs = YAMLValues.pairs(mapping)
-            for (sectionKey, section) in pairs where ["vars", "children", "hosts"].contains(YAMLValues.keyText(sectionKey)) {
+            for (sectionKey, section) in pairs
+            where ["vars", "children", "hosts"].contains(YAMLValues.keyText(sectionKey)) {
                 switch section {
                 case .mapping: break
                 case .scalar where YAMLValues.value(section) == .null: break
@@ -90,7 +93,8 @@ struct YAMLInventoryReader {
                 case "vars":
                     for (variable, value) in entries {
                         do {
-                            try data.setVariable(name, YAMLValues.keyText(variable), value.map(YAMLValues.value) ?? .null)
+                            try data.setVariable(
+                                name, YAMLValues.keyText(variable), value.map(YAMLValues.value) ?? .null)
                         } catch {
                             throw fail(variable, error.text)
                         }
@@ -118,7 +122,8 @@ struct YAMLInventoryReader {
                         case .some(.mapping(let inner)): variables = YAMLValues.pairs(inner)
                         case .some(let other) where YAMLValues.value(other).isTruthy:
                             throw fail(
-                                other, "Invalid data from file, expected dictionary and got: " + YAMLValues.value(other).text)
+                                other,
+                                "Invalid data from file, expected dictionary and got: " + YAMLValues.value(other).text)
                         default:
                             variables = []
                         }

@@ -36,7 +36,9 @@ enum YAMLValues {
         var merged: [(Node, Node)] = []
         var explicit: [(Node, Node)] = []
         for (key, value) in mapping {
-            if case .scalar(let scalar) = key, scalar.string == "<<", scalar.style == .plain || Tag.Name(rawValue: key.tag.rawValue) == .merge {
+            if case .scalar(let scalar) = key, scalar.string == "<<",
+                scalar.style == .plain || Tag.Name(rawValue: key.tag.rawValue) == .merge
+            {
                 switch value {
                 case .mapping(let source):
                     merged += pairs(source).map { ($0.key, $0.value) }

@@ -126,7 +126,11 @@ import NIOConcurrencyHelpers
             let socketError = errno
             serials += 1
             let connection = Connection(request: request, fd: fd, serial: serials)
-            let slot = free.popLast() ?? { connections.append(nil); return connections.count - 1 }()
+            let slot =
+                free.popLast()
+                ?? {
+                    connections.append(nil); return connections.count - 1
+                }()
             connections[slot] = connection
             guard fd >= 0 else {
                 apply(connection.conversation.failed(errno: socketError, now: .now), slot, connection)
@@ -263,7 +267,8 @@ import NIOConcurrencyHelpers
             free.append(slot)
             if connection.fd >= 0 { Glibc.close(connection.fd) }
             connection.request.completion(
-                AttemptResult(replies: exchange.replies, error: exchange.error, connectDuration: exchange.connectDuration))
+                AttemptResult(
+                    replies: exchange.replies, error: exchange.error, connectDuration: exchange.connectDuration))
         }
     }
 

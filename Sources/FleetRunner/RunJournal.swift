@@ -188,7 +188,8 @@ public final class RunJournal: Sendable {
             try line.withUnsafeBytes { bytes in
                 var offset = 0
                 while offset < bytes.count {
-                    let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)  // non-empty
+                    // non-empty
+                    let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
                     if written < 0 {
                         if errno == EINTR { continue }
                         throw JournalError("cannot write journal \(path): \(String(cString: strerror(errno)))")

@@ -19,7 +19,8 @@ extension SimulatorProfile {
         case "esc-cr", "line", "crlf", "cr", "raw", "length16", "length32":
             return profile
         case "hp-pjl":
-            router.on("@PJL INFO STATUS", reply: "@PJL INFO STATUS\r\nCODE=10001\r\nDISPLAY=\"Ready\"\r\nONLINE=TRUE\r\n")
+            router.on(
+                "@PJL INFO STATUS", reply: "@PJL INFO STATUS\r\nCODE=10001\r\nDISPLAY=\"Ready\"\r\nONLINE=TRUE\r\n")
             router.on("@PJL INFO ID", reply: "@PJL INFO ID\r\n\"HP LaserJet {device}\"\r\n")
             router.on(prefix: "@PJL ECHO", reply: "{0}\r\n")
             // One connection at a time, as the printers: a second one is closed at once.

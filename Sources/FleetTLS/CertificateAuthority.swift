@@ -101,7 +101,8 @@ public struct CertificateAuthority: Sendable {
                 try ExtendedKeyUsage(usages)
                 if !names.isEmpty { sans }
                 SubjectKeyIdentifier(hash: leafKey.publicKey)
-                AuthorityKeyIdentifier(keyIdentifier: SubjectKeyIdentifier(hash: self.certificate.publicKey).keyIdentifier)
+                AuthorityKeyIdentifier(
+                    keyIdentifier: SubjectKeyIdentifier(hash: self.certificate.publicKey).keyIdentifier)
             },
             issuerPrivateKey: key)
         return Issued(

@@ -69,9 +69,12 @@ public struct ClientIdentity: Sendable, Hashable, CustomStringConvertible {
 
     /// Checks that `rule` has a form ``matches(_:)`` understands.
     public static func validate(rule: String) throws {
-        guard rule == "*" || ["CN=", "DNS:", "IP:", "EMAIL:", "URI:"].contains(where: { value(of: rule, prefix: $0) != nil })
+        guard
+            rule == "*"
+                || ["CN=", "DNS:", "IP:", "EMAIL:", "URI:"].contains(where: { value(of: rule, prefix: $0) != nil })
         else {
-            throw TLSSetupError("identity rule '\(rule)' must be CN=NAME, DNS:NAME, IP:ADDRESS, EMAIL:ADDRESS, URI:URI or *")
+            throw TLSSetupError(
+                "identity rule '\(rule)' must be CN=NAME, DNS:NAME, IP:ADDRESS, EMAIL:ADDRESS, URI:URI or *")
         }
     }
 

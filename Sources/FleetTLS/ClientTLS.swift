@@ -1,11 +1,11 @@
+import FleetFraming
 public import Foundation
 import NIOConcurrencyHelpers
 public import NIOCore
 public import NIOSSL
-import FleetFraming
+import NIOTLS
 import SwiftASN1
 import X509
-import NIOTLS
 
 /// The client's TLS settings, as the `--tls` flags give them. Verification is on unless ``insecure`` is set.
 public struct ClientTLSSettings: Sendable, Hashable {
@@ -73,7 +73,9 @@ public final class ClientTLS: Sendable {
         do {
             context = try NIOSSLContext(configuration: configuration)
         } catch {
-            throw TLSSetupError("cannot set up TLS with these certificate files (\(TLSFailure.reasonCode(in: "\(error)") ?? "unusable"))")
+            throw TLSSetupError(
+                "cannot set up TLS with these certificate files (\(TLSFailure.reasonCode(in: "\(error)") ?? "unusable"))"
+            )
         }
     }
 
@@ -125,10 +127,13 @@ public final class ClientTLS: Sendable {
         let leaf = chain[0]
         let validity = "valid \(Self.day(leaf.notValidBefore)) to \(Self.day(leaf.notValidAfter))"
         if leaf.notValidAfter < now {
-            return TLSFailure(.expired, "certificate of \(Self.subject(leaf)) expired on \(Self.day(leaf.notValidAfter)) (\(validity))")
+            return TLSFailure(
+                .expired,
+                "certificate of \(Self.subject(leaf)) expired on \(Self.day(leaf.notValidAfter)) (\(validity))")
         }
         if leaf.notValidBefore > now {
-            return TLSFailure(.notYetValid, "certificate of \(Self.subject(leaf)) is not valid yet (\(validity); check the clock)")
+            return TLSFailure(
+                .notYetValid, "certificate of \(Self.subject(leaf)) is not valid yet (\(validity); check the clock)")
         }
         if let purpose = Self.purposeProblem(leaf, needs: .serverAuth, role: "servers") { return purpose }
         if !pins.isEmpty {
@@ -145,30 +150,36 @@ public final class ClientTLS: Sendable {
             // The verifier's own failure reasons describe whole certificates; the sentence names subject and issuer.
             return TLSFailure(
                 .unknownCA,
-                "unknown CA: the certificate of \(Self.subject(leaf)), issued by \(Self.issuer(leaf)), does not lead to a trusted CA; give the CA with --ca-file, or --pin the key")
+                "unknown CA: the certificate of \(Self.subject(leaf)), issued by \(Self.issuer(leaf)), does not lead to a trusted CA; give the CA with --ca-file, or --pin the key"
+            )
         }
         let identity = ClientIdentity(leaf)
         if !Self.names(identity, match: expected) {
             return TLSFailure(
                 .nameMismatch,
-                "name mismatch: the certificate is for \(identity); connected as \(expected) (use --servername to check another name)")
+                "name mismatch: the certificate is for \(identity); connected as \(expected) (use --servername to check another name)"
+            )
         }
         return nil
     }
 
     /// Why `certificate` may not be used for `usage` (its extended key usage lists other purposes only), or nil.
     /// A certificate without the extension, or with anyExtendedKeyUsage, may be used for anything.
-    static func purposeProblem(_ certificate: Certificate, needs usage: ExtendedKeyUsage.Usage, role: String) -> TLSFailure? {
+    static func purposeProblem(
+        _ certificate: Certificate, needs usage: ExtendedKeyUsage.Usage, role: String
+    ) -> TLSFailure? {
         let usages: ExtendedKeyUsage?
         do {
             usages = try certificate.extensions.extendedKeyUsage
         } catch {
-            return TLSFailure(.wrongPurpose, "certificate of \(subject(certificate)) has an unreadable extended key usage")
+            return TLSFailure(
+                .wrongPurpose, "certificate of \(subject(certificate)) has an unreadable extended key usage")
         }
         guard let usages, !usages.contains(usage), !usages.contains(.any) else { return nil }
         return TLSFailure(
             .wrongPurpose,
-            "certificate of \(subject(certificate)) is not for \(role) (extended key usage: \(usages.map { "\($0)" }.joined(separator: ", ")))")
+            "certificate of \(subject(certificate)) is not for \(role) (extended key usage: \(usages.map { "\($0)" }.joined(separator: ", ")))"
+        )
     }
 
     /// RFC 6125 matching: an address only against IP SANs, a name against DNS SANs (a leading `*.` matches one
@@ -264,11 +275,14 @@ final class TLSClientGuard: ChannelInboundHandler {
             if case .uncleanShutdown = error {
                 return TLSFailure(.handshake, "the device closed the connection during the TLS handshake")
             }
-            return TLSFailure.sentence(forLibraryError: "\(error)", hasClientCertificate: hasClientCertificate, isServer: false)
+            return TLSFailure.sentence(
+                forLibraryError: "\(error)", hasClientCertificate: hasClientCertificate, isServer: false)
         case let error as BoringSSLError:
-            return TLSFailure.sentence(forLibraryError: "\(error)", hasClientCertificate: hasClientCertificate, isServer: false)
+            return TLSFailure.sentence(
+                forLibraryError: "\(error)", hasClientCertificate: hasClientCertificate, isServer: false)
         case let error as NIOSSLExtraError:
-            return TLSFailure.sentence(forLibraryError: "\(error)", hasClientCertificate: hasClientCertificate, isServer: false)
+            return TLSFailure.sentence(
+                forLibraryError: "\(error)", hasClientCertificate: hasClientCertificate, isServer: false)
         default:
             return error
         }

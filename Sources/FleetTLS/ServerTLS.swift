@@ -128,7 +128,8 @@ public final class ServerTLS: Sendable {
     }
 
     /// Reads a certificate chain and its private key, with errors that name the files.
-    static func loadIdentity(certificateFile: String, keyFile: String) throws -> ([NIOSSLCertificate], NIOSSLPrivateKey) {
+    static func loadIdentity(certificateFile: String, keyFile: String) throws -> ([NIOSSLCertificate], NIOSSLPrivateKey)
+    {
         _ = try PEMFiles.certificates(at: certificateFile)  // a readable, parseable file, or a clear error
         _ = try PEMFiles.read(keyFile, what: "key file")
         let chain: [NIOSSLCertificate]

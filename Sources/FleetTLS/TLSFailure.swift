@@ -86,25 +86,31 @@ extension TLSFailure {
         let peer = isServer ? "the client" : "the device"
         switch code {
         case let code where code.contains("CERTIFICATE_REQUIRED"):
-            return TLSFailure(.clientCertificateRequired, "\(peer) requires a client certificate (give --cert and --key)")
+            return TLSFailure(
+                .clientCertificateRequired, "\(peer) requires a client certificate (give --cert and --key)")
         case let code where code.contains("UNSUPPORTED_PROTOCOL") || code.contains("PROTOCOL_VERSION"):
             return TLSFailure(
-                .protocolMismatch, "\(peer) offers only TLS versions fleetcmd does not accept (TLS 1.2 or newer needed)")
-        case let code where code.contains("NO_SHARED_CIPHER") || code.contains("NO_CIPHERS_AVAILABLE")
+                .protocolMismatch, "\(peer) offers only TLS versions fleetcmd does not accept (TLS 1.2 or newer needed)"
+            )
+        case let code
+        where code.contains("NO_SHARED_CIPHER") || code.contains("NO_CIPHERS_AVAILABLE")
             || code.contains("NO_CIPHER_MATCH"):
             return TLSFailure(
                 .protocolMismatch,
                 "\(peer) and fleetcmd share no cipher suite (fleetcmd accepts only forward-secret AEAD suites)")
-        case let code where code.contains("WRONG_VERSION_NUMBER") || code.contains("PACKET_LENGTH_TOO_LONG")
+        case let code
+        where code.contains("WRONG_VERSION_NUMBER") || code.contains("PACKET_LENGTH_TOO_LONG")
             || code.contains("HTTP_REQUEST") || code.contains("RECORD_LENGTH_MISMATCH"):
             return TLSFailure(.notTLS, "\(peer) did not answer with TLS (is this a plaintext port?)")
         case let code where code.contains("UNSUPPORTED_CERTIFICATE") || code.contains("INVALID_PURPOSE"):
             return TLSFailure(.wrongPurpose, "\(peer)'s certificate is not for this use (extended key usage)")
         case let code where code.contains("ALERT_HANDSHAKE_FAILURE") && !hasClientCertificate && !isServer:
-            return TLSFailure(.clientCertificateRequired, "the device requires a client certificate (give --cert and --key)")
+            return TLSFailure(
+                .clientCertificateRequired, "the device requires a client certificate (give --cert and --key)")
         case let code where code.contains("ALERT_CERTIFICATE_EXPIRED"):
             return TLSFailure(.clientCertificateRejected, "\(peer) rejected our client certificate: expired")
-        case let code where code.contains("ALERT_UNKNOWN_CA") || code.contains("ALERT_BAD_CERTIFICATE")
+        case let code
+        where code.contains("ALERT_UNKNOWN_CA") || code.contains("ALERT_BAD_CERTIFICATE")
             || code.contains("ALERT_CERTIFICATE_UNKNOWN") || code.contains("ALERT_DECRYPT_ERROR")
             || code.contains("ALERT_UNSUPPORTED_CERTIFICATE"):
             return TLSFailure(

@@ -10,7 +10,8 @@ import Testing
     private static func preset(_ name: String) -> DevicePreset { DevicePreset.builtin(named: name)! }
 
     private func agentConfiguration(_ preset: DevicePreset, session: AgentSession) -> DeviceAgent.Configuration {
-        var configuration = DeviceAgent.Configuration(listen: [.init(host: "127.0.0.1", port: 0)], format: preset.format)
+        var configuration = DeviceAgent.Configuration(
+            listen: [.init(host: "127.0.0.1", port: 0)], format: preset.format)
         configuration.session = session
         return configuration
     }
@@ -66,8 +67,9 @@ import Testing
 
     @Test func pjlinkDigestMatchesTheSpecificationExample() {
         // JBMIA PJLink specification, class 1: random "498e4a67", password "JBMIAProjectorLink".
-        #expect(String(decoding: PJLinkLogin.digest(random: "498e4a67", password: "JBMIAProjectorLink"), as: UTF8.self)
-            == "5d8409bc1c3fa39749434aa3a5c38682")
+        #expect(
+            String(decoding: PJLinkLogin.digest(random: "498e4a67", password: "JBMIAProjectorLink"), as: UTF8.self)
+                == "5d8409bc1c3fa39749434aa3a5c38682")
     }
 
     private static let escvpHello = Array("ESC/VP.net".utf8) + [0x10, 0x03, 0x00, 0x00, 0x00, 0x00]
@@ -75,7 +77,8 @@ import Testing
     @Test func epsonHandshakeThenCommands() async throws {
         let epson = Self.preset("epson-escvp21")
         let session = AgentSession(
-            handshake: Self.escvpHello, handshakeReply: Array("ESC/VP.net".utf8) + [0x10, 0x03, 0x00, 0x00, 0x20, 0x00],
+            handshake: Self.escvpHello,
+            handshakeReply: Array("ESC/VP.net".utf8) + [0x10, 0x03, 0x00, 0x00, 0x20, 0x00],
             handshakeRefusal: Array("ESC/VP.net".utf8) + [0x10, 0x03, 0x00, 0x00, 0x53, 0x00])
         try await withRunningAgent(configuration: agentConfiguration(epson, session: session), router: projector) {
             port, _ in
@@ -98,7 +101,8 @@ import Testing
 
     @Test func zebraHostStatusIsThreeBlocks() async throws {
         let zebra = Self.preset("zebra-hs")
-        let status = "\u{2}030,0,0,1245,000,0,0,0,000,0,0,0\u{3}\r\n\u{2}000,0,0,0,0,2,4,0,00000000,1,000\u{3}\r\n\u{2}1234,0\u{3}"
+        let status =
+            "\u{2}030,0,0,1245,000,0,0,0,000,0,0,0\u{3}\r\n\u{2}000,0,0,0,0,2,4,0,00000000,1,000\u{3}\r\n\u{2}1234,0\u{3}"
         #expect(zebra.format.reply.canFrame(Array(status.utf8)))
         #expect(!zebra.format.reply.canFrame(Array((status + "\r\n" + status).utf8)))
         var router = CommandRouter()

@@ -29,14 +29,18 @@ private func configuration(
     return configuration
 }
 
-private func oneShot(_ commands: [String], _ configuration: DeviceClient.Configuration = configuration())
+private func oneShot(
+    _ commands: [String], _ configuration: DeviceClient.Configuration = configuration()
+)
     -> DeviceConversation
 {
     DeviceConversation(commands: commands.map(bytes), configuration: configuration, device: device, startedAt: t0)
 }
 
 /// Feeds `stream` split into the given pieces, stopping at the first finished output.
-private func feed(_ conversation: inout DeviceConversation, _ pieces: [[UInt8]], now: Int = 5)
+private func feed(
+    _ conversation: inout DeviceConversation, _ pieces: [[UInt8]], now: Int = 5
+)
     -> DeviceConversation.Output
 {
     var last = DeviceConversation.Output()
@@ -103,8 +107,9 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
     @Test func endOfStreamTexts() {
         var silent = oneShot(["A"])
         _ = silent.connected(now: at(0))
-        #expect(silent.peerClosed(now: at(1)).finished?.error?.description
-            == "failed to communicate with device 10.0.0.7:9100: closed without replying")
+        #expect(
+            silent.peerClosed(now: at(1)).finished?.error?.description
+                == "failed to communicate with device 10.0.0.7:9100: closed without replying")
 
         var partial = oneShot(["A"])
         _ = partial.connected(now: at(0))
@@ -123,7 +128,9 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
         var one = oneShot(["A"])
         _ = one.connected(now: at(0))
         _ = one.received(ByteBuffer(bytes: [0x41]), now: at(1))
-        #expect(one.peerClosed(now: at(2)).finished?.error?.detail == "closed before the reply was complete (got 1 byte, no NUL)")
+        #expect(
+            one.peerClosed(now: at(2)).finished?.error?.detail
+                == "closed before the reply was complete (got 1 byte, no NUL)")
     }
 
     @Test func replyAndTotalTimeoutsWithTheirProgress() {
@@ -134,7 +141,9 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
         #expect(waiting.deadlinePassed(now: at(2499)).finished == nil)  // early wake-ups do nothing
         let error = waiting.deadlinePassed(now: at(2500)).finished?.error
         #expect(error?.code == .replyTimeout)
-        #expect(error?.detail == "timed out after 2s waiting for a reply (got 1 of 2 replies; 3 bytes of a partial reply, no NUL)")
+        #expect(
+            error?.detail
+                == "timed out after 2s waiting for a reply (got 1 of 2 replies; 3 bytes of a partial reply, no NUL)")
         #expect(error?.mayHaveDelivered == true)
 
         var total = oneShot(["A"], configuration(total: .seconds(1)))
@@ -151,14 +160,16 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
 
         var slowConnect = oneShot(["A"])
         slowConnect.connecting(now: at(0))
-        #expect(slowConnect.deadlinePassed(now: at(5000)).finished?.error?.description
-            == "failed to connect to device 10.0.0.7:9100: timed out after 5s")
+        #expect(
+            slowConnect.deadlinePassed(now: at(5000)).finished?.error?.description
+                == "failed to connect to device 10.0.0.7:9100: timed out after 5s")
     }
 
     @Test func aReplyOverTheLimitIsTooLarge() {
         var conversation = oneShot(["A"], configuration(maxReply: 8))
         _ = conversation.connected(now: at(0))
-        let error = conversation.received(ByteBuffer(bytes: Array(repeating: 0x41, count: 20)), now: at(1)).finished?.error
+        let error = conversation.received(ByteBuffer(bytes: Array(repeating: 0x41, count: 20)), now: at(1)).finished?
+            .error
         #expect(error?.code == .tooLarge)
         #expect(error?.detail == "reply exceeds 8 bytes")
     }
@@ -207,7 +218,8 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
             #expect(written == bytes("PWR?\r"))  // the command only after the whole handshake reply
             #expect(finished?.replies.map(\.text) == ["ON"])
         }
-        var refused = DeviceConversation(commands: [bytes("PWR?")], configuration: settings, device: device, startedAt: t0)
+        var refused = DeviceConversation(
+            commands: [bytes("PWR?")], configuration: settings, device: device, startedAt: t0)
         _ = refused.connected(now: at(0))
         let error = refused.received(ByteBuffer(bytes: bytes("ESC/VP.net") + [0x10, 0x03, 0, 0, 0x53, 0]), now: at(1))
             .finished?.error
@@ -216,7 +228,8 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
 
         var cut = DeviceConversation(commands: [bytes("PWR?")], configuration: settings, device: device, startedAt: t0)
         _ = cut.connected(now: at(0))
-        #expect(cut.peerClosed(now: at(1)).finished?.error?.detail == "closed during the handshake (no command was sent)")
+        #expect(
+            cut.peerClosed(now: at(1)).finished?.error?.detail == "closed during the handshake (no command was sent)")
     }
 
     @Test func pjlinkGreetingLoginAndRefusals() {
@@ -224,13 +237,16 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
         func conversation(password: String?) -> DeviceConversation {
             var settings = configuration(preset.format, password: password)
             settings.session = preset.session
-            return DeviceConversation(commands: [bytes("%1POWR ?")], configuration: settings, device: device, startedAt: t0)
+            return DeviceConversation(
+                commands: [bytes("%1POWR ?")], configuration: settings, device: device, startedAt: t0)
         }
         // The specification's own example: random 498e4a67, password JBMIAProjectorLink.
         for pieces in splits(bytes("PJLINK 1 498e4a67\r")) {
             var login = conversation(password: "JBMIAProjectorLink")
             #expect(login.connected(now: at(0)).write.isEmpty)  // the device speaks first
-            let written = pieces.reduce(into: [UInt8]()) { $0 += login.received(ByteBuffer(bytes: $1), now: at(1)).write }
+            let written = pieces.reduce(into: [UInt8]()) {
+                $0 += login.received(ByteBuffer(bytes: $1), now: at(1)).write
+            }
             #expect(written == bytes("5d8409bc1c3fa39749434aa3a5c38682%1POWR ?\r"))
         }
         var open = conversation(password: nil)
@@ -239,8 +255,9 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
 
         var needsPassword = conversation(password: nil)
         _ = needsPassword.connected(now: at(0))
-        #expect(needsPassword.received(ByteBuffer(bytes: bytes("PJLINK 1 498e4a67\r")), now: at(1)).finished?.error?.detail
-            == "the device asks for a PJLink password (give --password, or fleetcmd_password in the inventory)")
+        #expect(
+            needsPassword.received(ByteBuffer(bytes: bytes("PJLINK 1 498e4a67\r")), now: at(1)).finished?.error?.detail
+                == "the device asks for a PJLink password (give --password, or fleetcmd_password in the inventory)")
 
         var wrong = conversation(password: "nope")
         _ = wrong.connected(now: at(0))
@@ -250,24 +267,28 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
 
         var busy = conversation(password: nil)
         _ = busy.connected(now: at(0))
-        #expect(busy.received(ByteBuffer(bytes: bytes("PJLINK ERRA\r")), now: at(1)).finished?.error?.detail
-            == "the device refused the connection (PJLINK ERRA)")
+        #expect(
+            busy.received(ByteBuffer(bytes: bytes("PJLINK ERRA\r")), now: at(1)).finished?.error?.detail
+                == "the device refused the connection (PJLINK ERRA)")
 
         var silent = conversation(password: nil)
         _ = silent.connected(now: at(0))
-        #expect(silent.peerClosed(now: at(1)).finished?.error?.detail == "closed during the greeting (no command was sent)")
+        #expect(
+            silent.peerClosed(now: at(1)).finished?.error?.detail == "closed during the greeting (no command was sent)")
     }
 
     @Test func withTLSNothingIsWrittenBeforeTheHandshake() {
         var settings = configuration()
         settings.tls = try! ClientTLS(ClientTLSSettings(insecure: true))
-        var conversation = DeviceConversation(commands: [bytes("A")], configuration: settings, device: device, startedAt: t0)
+        var conversation = DeviceConversation(
+            commands: [bytes("A")], configuration: settings, device: device, startedAt: t0)
         let connected = conversation.connected(now: at(0))
         #expect(connected.write.isEmpty && !connected.halfClose)
         let ready = conversation.tlsEstablished(now: at(3))
         #expect(ready.write == [0x1B, 0x41, 0x0D] && ready.halfClose)
         // A reply that happens to start like a TLS record is a reply here: the transport is TLS already.
-        #expect(conversation.received(ByteBuffer(bytes: [0x16, 0x03, 0x01, 0x00]), now: at(4)).finished?.replies.count == 1)
+        #expect(
+            conversation.received(ByteBuffer(bytes: [0x16, 0x03, 0x01, 0x00]), now: at(4)).finished?.replies.count == 1)
     }
 
     @Test func transportFailuresAreClassifiedOnce() {
@@ -284,7 +305,8 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
     }
 
     @Test func interactiveRepliesTimeoutsAndClose() {
-        var shell = DeviceConversation(interactiveWith: configuration(reply: .seconds(1)), device: device, startedAt: t0)
+        var shell = DeviceConversation(
+            interactiveWith: configuration(reply: .seconds(1)), device: device, startedAt: t0)
         guard case .opened = shell.connected(now: at(0)).notice else { Issue.record("not opened"); return }
         let sent = shell.send(bytes("PING"), now: at(1))
         #expect(sent.write == [0x1B] + bytes("PING") + [0x0D] && !sent.halfClose)
@@ -348,7 +370,10 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
                 "garbage", [.connect, .bytes(Array(repeating: 0x7E, count: 64)), .wait(10_000)], .replyTimeout,
                 "timed out after 10s waiting for a reply (64 bytes of a partial reply, no NUL)"
             ),
-            ("oversized", [.connect, .bytes(Array(repeating: 0x41, count: 70_000))], .tooLarge, "reply exceeds 64 KiB"),
+            (
+                "oversized", [.connect, .bytes(Array(repeating: 0x41, count: 70_000))], .tooLarge,
+                "reply exceeds 64 KiB"
+            ),
             (
                 "missing-terminator", [.connect, .bytes(Array(reply.dropLast())), .wait(10_000)], .replyTimeout,
                 "timed out after 10s waiting for a reply (8 bytes of a partial reply, no NUL)"

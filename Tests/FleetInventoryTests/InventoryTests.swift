@@ -170,7 +170,8 @@ func ep(_ inventory: Inventory, _ name: String, _ defaultPort: Int) throws -> St
     @Test func groupAndHostVarsFilesBesideTheInventory() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("inv-\(UUID())")
         let manager = FileManager.default
-        try manager.createDirectory(at: folder.appendingPathComponent("group_vars/web"), withIntermediateDirectories: true)
+        try manager.createDirectory(
+            at: folder.appendingPathComponent("group_vars/web"), withIntermediateDirectories: true)
         try manager.createDirectory(at: folder.appendingPathComponent("host_vars"), withIntermediateDirectories: true)
         defer { try? manager.removeItem(at: folder) }
         try "[web]\nw1\nw2\n[web:vars]\np=inv\n[all:vars]\nq=inv\n".write(
@@ -210,8 +211,12 @@ func ep(_ inventory: Inventory, _ name: String, _ defaultPort: Int) throws -> St
     /// Found by FleetParsersFuzz: a base-60 YAML integer that overflows trapped inside Yams.
     @Test func anOverflowingBase60ValueIsTextNotACrash() throws {
         // Not YAML inventory (a scalar), so INI, as Ansible: one host of that name.
-        #expect(try Inventory.parse("5:25:27:5:5:5:5:7:5:5:5:5:5\n", path: "x.json").hostNames == ["5:25:27:5:5:5:5:7:5:5:5:5:5"])
-        let inventory = try Inventory.parse("all:\n  hosts:\n    h1: {mac: 5:25:27:5:5:5:5:7:5:5:5:5:5}\n", path: "y.yml")
+        #expect(
+            try Inventory.parse("5:25:27:5:5:5:5:7:5:5:5:5:5\n", path: "x.json").hostNames == [
+                "5:25:27:5:5:5:5:7:5:5:5:5:5"
+            ])
+        let inventory = try Inventory.parse(
+            "all:\n  hosts:\n    h1: {mac: 5:25:27:5:5:5:5:7:5:5:5:5:5}\n", path: "y.yml")
         // PyYAML makes it a big integer; fleetcmd keeps the text (an Int cannot hold it).
         #expect(try inventory.host(named: "h1")?.values["mac"] == .string("5:25:27:5:5:5:5:7:5:5:5:5:5"))
     }
@@ -230,6 +235,7 @@ extension InventoryFuzzRegressionTests {
 
     @Test func rangesCombineAsPythonExpandsThem() throws {
         let inventory = try Inventory.parse("[g]\nk[1:2]x[a:b]\nn[5:1:-1]\nz[a:c:-1]\n", path: "c.ini")
-        #expect(inventory.hostNames == ["k1xa", "k1xb", "k2xa", "k2xb", "n5", "n4", "n3"])  // as ansible-core prints them
+        // as ansible-core prints them
+        #expect(inventory.hostNames == ["k1xa", "k1xb", "k2xa", "k2xb", "n5", "n4", "n3"])
     }
 }

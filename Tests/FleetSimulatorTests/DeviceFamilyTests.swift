@@ -7,7 +7,8 @@ import Testing
 /// Every device preset against a simulated device of its family that frames as the manual says: the preset's
 /// framing, session and a typical command, over real sockets, plus each family's awkward case.
 @Suite struct DeviceFamilyTests {
-    private func client(_ preset: DevicePreset, password: String? = nil, reply: Duration = .seconds(3)) -> DeviceClient {
+    private func client(_ preset: DevicePreset, password: String? = nil, reply: Duration = .seconds(3)) -> DeviceClient
+    {
         var configuration = DeviceClient.Configuration(
             format: preset.format, timeouts: .init(connect: .seconds(3), reply: reply))
         configuration.halfClose = DeviceClient.HalfClosePolicy(name: preset.halfClose.rawValue)!  // a known name
@@ -33,9 +34,12 @@ import Testing
     @Test(arguments: [
         ("esc-cr", ["PING"], ["PONG"]),
         ("hp-pjl", ["@PJL INFO STATUS"], ["@PJL INFO STATUS\r\nCODE=10001\r\nDISPLAY=\"Ready\"\r\nONLINE=TRUE\r\n"]),
-        ("zebra-hs", ["~HS"], [
-            "\u{2}030,0,0,1245,000,0,0,0,000,0,0,0\u{3}\r\n\u{2}000,0,0,0,0,2,4,0,00000000,1,000\u{3}\r\n\u{2}1234,0\u{3}"
-        ]),
+        (
+            "zebra-hs", ["~HS"],
+            [
+                "\u{2}030,0,0,1245,000,0,0,0,000,0,0,0\u{3}\r\n\u{2}000,0,0,0,0,2,4,0,00000000,1,000\u{3}\r\n\u{2}1234,0\u{3}"
+            ]
+        ),
         ("escpos-status", ["\u{10}\u{4}\u{1}"], ["\u{12}"]),
         ("extron-sis", ["Q", "N"], ["1.23", "60-1234-01"]),
         ("epson-escvp21", ["PWR?", "LAMP?"], ["PWR=01\r", "LAMP=1234\r"]),
@@ -46,17 +50,21 @@ import Testing
         try await withFamily(name) { preset, layout, _ in
             let exchange = await client(preset).exchange(sent.map { Array($0.utf8) }, with: address(layout, 1))
             #expect(exchange.error == nil)
-            #expect(exchange.replies.map { String(decoding: $0.payload, as: UTF8.self) } == expected.map {
-                $0.replacingOccurrences(of: "dev1", with: layout.name(1))
-            })
+            #expect(
+                exchange.replies.map { String(decoding: $0.payload, as: UTF8.self) }
+                    == expected.map {
+                        $0.replacingOccurrences(of: "dev1", with: layout.name(1))
+                    })
         }
     }
 
     @Test func pjlinkLoginAndItsFailure() async throws {
         try await withFamily("pjlink", password: "sekrit") { preset, layout, fleet in
-            let right = await client(preset, password: "sekrit").exchange([Array("%1POWR ?".utf8)], with: address(layout, 1))
+            let right = await client(preset, password: "sekrit").exchange(
+                [Array("%1POWR ?".utf8)], with: address(layout, 1))
             #expect(right.replies.map(\.text) == ["%1POWR=1"])
-            let wrong = await client(preset, password: "guess").exchange([Array("%1POWR ?".utf8)], with: address(layout, 2))
+            let wrong = await client(preset, password: "guess").exchange(
+                [Array("%1POWR ?".utf8)], with: address(layout, 2))
             #expect(wrong.error?.code == .sessionRefused)
             #expect(wrong.error?.detail == "PJLink authentication failed (wrong password)")
             #expect(fleet.ledger.counters(1).received == 0)  // device 2 (0-based 1) ran nothing
@@ -87,7 +95,8 @@ import Testing
         try await withFamily("hp-pjl") { preset, layout, _ in
             let device = address(layout, 1)
             let first = try await DeviceConnection.open(
-                device, configuration: .init(format: preset.format, timeouts: .init(connect: .seconds(3), reply: .seconds(3))))
+                device,
+                configuration: .init(format: preset.format, timeouts: .init(connect: .seconds(3), reply: .seconds(3))))
             #expect(try await first.send(Array("@PJL INFO ID".utf8)).text.contains("HP LaserJet"))
             // While the first is open, a second connection is closed by the printer without an answer.
             let second = await client(preset).exchange([Array("@PJL INFO STATUS".utf8)], with: device)

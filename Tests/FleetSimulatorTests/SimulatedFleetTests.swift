@@ -32,7 +32,8 @@ func address(_ layout: FleetLayout, _ number: Int) -> DeviceAddress {
 }
 
 let fastClient = DeviceClient(
-    configuration: .init(timeouts: .init(connect: .seconds(2), reply: .seconds(2))))  // latency and drip stay well inside it under a loaded test run
+    // latency and drip stay well inside it under a loaded test run
+    configuration: .init(timeouts: .init(connect: .seconds(2), reply: .seconds(2))))
 
 func profile(_ rules: [FaultRule]) -> SimulatorProfile { SimulatorProfile(faults: rules) }
 

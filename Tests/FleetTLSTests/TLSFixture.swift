@@ -21,7 +21,9 @@ final class TLSFixture: Sendable {
         let stranger = try CertificateAuthority.create(commonName: "stranger CA")
         try write(fleet.certificatePEM, "ca.pem")
         try write(stranger.certificatePEM, "stranger-ca.pem")
-        try save(fleet.issue(commonName: "agent", dnsNames: ["device.test"], ipAddresses: ["127.0.0.1"], usage: .server), "agent")
+        try save(
+            fleet.issue(commonName: "agent", dnsNames: ["device.test"], ipAddresses: ["127.0.0.1"], usage: .server),
+            "agent")
         try save(fleet.issue(commonName: "dns-only", dnsNames: ["device.test"], usage: .server), "dns-only")
         try save(fleet.issue(commonName: "second", ipAddresses: ["127.0.0.1"], usage: .server), "second")
         try save(
@@ -51,7 +53,9 @@ final class TLSFixture: Sendable {
     }
 
     /// Server settings with `name`'s certificate; mutual TLS against the fleet CA unless `verification` says.
-    func server(_ name: String = "agent", verification: ServerTLSSettings.ClientVerification = .require)
+    func server(
+        _ name: String = "agent", verification: ServerTLSSettings.ClientVerification = .require
+    )
         -> ServerTLSSettings
     {
         ServerTLSSettings(

@@ -301,7 +301,11 @@ private func local(_ port: Int) -> DeviceAddress { DeviceAddress(host: "127.0.0.
         let client = DeviceClient(configuration: .init(timeouts: .init(connect: .seconds(5), reply: .seconds(5))))
         try await withAgent(configuration, router: router) { ports, agent in
             let exposed = await client.exchange(["RUN", "PING"].map(bytes), with: local(ports[0]))
-            #expect(exposed.replies.map(\.text) == ["ERR exec commands are not allowed on a plaintext listener (use TLS with client certificates)", "PONG"])
+            #expect(
+                exposed.replies.map(\.text) == [
+                    "ERR exec commands are not allowed on a plaintext listener (use TLS with client certificates)",
+                    "PONG",
+                ])
             #expect(agent.stats.snapshot.forbidden == 1)
             let loopback = await client.exchange([bytes("RUN")], with: local(ports[1]))
             #expect(loopback.replies.map(\.text) == ["ran"])

@@ -51,7 +51,8 @@ public final class ScriptedDevice: Sendable {
                 }
             }
             .bind(host: host, port: 0).get()
-        return ScriptedDevice(port: channel.localAddress!.port!, channel: channel, received: received)  // bound just above
+        // bound just above
+        return ScriptedDevice(port: channel.localAddress!.port!, channel: channel, received: received)
     }
 
     private init(port: Int, channel: any Channel, received: NIOLockedValueBox<[[UInt8]]>) {

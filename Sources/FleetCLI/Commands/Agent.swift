@@ -73,7 +73,8 @@ struct Agent: AsyncParsableCommand {
 
     @Option(
         name: .customLong("tls-listen"),
-        help: ArgumentHelp("Also listen with TLS at ADDR:PORT (repeatable); needs --tls-cert and --tls-key.", valueName: "addr:port"))
+        help: ArgumentHelp(
+            "Also listen with TLS at ADDR:PORT (repeatable); needs --tls-cert and --tls-key.", valueName: "addr:port"))
     var tlsListen: [String] = []
 
     @Option(help: ArgumentHelp("The agent's certificate (PEM, chain allowed).", valueName: "path"))
@@ -102,14 +103,17 @@ struct Agent: AsyncParsableCommand {
 
     @Option(
         name: .customLong("deny"),
-        help: ArgumentHelp("Keep out clients from this network (CIDR; repeatable; wins over --allow).", valueName: "cidr"))
+        help: ArgumentHelp(
+            "Keep out clients from this network (CIDR; repeatable; wins over --allow).", valueName: "cidr"))
     var denyNetworks: [String] = []
 
     @Flag(help: "Allow exec commands on plaintext listeners that are not loopback (anyone on the path could run them).")
     var allowPlaintextExec = false
 
     @Flag(
-        help: "Allow exec commands for TLS clients without a verified client certificate (anyone who can reach the port could run them).")
+        help:
+            "Allow exec commands for TLS clients without a verified client certificate (anyone who can reach the port could run them)."
+    )
     var allowAnonymousExec = false
 
     @Option(help: ArgumentHelp("Log line format: text (default), logfmt or json.", valueName: "format"))

@@ -21,7 +21,8 @@ struct InventoryCommand: ParsableCommand {
 
     @Option(
         name: [.short, .customLong("inventory")],
-        help: ArgumentHelp("Inventory source (repeatable): file, directory, script, host1,host2, or - for stdin.",
+        help: ArgumentHelp(
+            "Inventory source (repeatable): file, directory, script, host1,host2, or - for stdin.",
             valueName: "source"))
     var inventory: [String] = []
 

@@ -57,7 +57,9 @@ struct Presets: ParsableCommand {
         let widths = (0..<5).map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
         for row in [header] + rows {
             var line = ""
-            for column in 0..<5 { line += row[column].padding(toLength: widths[column] + 2, withPad: " ", startingAt: 0) }
+            for column in 0..<5 {
+                line += row[column].padding(toLength: widths[column] + 2, withPad: " ", startingAt: 0)
+            }
             Console.out(line + row[5])
         }
         if let file = catalog.userFile { Console.out("(user presets from \(file))") }

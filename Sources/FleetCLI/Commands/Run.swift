@@ -413,8 +413,12 @@ final class TLSSetups {
 
     /// The TLS for `host`: the run's flags, overridden by the host's `fleetcmd_tls*` variables; `nil` for none.
     func setup(for host: Inventory.Host) throws -> ClientTLS? {
-        guard host.values.keys.contains(where: { $0.hasPrefix("fleetcmd_tls") || $0.hasPrefix("fleetcmd_ca")
-            || $0 == "fleetcmd_servername" || $0 == "fleetcmd_pin" || $0 == "fleetcmd_cert" || $0 == "fleetcmd_key" })
+        guard
+            host.values.keys.contains(where: {
+                $0.hasPrefix("fleetcmd_tls") || $0.hasPrefix("fleetcmd_ca")
+                    || $0 == "fleetcmd_servername" || $0 == "fleetcmd_pin" || $0 == "fleetcmd_cert"
+                    || $0 == "fleetcmd_key"
+            })
         else {
             return try made(baseSettings, enabled: baseEnabled)
         }

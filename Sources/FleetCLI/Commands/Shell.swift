@@ -18,7 +18,8 @@ struct Shell: AsyncParsableCommand {
             (as send).
             """)
 
-    @Argument(help: ArgumentHelp("The device: host or host:port (default port: the preset's).", valueName: "host[:port]"))
+    @Argument(
+        help: ArgumentHelp("The device: host or host:port (default port: the preset's).", valueName: "host[:port]"))
     var device: String
 
     @OptionGroup var client: ClientOptions
@@ -65,7 +66,9 @@ struct Shell: AsyncParsableCommand {
                 await connection.close()
                 return
             case ":help":
-                Console.out(":hex HEX   send bytes (framing still applied)\n:raw       show the bytes on the wire (toggle)\n:quit      close and exit (Ctrl-D too)")
+                Console.out(
+                    ":hex HEX   send bytes (framing still applied)\n:raw       show the bytes on the wire (toggle)\n:quit      close and exit (Ctrl-D too)"
+                )
                 continue
             case ":raw":
                 let now = showWire.withLockedValue { value in

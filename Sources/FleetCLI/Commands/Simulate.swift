@@ -318,7 +318,8 @@ struct Simulate: AsyncParsableCommand {
         }
         if let inventoryOut {
             Self.write(
-                layout.inventory(format: Self.extension(of: inventoryOut), variables: inventoryVariables), to: inventoryOut)
+                layout.inventory(format: Self.extension(of: inventoryOut), variables: inventoryVariables),
+                to: inventoryOut)
         }
         if let readyFile { Self.write("ready\n", to: readyFile) }
         let plan = FaultPlan(rules: profile.faults, seed: seed, count: layout.count)

@@ -33,7 +33,8 @@ struct TLS: ParsableCommand {
 
         @Option(
             name: .customLong("agent"),
-            help: ArgumentHelp("Issue an agent (server) certificate for this name or address (repeatable).", valueName: "name"))
+            help: ArgumentHelp(
+                "Issue an agent (server) certificate for this name or address (repeatable).", valueName: "name"))
         var agents: [String] = []
 
         @Option(
@@ -46,7 +47,8 @@ struct TLS: ParsableCommand {
 
         @Option(
             name: .customLong("san"),
-            help: ArgumentHelp("Extra DNS name or IP address for every agent certificate (repeatable).", valueName: "name"))
+            help: ArgumentHelp(
+                "Extra DNS name or IP address for every agent certificate (repeatable).", valueName: "name"))
         var sans: [String] = []
 
         @Option(
@@ -126,7 +128,9 @@ struct TLS: ParsableCommand {
                         commonName: name, dnsNames: Self.unique(dnsNames), ipAddresses: Self.unique(addresses),
                         usage: .server, days: days)
                 }
-                try write(issued, base: "\(dir)/agents/\(name)", what: "agent \(name) (\(Self.unique(all).joined(separator: ", ")))")
+                try write(
+                    issued, base: "\(dir)/agents/\(name)",
+                    what: "agent \(name) (\(Self.unique(all).joined(separator: ", ")))")
             }
             for name in clients.isEmpty ? ["operator"] : clients {
                 let issued = try attempt { try authority.issue(commonName: name, usage: .client, days: days) }

@@ -25,7 +25,8 @@ struct ClientOptions: ParsableArguments {
     /// The configuration for devices of `preset`, without TLS and password (a run resolves those per group).
     func baseConfiguration(for preset: DevicePreset) throws -> DeviceClient.Configuration {
         var configuration = DeviceClient.Configuration(
-            format: try framing.format(for: preset), timeouts: timeouts.values, halfClose: halfClose ?? preset.halfClose,
+            format: try framing.format(for: preset), timeouts: timeouts.values,
+            halfClose: halfClose ?? preset.halfClose,
             maxReplyBytes: maxReply.value)
         configuration.session = preset.session
         return configuration

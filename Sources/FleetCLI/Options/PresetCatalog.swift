@@ -45,7 +45,9 @@ struct PresetCatalog {
     func preset(named name: String) throws -> DevicePreset {
         if let preset = presets.first(where: { $0.name == name }) { return preset }
         if let preset = DevicePreset.builtin(named: name) { return preset }
-        throw PresetFileError("unknown preset '\(name)' (see `fleetcmd presets`: \(presets.map(\.name).joined(separator: ", ")), fixed:N)")
+        throw PresetFileError(
+            "unknown preset '\(name)' (see `fleetcmd presets`: \(presets.map(\.name).joined(separator: ", ")), fixed:N)"
+        )
     }
 
     static func parse(_ yaml: String, path: String) throws -> [DevicePreset] {
@@ -99,10 +101,14 @@ struct PresetCatalog {
             preset.halfClose = value
         }
         if let limit = map["max_connections"] {
-            guard let value = limit.scalar.flatMap({ YAMLInteger.parse($0.string) }), value > 0 else { throw PresetFileError("max_connections must be positive") }
+            guard let value = limit.scalar.flatMap({ YAMLInteger.parse($0.string) }), value > 0 else {
+                throw PresetFileError("max_connections must be positive")
+            }
             preset.maxConnectionsPerDevice = value
         }
-        if let greeting = map["greeting"] { preset.session.greeting = try spec(greeting, what: "greeting", isRequest: false) }
+        if let greeting = map["greeting"] {
+            preset.session.greeting = try spec(greeting, what: "greeting", isRequest: false)
+        }
         if let handshake = map["handshake"] {
             guard case .mapping(let hs) = handshake, let send = hs["send"]?.string, let expect = hs["expect"]?.string
             else { throw PresetFileError("handshake needs send and expect (escapes or hex:..)") }
@@ -121,13 +127,17 @@ struct PresetCatalog {
             return .lengthPrefixed(width: width)
         }
         if let fixed = map["fixed"] {
-            guard let count = fixed.scalar.flatMap({ YAMLInteger.parse($0.string) }), count > 0 else { throw PresetFileError("\(what) fixed must be positive") }
+            guard let count = fixed.scalar.flatMap({ YAMLInteger.parse($0.string) }), count > 0 else {
+                throw PresetFileError("\(what) fixed must be positive")
+            }
             return .fixedLength(count)
         }
         if map["close"]?.bool == true { return .untilClose }
         let prefix = try map["prefix"]?.string.map { try bytes($0, what: "\(what) prefix") } ?? []
         let endKey = isRequest ? "suffix" : "end"
-        let end = try (map[endKey] ?? map["end"] ?? map["suffix"])?.string.map { try bytes($0, what: "\(what) \(endKey)") } ?? []
+        let end =
+            try (map[endKey] ?? map["end"] ?? map["suffix"])?.string.map { try bytes($0, what: "\(what) \(endKey)") }
+            ?? []
         let count = map["count"]?.scalar.flatMap({ YAMLInteger.parse($0.string) }) ?? 1
         guard count >= 1 else { throw PresetFileError("\(what) count must be 1 or more") }
         return .delimited(prefix: prefix, terminator: end, count: count)

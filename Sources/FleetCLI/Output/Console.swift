@@ -31,7 +31,8 @@ enum Console {
                     #if canImport(Darwin)
                         Darwin.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
                     #else
-                        Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)  // non-empty: offset < count
+                        // non-empty: offset < count
+                        Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
                     #endif
                 }
                 if written < 0 {

@@ -2,7 +2,6 @@ import FleetFraming
 import Foundation
 public import Logging
 
-
 /// fleetcmd's log lines on stderr: one line per event, every value quoted and escaped where it needs it, so that no
 /// logged value (a command a client sent, a peer's certificate name) can forge a field or a line.
 ///
@@ -89,7 +88,8 @@ public struct FleetLogHandler: LogHandler {
     /// A value as it stands in a line: bare when it is plain, else in double quotes with `"`, `\` and every control
     /// or non-ASCII-printable character escaped, so that a value never holds a space-separated `key=` or a newline.
     static func quoted(_ value: String) -> String {
-        let plain = !value.isEmpty
+        let plain =
+            !value.isEmpty
             && value.unicodeScalars.allSatisfy { scalar in
                 scalar.value > 0x20 && scalar.value < 0x7F && scalar != "\"" && scalar != "=" && scalar != "\\"
             }
