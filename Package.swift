@@ -44,7 +44,11 @@ let package = Package(
         ),
         .target(
             name: "FleetCodec",
-            dependencies: ["FleetFraming", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "FleetFraming", .product(name: "NIOCore", package: "swift-nio"),
+                // MD5 for the PJLink login, which both sides of a device session compute.
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: upcoming
         ),
         // TLS for both sides: contexts, verification with precise failure reasons, pins, identities, a small CA.
@@ -82,7 +86,6 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -189,9 +192,16 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .testTarget(
+            name: "FleetAgentConfigTests",
+            dependencies: [
+                "FleetAgent", "FleetAgentConfig", "FleetFraming", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
             name: "FleetAgentTests",
             dependencies: [
-                "FleetAgent", "FleetAgentConfig", "FleetClient", "FleetTLS", "FleetTestSupport",
+                "FleetAgent", "FleetClient", "FleetCodec", "FleetTLS", "FleetTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,4 @@
-import FleetTLS
+import FleetCodec
 import NIOCore
 
 /// What a device does on a new connection before it takes commands: greet, exchange a handshake, ask for a login.

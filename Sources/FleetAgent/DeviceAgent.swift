@@ -22,7 +22,7 @@ public import ServiceLifecycle
 /// Clients that half-close after sending (the seed article's) still get every reply.
 public struct DeviceAgent: Service {
     /// The version the `VERSION` builtin reports.
-    public static let version = "0.1.0"
+    public static let version = FleetVersion.current
 
     public let configuration: Configuration
     public let router: CommandRouter

@@ -1,4 +1,5 @@
 public import ArgumentParser
+import FleetFraming
 import FleetSimulator
 
 /// The `fleetcmd` command line: every subcommand hangs off this root.
@@ -7,7 +8,7 @@ public struct FleetCommand: AsyncParsableCommand {
         commandName: "fleetcmd",
         abstract: "Send commands to fleets of devices that speak short text or binary commands over raw TCP.",
         discussion: "Start with `fleetcmd demo`, which needs no hardware.",
-        version: "0.1.0",
+        version: FleetVersion.current,
         subcommands: [
             Send.self, Run.self, Runs.self, Probe.self, Listen.self, Agent.self, Simulate.self, Demo.self, TLS.self,
             Presets.self, Shell.self, InventoryCommand.self,

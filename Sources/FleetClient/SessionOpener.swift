@@ -1,6 +1,5 @@
 import FleetCodec
 import FleetFraming
-import FleetTLS
 import NIOCore
 
 /// What a device expects before its first command (a ``DevicePreset/Session``), as a value free of I/O: the

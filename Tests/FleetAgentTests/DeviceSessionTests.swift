@@ -1,7 +1,7 @@
 import FleetAgent
 import FleetClient
+import FleetCodec
 import FleetFraming
-import FleetTLS
 import Testing
 
 /// Device families whose connections start with a greeting, a handshake or a login: the client's side
