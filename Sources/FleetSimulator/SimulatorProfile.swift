@@ -76,7 +76,7 @@ public struct SimulatorProfile: Sendable {
                     if let flag = node.bool {
                         state = flag
                     } else {
-                        problems.append(.init(line: node.mark?.line ?? 0, message: "state must be true or false"))
+                        problems.append(.init(line: node.line, message: "state must be true or false"))
                     }
                 },
             ])
@@ -124,23 +124,23 @@ enum FaultReader {
         }
     }
 
-    static func rules(_ node: Node, problems: inout [AgentConfigFile.Problem]) -> [FaultRule] {
-        guard case .sequence(let items) = node else {
-            problems.append(.init(line: node.mark?.line ?? 0, message: "faults must be a list"))
+    static func rules(_ node: ConfigNode, problems: inout [AgentConfigFile.Problem]) -> [FaultRule] {
+        guard let items = node.items else {
+            problems.append(.init(line: node.line, message: "faults must be a list"))
             return []
         }
         return items.compactMap { rule($0, problems: &problems) }
     }
 
-    private static func rule(_ node: Node, problems: inout [AgentConfigFile.Problem]) -> FaultRule? {
-        func problem(_ node: Node, _ message: String) {
-            problems.append(.init(line: node.mark?.line ?? 0, message: message))
+    private static func rule(_ node: ConfigNode, problems: inout [AgentConfigFile.Problem]) -> FaultRule? {
+        func problem(_ node: ConfigNode, _ message: String) {
+            problems.append(.init(line: node.line, message: message))
         }
-        guard case .mapping(let mapping) = node else {
+        guard let mapping = node.entries else {
             problem(node, "a fault must be a mapping with kind: and rate: or devices:")
             return nil
         }
-        var values: [String: Node] = [:]
+        var values: [String: ConfigNode] = [:]
         for (key, value) in mapping { values[key.string ?? ""] = value }
         let before = problems.count
         func duration(_ key: String) -> Duration? {
@@ -207,7 +207,7 @@ enum FaultReader {
         }
         var devices: [ClosedRange<Int>] = []
         if let node = values["devices"] {
-            if case .sequence(let items) = node {
+            if let items = node.items {
                 for item in items {
                     if let range = deviceRange(item.string ?? "") {
                         devices.append(range)
