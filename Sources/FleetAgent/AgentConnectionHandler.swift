@@ -24,7 +24,6 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
     struct Context: Sendable {
         var responder: AgentResponder
         var registry: ConnectionRegistry
-        var policy: (any ConnectionPolicy)?
         var spec: FrameSpec
         /// Runs async work as a child of the agent's task group; `false` when the agent is stopping.
         var spawn: @Sendable (@escaping @Sendable () async -> Void) -> Bool
@@ -134,44 +133,35 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
             return
         }
         var buffer = context.channel.allocator.buffer(capacity: batch.frames.count * 16)
-        var answered = 0
         for (index, payload) in batch.frames.enumerated() {
-            shared.policy?.frameReceived(listener: listener)
-            guard
-                let reply = shared.responder.replyNow(to: payload, caller: caller)
-            else {
-                answerLater(Array(batch.frames[index...]), head: buffer, answered: answered, batch, context: context)
+            guard let reply = shared.responder.replyNow(to: payload, caller: caller) else {
+                answerLater(Array(batch.frames[index...]), head: buffer, batch, context: context)
                 return
             }
             buffer.writeReply(reply, spec: shared.spec)
-            answered += 1
         }
-        finish(batch, buffer: buffer, answered: answered, context: context)
+        write(batch, buffer: buffer, context: context, written: nil)
     }
 
-    /// Answers `frames` (the first already counted) in a job, then finishes the batch back on the event loop.
+    /// Answers `frames` in a job, then writes the batch's replies back on the event loop.
     private func answerLater(
-        _ frames: [ByteBuffer], head: ByteBuffer, answered: Int, _ batch: AgentInbound, context: ChannelHandlerContext
+        _ frames: [ByteBuffer], head: ByteBuffer, _ batch: AgentInbound, context: ChannelHandlerContext
     ) {
         isBusy = true
         let shared = self.shared
-        let (caller, listener) = (self.caller, self.listener)
+        let caller = self.caller
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         // The job lasts until its replies are written, so that the agent does not stop (and exit) before.
         let written = loop.makePromise(of: Void.self)
         let started = shared.spawn {
             var buffer = head
-            var count = answered
-            for (index, payload) in frames.enumerated() {
-                if index > 0 { shared.policy?.frameReceived(listener: listener) }
-                let reply = await shared.responder.reply(to: payload, caller: caller)
-                buffer.writeReply(reply, spec: shared.spec)
-                count += 1
+            for payload in frames {
+                buffer.writeReply(await shared.responder.reply(to: payload, caller: caller), spec: shared.spec)
             }
-            loop.execute { [buffer, count] in
+            loop.execute { [buffer] in
                 let (handler, context) = bound.value
-                handler.finish(batch, buffer: buffer, answered: count, context: context, written: written)
+                handler.write(batch, buffer: buffer, context: context, written: written)
             }
             try? await written.futureResult.get()
         }
@@ -182,27 +172,9 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Writes a batch's replies (after the policy's delay, if any); completes `written` once they are written.
-    private func finish(
-        _ batch: AgentInbound, buffer: ByteBuffer, answered: Int, context: ChannelHandlerContext,
-        written: EventLoopPromise<Void>? = nil
-    ) {
-        if let delay = shared.policy?.replyDelay(listener: listener), delay > .zero {
-            // A slow device: the replies leave later; the connection stays busy (reading paused) meanwhile.
-            isBusy = true
-            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            context.eventLoop.scheduleTask(in: TimeAmount(delay)) {
-                let (handler, context) = bound.value
-                handler.write(batch, buffer: buffer, answered: answered, context: context, written: written)
-            }
-            return
-        }
-        write(batch, buffer: buffer, answered: answered, context: context, written: written)
-    }
-
+    /// Writes a batch's replies (one write); completes `written` once they are written.
     private func write(
-        _ batch: AgentInbound, buffer: ByteBuffer, answered: Int, context: ChannelHandlerContext,
-        written: EventLoopPromise<Void>?
+        _ batch: AgentInbound, buffer: ByteBuffer, context: ChannelHandlerContext, written: EventLoopPromise<Void>?
     ) {
         defer {
             if let written {
@@ -215,12 +187,7 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         let stopping = shared.registry.isShuttingDown
         if batch.frameTooLarge, !stopping { buffer.writeReply(.error("frame too large"), spec: shared.spec) }
         if buffer.readableBytes > 0, context.channel.isActive {
-            let write = context.writeAndFlush(wrapOutboundOut(buffer))
-            lastWrite = write
-            if let policy = shared.policy, answered > 0 {
-                let listener = self.listener
-                write.whenSuccess { policy.repliesDelivered(listener: listener, count: answered) }
-            }
+            lastWrite = context.writeAndFlush(wrapOutboundOut(buffer))
         }
         let keepGoing = shared.registry.endCommand(id)
         if batch.frameTooLarge {

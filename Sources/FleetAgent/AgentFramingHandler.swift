@@ -1,16 +1,21 @@
 import FleetCodec
 import FleetFraming
-import NIOCore
+public import NIOCore
 
 /// What the framing stage hands to a connection's command loop: every frame completed by one read, at once.
 ///
 /// Batching per read (rather than per frame) means one hop to async code and one `write(2)` for the replies
 /// of a whole pipelined burst, and bounds the work any one connection does per turn.
-struct AgentInbound: Sendable {
+public struct AgentInbound: Sendable {
     /// Complete request frames (payloads only), in order.
-    var frames: [ByteBuffer]
+    public var frames: [ByteBuffer]
     /// A frame after these passed the size limit: answer these, then `ERR frame too large`, then close.
-    var frameTooLarge: Bool
+    public var frameTooLarge: Bool
+
+    public init(frames: [ByteBuffer], frameTooLarge: Bool) {
+        self.frames = frames
+        self.frameTooLarge = frameTooLarge
+    }
 }
 
 /// Turns request bytes into frames under hard limits, before anything is handed to async code.

@@ -34,7 +34,7 @@ public struct DeviceAgent: Service {
     private let group: any EventLoopGroup
     private let variables: [String: String]
     private let onRunning: @Sendable ([SocketAddress]) async -> Void
-    private let policy: (any ConnectionPolicy)?
+    private let hooks: AgentConnectionHooks
     private let listenerControl: ListenerControl?
     private let tlsHolder = TLSHolder()
 
@@ -45,7 +45,8 @@ public struct DeviceAgent: Service {
     ///   - stats: counters to update (pass one to share it). Default: a new one.
     ///   - variables: extra `{name}` values for static replies.
     ///   - eventLoopGroup: default: NIO's singleton.
-    ///   - policy: hooks that make the device misbehave on purpose (the simulator's faults). Default: none.
+    ///   - hooks: how connections are admitted and which handlers they get besides the agent's (the simulator's
+    ///     faults). Default: none.
     ///   - listenerControl: lets the caller close and reopen listeners while the agent runs. Default: none.
     ///   - onRunning: called once every listener is bound, with the bound addresses.
     public init(
@@ -55,11 +56,11 @@ public struct DeviceAgent: Service {
         stats: AgentStats = AgentStats(),
         variables: [String: String] = [:],
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        policy: (any ConnectionPolicy)? = nil,
+        hooks: AgentConnectionHooks = AgentConnectionHooks(),
         listenerControl: ListenerControl? = nil,
         onRunning: @escaping @Sendable ([SocketAddress]) async -> Void = { _ in }
     ) {
-        self.policy = policy
+        self.hooks = hooks
         self.listenerControl = listenerControl
         self.configuration = configuration
         self.router = router
@@ -80,21 +81,8 @@ public struct DeviceAgent: Service {
         self.init(configuration: configuration, router: router, logger: logger)
     }
 
-    private struct Accepted: Sendable {
-        var connection: NIOAsyncChannel<AgentInbound, ByteBuffer>
-        var peer: String
-        var listener: Int
-        var inputClosed: EventLoopPromise<Void>?
-        var id: Int
-    }
-
-    /// What the accept side hands to the agent's task group.
-    private enum Work: Sendable {
-        /// A connection served by async code (a policy's `deliver`).
-        case connection(Accepted)
-        /// Async work of an event-loop connection (an `exec` or async handler route).
-        case job(@Sendable () async -> Void)
-    }
+    /// Async work of an event-loop connection (an `exec` or async handler route), run in the agent's task group.
+    private typealias Job = @Sendable () async -> Void
 
     /// Reads the TLS certificate, key and client CA files again (the daemon does this on SIGHUP): new connections
     /// get the new certificate, open ones keep theirs. On failure the previous files stay in use.
@@ -124,7 +112,7 @@ public struct DeviceAgent: Service {
             execSlots: AsyncSemaphore(value: max(1, configuration.limits.maxConcurrentExecs)), logger: logger,
             variables: variables
         )
-        if let policy { configuredResponder.listenerVariables = { policy.variables(listener: $0) } }
+        configuredResponder.listenerVariables = hooks.variables
         if !configuration.allowPlaintextExec { configuredResponder.exposedPlaintextListeners = exposed }
         let tlsListeners = Set(configuration.listen.indices.filter { configuration.listen[$0].tls })
         if !configuration.allowAnonymousExec { configuredResponder.identityRequiredListeners = tlsListeners }
@@ -138,15 +126,15 @@ public struct DeviceAgent: Service {
         let listenersClosing = NIOLockedValueBox<[EventLoopFuture<Void>]>([])
         // Every listener feeds one stream of accepted connections: a listener costs one socket and no task,
         // so one agent can hold the thousands of listeners of a simulated fleet.
-        let (accepted, sink) = AsyncStream<Work>.makeStream()
+        let (jobs, sink) = AsyncStream<Job>.makeStream()
         let served = AgentConnectionHandler.Context(
-            responder: responder, registry: registry, policy: policy, spec: configuration.format.reply,
+            responder: responder, registry: registry, spec: configuration.format.reply,
             spawn: { job in
-                if case .terminated = sink.yield(.job(job)) { return false }
+                if case .terminated = sink.yield(job) { return false }
                 return true
             }, logLimiter: logLimiter)
         let opener: @Sendable (Int) async throws -> any Channel = { index in
-            try await bind(index, limiter: limiter, parked: parked, sink: sink, served: served, ids: ids)
+            try await bind(index, limiter: limiter, parked: parked, served: served, ids: ids)
         }
         let closedAtStart = control.closedAtStart
         let toOpen = configuration.listen.indices.filter { !closedAtStart.contains($0) }
@@ -198,15 +186,8 @@ public struct DeviceAgent: Service {
         await onRunning(bound)
 
         await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { connections in
-                for await work in accepted {
-                    switch work {
-                    case .connection(let item):
-                        connections.addTask { await serve(item, responder: responder, registry: registry) }
-                    case .job(let job):
-                        connections.addTask { await job() }
-                    }
-                }
+            await withDiscardingTaskGroup { group in
+                for await job in jobs { group.addTask { await job() } }
             }
         } onGracefulShutdown: {
             logger.info("agent stopping", metadata: ["busy": "\(registry.busyCount)"])
@@ -272,12 +253,12 @@ public struct DeviceAgent: Service {
     }
 
     private func bind(
-        _ index: Int, limiter: ConnectionLimiter, parked: ParkedChannels, sink: AsyncStream<Work>.Continuation,
+        _ index: Int, limiter: ConnectionLimiter, parked: ParkedChannels,
         served: AgentConnectionHandler.Context, ids: NIOLockedValueBox<Int>
     ) async throws -> any Channel {
         let configuration = self.configuration
         let stats = self.stats
-        let policy = self.policy
+        let hooks = self.hooks
         let logger = self.logger
         let logLimiter = self.logLimiter
         let address = configuration.listen[index]
@@ -303,13 +284,12 @@ public struct DeviceAgent: Service {
                     channel.close(promise: nil)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }
-                let admission = policy?.admit(listener: index) ?? .serve
+                let admission = hooks.admit(channel, index)
                 if admission == .close {
                     stats.connectionRefused()
                     channel.close(promise: nil)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }
-                if let policy { channel.closeFuture.whenComplete { _ in policy.connectionClosed(listener: index) } }
                 let source = channel.remoteAddress?.ipAddress ?? "?"
                 guard limiter.acquire(source) else {
                     stats.connectionRefused()
@@ -340,91 +320,16 @@ public struct DeviceAgent: Service {
                         value += 1
                         return value
                     }
-                    if !(policy?.usesDeliver(listener: index) ?? false) {
-                        // The cheap path: answered on the event loop, no task unless a route needs one.
-                        try sync.addHandler(
-                            AgentFramingHandler(
-                                spec: configuration.format.request, maxFrameBytes: configuration.limits.maxFrameBytes,
-                                frameTimeout: configuration.limits.frameTimeout, stats: stats))
-                        try sync.addHandler(AgentConnectionHandler(context: served, id: id, listener: index))
-                        return
-                    }
-                    var inputClosed: EventLoopPromise<Void>?
-                    if policy != nil {
-                        let promise = channel.eventLoop.makePromise(of: Void.self)
-                        try sync.addHandler(InputClosedHandler(promise: promise))
-                        inputClosed = promise
-                    }
                     try sync.addHandler(
                         AgentFramingHandler(
                             spec: configuration.format.request, maxFrameBytes: configuration.limits.maxFrameBytes,
-                            frameTimeout: configuration.limits.frameTimeout, stats: stats
-                        )
-                    )
-                    let connection = try NIOAsyncChannel<AgentInbound, ByteBuffer>(
-                        wrappingChannelSynchronously: channel,
-                        configuration: .init(isOutboundHalfClosureEnabled: false)
-                    )
-                    let peer = channel.remoteAddress.map(Self.describe) ?? "?"
-                    let item = Accepted(
-                        connection: connection, peer: peer, listener: index, inputClosed: inputClosed, id: id)
-                    if case .terminated = sink.yield(.connection(item)) { channel.close(promise: nil) }
+                            frameTimeout: configuration.limits.frameTimeout, stats: stats))
+                    try hooks.addHandlers(sync, index)
+                    try sync.addHandler(AgentConnectionHandler(context: served, id: id, listener: index))
                 }
             }
             .bind(to: socketAddress)
             .get()
-    }
-
-    /// Serves a connection whose replies a policy delivers (`ConnectionPolicy/deliver(_:on:)`), in a task.
-    private func serve(_ item: Accepted, responder: AgentResponder, registry: ConnectionRegistry) async {
-        let id = item.id
-        let connection = item.connection
-        let peer = item.peer
-        guard let policy, let inputClosed = item.inputClosed, registry.register(id, channel: connection.channel) else {
-            try? await connection.channel.close()
-            return
-        }
-        defer { registry.remove(id) }
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                let agentConnection = AgentConnection(
-                    listener: item.listener, id: id, format: configuration.format, channel: connection.channel,
-                    writer: outbound, inputClosedPromise: inputClosed)
-                for try await batch in inbound {
-                    guard registry.beginCommand(id) else { return }
-                    var replies: [AgentReply] = []
-                    replies.reserveCapacity(batch.frames.count)
-                    for payload in batch.frames {
-                        policy.frameReceived(listener: item.listener)
-                        replies.append(
-                            await responder.reply(
-                                to: payload, caller: .init(peer: peer, connectionID: id, listener: item.listener)))
-                        if registry.isShuttingDown { break }
-                    }
-                    if batch.frameTooLarge { replies.append(.error("frame too large")) }
-                    let keepOpen = try await policy.deliver(replies, on: agentConnection)
-                    guard registry.endCommand(id), keepOpen, !batch.frameTooLarge else {
-                        if keepOpen, batch.frameTooLarge { try await lingeringClose(connection.channel) }
-                        return
-                    }
-                    // Let other connections' tasks run between batches.
-                    await Task.yield()
-                }
-            }
-        } catch {
-            logger.debug(
-                "connection ended with an error", metadata: ["peer": "\(peer)", "error": "\(type(of: error))"])
-        }
-    }
-
-    /// Closes like nginx's lingering close: send FIN after the last reply, keep reading (and discarding, the
-    /// framing handler drops everything after an oversize frame) until the client closes or 2 s pass. Closing
-    /// at once with unread input would make the kernel send RST, which can destroy the error reply in flight.
-    private func lingeringClose(_ channel: any Channel) async throws {
-        try await channel.close(mode: .output)
-        let deadline = channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
-        try? await channel.closeFuture.get()
-        deadline.cancel()
     }
 
     static func describe(_ address: SocketAddress) -> String {

@@ -51,7 +51,10 @@ public final class DeviceLedger: Sendable {
 
     func closed(_ index: Int) { table.withLockedValue { $0.open[index] -= 1 } }
 
-    func received(_ index: Int) { table.withLockedValue { $0.counters[index].received += 1 } }
+    func received(_ index: Int, count: Int = 1) {
+        guard count > 0 else { return }
+        table.withLockedValue { $0.counters[index].received += count }
+    }
 
     func replied(_ index: Int, count: Int) {
         guard count > 0 else { return }

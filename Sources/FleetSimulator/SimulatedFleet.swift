@@ -1,4 +1,5 @@
 import FleetAgent
+import FleetFraming
 import Foundation
 public import Logging
 import NIOConcurrencyHelpers
@@ -112,7 +113,9 @@ public struct SimulatedFleet: Service {
 
         let agent = DeviceAgent(
             configuration: agentConfiguration, router: router(), logger: logger,
-            eventLoopGroup: group, policy: FaultPolicy(plan: plan, ledger: ledger, layout: layout, first: first),
+            eventLoopGroup: group,
+            hooks: FaultHooks.make(
+                plan: plan, ledger: ledger, layout: layout, first: first, reply: agentConfiguration.format.reply),
             listenerControl: control,
             onRunning: { [self] _ in await onReady(self) }
         )
