@@ -107,6 +107,15 @@ public struct SimulatedFleet: Service {
             let cycles = (elapsed / item.period).rounded(.down)
             return elapsed - item.period * cycles < item.up
         }
+        /// The first instant after `instant` at which `item` goes up or down.
+        func nextChange(
+            _ item: (index: Int, up: Duration, period: Duration, offset: Duration),
+            after instant: ContinuousClock.Instant
+        ) -> ContinuousClock.Instant {
+            let elapsed = (instant - startedAt) + item.offset
+            let into = elapsed - item.period * (elapsed / item.period).rounded(.down)
+            return instant + (into < item.up ? item.up - into : item.period - into)
+        }
         var closed = Set(listen.indices.filter { plan.fault(ofLocal: $0) == .refuse })
         for item in schedule where !isUp(item, at: startedAt) { closed.insert(item.index) }
         let control = ListenerControl(closedAtStart: closed)
@@ -123,12 +132,14 @@ public struct SimulatedFleet: Service {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await agent.run() }
             tasks.addTask {
-                // Opens and closes the flapping devices' ports; a tick is fine enough for second-scale cycles.
+                // Opens and closes the flapping devices' ports, each at its next change (a timer, not a poll).
                 while !Task.isCancelled {
-                    try await Task.sleep(for: .milliseconds(50))
                     let now = ContinuousClock.now
+                    let next = schedule.map { nextChange($0, after: now) }.min() ?? now + .seconds(1)
+                    try await Task.sleep(until: next, clock: .continuous)
+                    let reached = ContinuousClock.now
                     for item in schedule {
-                        let up = isUp(item, at: now)
+                        let up = isUp(item, at: reached)
                         if up, !control.isOpen(item.index) {
                             try? await control.open(item.index)
                         } else if !up, control.isOpen(item.index) {

@@ -213,6 +213,7 @@ struct Simulate: AsyncParsableCommand {
                     to: inventoryOut)
             }
             if let readyFile { Self.write("ready\n", to: readyFile) }
+            if worker { Console.out(WorkerReport.ready) }
             if !worker {
                 Console.out(
                     Self.readyLine(
@@ -221,7 +222,7 @@ struct Simulate: AsyncParsableCommand {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: fleet)]
         if let statsOut {
-            services.append(.init(service: StatsOnSignal(fleet: fleet, path: statsOut)))
+            services.append(.init(service: StatsOnSignal(fleet: fleet, path: statsOut, reports: worker)))
         }
         if let duration {
             services.append(
@@ -267,8 +268,8 @@ struct Simulate: AsyncParsableCommand {
 
     // MARK: - Several processes
 
-    /// Serves a big fleet from several worker processes (this executable with --shard), and merges their
-    /// readiness and counters.
+    /// Serves a big fleet from several worker processes (this executable with --shard, under a
+    /// ``SimulatorSupervisor``), and merges their counters.
     private func supervise(layout: FleetLayout, profile: SimulatorProfile) async throws {
         let began = ContinuousClock.now
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("fleetcmd-simulate-\(getpid())")
@@ -276,83 +277,54 @@ struct Simulate: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let count = (layout.count + devicesPerProcess - 1) / devicesPerProcess
         let perProcess = (layout.count + count - 1) / count
-        var workers: [Worker] = []
-        let (events, eventSink) = AsyncStream.makeStream(of: SupervisorEvent.self)
+        let shards = (0..<count).map { index in
+            (index * perProcess + 1)...min(layout.count, (index + 1) * perProcess)
+        }
+        let statsFiles = shards.indices.map { scratch.appendingPathComponent("stats.\($0).json").path }
+        let supervisor = SimulatorSupervisor(
+            executable: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                ?? "/proc/self/exe",
+            arguments: zip(shards, statsFiles).map { workerArguments(shard: $0, stats: $1) })
+        let (events, sink) = AsyncStream.makeStream(of: SimulatorSupervisor.Event.self)
         let signals = await UnixSignalsSequence(trapping: .sigusr1, .sigterm, .sigint)
-        let signalTask = Task {
-            for await signal in signals { eventSink.yield(signal == .sigusr1 ? .statsRequested : .stop) }
-        }
-        defer { signalTask.cancel() }
-        for index in 0..<count {
-            let range = (index * perProcess + 1)...min(layout.count, (index + 1) * perProcess)
-            let ready = scratch.appendingPathComponent("ready.\(index)").path
-            let stats = scratch.appendingPathComponent("stats.\(index).json").path
-            let process = Process()
-            process.executableURL = URL(
-                fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-                    ?? "/proc/self/exe")
-            process.arguments = workerArguments(shard: range, ready: ready, stats: stats)
-            process.terminationHandler = { _ in eventSink.yield(.workerExited(index)) }
-            do {
-                try process.run()
-            } catch {
-                Console.error("cannot start a simulator process: \(error)")
-                for worker in workers { worker.process.terminate() }
-                throw ExitCode(ExitStatus.failure)
-            }
-            workers.append(Worker(process: process, ready: ready, stats: stats))
-        }
-        func stopAll() async {
-            for worker in workers where worker.process.isRunning { kill(worker.process.processIdentifier, SIGTERM) }
-            for worker in workers { await worker.waitForExit() }
-        }
-        // Wait until every worker is ready (or one fails).
-        while !workers.allSatisfy({ FileManager.default.fileExists(atPath: $0.ready) }) {
-            if let failed = workers.first(where: { !$0.process.isRunning }) {
-                Console.error(
-                    "a simulator process stopped while starting (exit status \(failed.process.terminationStatus))")
-                await stopAll()
-                throw ExitCode(ExitStatus.failure)
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        if let inventoryOut {
-            Self.write(
-                layout.inventory(format: Self.extension(of: inventoryOut), variables: inventoryVariables),
-                to: inventoryOut)
-        }
-        if let readyFile { Self.write("ready\n", to: readyFile) }
         let plan = FaultPlan(rules: profile.faults, seed: seed, count: layout.count)
-        Console.out(
-            Self.readyLine(layout: layout, plan: plan, seed: seed, processes: count, took: ContinuousClock.now - began))
-
-        if let duration {
-            Task {
-                try await Task.sleep(for: duration.value)
-                eventSink.yield(.stop)
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                for await signal in signals { sink.yield(signal == .sigusr1 ? .statsRequested : .stop) }
             }
-        }
-        var failed = false
-        loop: for await event in events {
-            switch event {
-            case .statsRequested:
-                await collectStats(workers, refresh: true)
-            case .stop:
-                break loop
-            case .workerExited(let index):
-                Console.error(
-                    "simulator process \(index + 1) of \(count) stopped (exit status \(workers[index].process.terminationStatus))"
-                )
-                failed = true
-                break loop
+            if let duration {
+                group.addTask {
+                    try await Task.sleep(for: duration.value)  // ok-sleep: the run's length, not a poll
+                    sink.yield(.stop)
+                }
             }
+            do {
+                try await supervisor.run(
+                    events: events, sink: sink,
+                    onReady: {
+                        if let inventoryOut {
+                            Self.write(
+                                layout.inventory(
+                                    format: Self.extension(of: inventoryOut), variables: inventoryVariables),
+                                to: inventoryOut)
+                        }
+                        if let readyFile { Self.write("ready\n", to: readyFile) }
+                        Console.out(
+                            Self.readyLine(
+                                layout: layout, plan: plan, seed: seed, processes: count,
+                                took: ContinuousClock.now - began))
+                    },
+                    onStats: { mergeStats(statsFiles) })
+            } catch {
+                Console.error("\(error)")
+                group.cancelAll()
+                throw ExitCode(ExitStatus.failure)
+            }
+            group.cancelAll()
         }
-        await stopAll()
-        await collectStats(workers, refresh: false)
-        if failed { throw ExitCode(ExitStatus.failure) }
     }
 
-    private func workerArguments(shard: ClosedRange<Int>, ready: String, stats: String) -> [String] {
+    private func workerArguments(shard: ClosedRange<Int>, stats: String) -> [String] {
         var arguments = ["simulate", "--devices", String(devices), "--seed", String(seed), "--log-level", logLevel]
         if let basePort {
             arguments += ["--base-port", String(basePort)]
@@ -369,52 +341,25 @@ struct Simulate: AsyncParsableCommand {
         arguments += [
             "--devices-per-process", String(shard.count), "--shard", "\(shard.lowerBound)-\(shard.upperBound)",
         ]
-        arguments += ["--ready-file", ready, "--stats-out", stats]
+        arguments += ["--stats-out", stats]
         return arguments
     }
 
-    /// Merges the workers' stats files into --stats-out; with `refresh`, first asks each for a fresh one.
-    private func collectStats(_ workers: [Worker], refresh: Bool) async {
+    /// Merges the workers' stats files into --stats-out.
+    private func mergeStats(_ files: [String]) {
         guard let statsOut else { return }
-        if refresh {
-            for worker in workers {
-                try? FileManager.default.removeItem(atPath: worker.stats)
-                kill(worker.process.processIdentifier, SIGUSR1)
-            }
-            let deadline = ContinuousClock.now + .seconds(10)
-            while ContinuousClock.now < deadline,
-                !workers.allSatisfy({ FileManager.default.fileExists(atPath: $0.stats) })
-            {
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-        }
         let decoder = JSONDecoder()
         var parts: [FleetStats] = []
-        for worker in workers {
-            guard let data = FileManager.default.contents(atPath: worker.stats),
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file),
                 let part = try? decoder.decode(FleetStats.self, from: data)
             else {
-                Console.error("a simulator process wrote no counters (\(worker.stats))")
+                Console.error("a simulator process wrote no counters (\(file))")
                 continue
             }
             parts.append(part)
         }
         Self.write(FleetStats.merged(parts).json(), to: statsOut)
-    }
-
-    private enum SupervisorEvent: Sendable {
-        case statsRequested, stop
-        case workerExited(Int)
-    }
-
-    private struct Worker: @unchecked Sendable {  // Process is thread-safe for what is used here
-        let process: Process
-        let ready: String
-        let stats: String
-
-        func waitForExit() async {
-            while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
-        }
     }
 }
 
@@ -422,11 +367,14 @@ struct Simulate: AsyncParsableCommand {
 struct StatsOnSignal: Service {
     let fleet: SimulatedFleet
     let path: String
+    /// A supervised worker says so on stdout (``WorkerReport/stats``) once the file is written.
+    var reports = false
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sigusr1)
         for await _ in signals.cancelOnGracefulShutdown() {
             Simulate.write(fleet.stats().json(), to: path)
+            if reports { Console.out(WorkerReport.stats) }
         }
     }
 }
