@@ -90,10 +90,11 @@ public final class ClientTLS: Sendable {
         let handler = try NIOSSLClientHandler(
             context: context, serverHostname: isAddress ? nil : expected,
             customVerificationCallback: { certificates, promise in
-                Task {
+                // The chain check is async (swift-certificates' verifier): the promise completes from its task.
+                promise.completeWithTask {
                     let failure = await verify(certificates, expected, Date())
                     reason.withLockedValue { $0 = failure }
-                    promise.succeed(failure == nil ? .certificateVerified : .failed)
+                    return failure == nil ? .certificateVerified : .failed
                 }
             })
         try pipeline.addHandler(handler)
