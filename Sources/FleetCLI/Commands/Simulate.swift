@@ -362,28 +362,3 @@ struct Simulate: AsyncParsableCommand {
         Self.write(FleetStats.merged(parts).json(), to: statsOut)
     }
 }
-
-/// Writes the fleet's counters to a file on every SIGUSR1.
-struct StatsOnSignal: Service {
-    let fleet: SimulatedFleet
-    let path: String
-    /// A supervised worker says so on stdout (``WorkerReport/stats``) once the file is written.
-    var reports = false
-
-    func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sigusr1)
-        for await _ in signals.cancelOnGracefulShutdown() {
-            Simulate.write(fleet.stats().json(), to: path)
-            if reports { Console.out(WorkerReport.stats) }
-        }
-    }
-}
-
-/// Returns after `duration` (or at shutdown), to stop a bounded run.
-struct StopAfter: Service {
-    let duration: Duration
-
-    func run() async throws {
-        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
-    }
-}
