@@ -203,6 +203,7 @@ let package = Package(
             dependencies: [
                 "FleetAgent", "FleetClient", "FleetCodec", "FleetTLS", "FleetTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
