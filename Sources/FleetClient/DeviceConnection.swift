@@ -100,8 +100,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var pending: EventLoopPromise<Reply>?
     private let wire: (@Sendable (DeviceConnection.Direction, [UInt8]) -> Void)?
     private var context: ChannelHandlerContext?
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: DeviceConversation.Instant?
+    private var timer = ConversationTimer()
 
     init(
         configuration: DeviceClient.Configuration, device: String, opened: EventLoopPromise<Void>,
@@ -130,7 +129,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         perform(conversation.peerClosed(now: .now), context: context)
-        timer?.cancel()
+        timer.cancel()
         context.fireChannelInactive()
     }
 
@@ -190,17 +189,8 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// One timer, for the conversation's earliest deadline.
     private func rearm(context: ChannelHandlerContext) {
-        let next = conversation.nextDeadline
-        guard next != timerDeadline else { return }
-        timer?.cancel()
-        timerDeadline = next
-        guard let next else {
-            timer = nil
-            return
-        }
-        let delay = ContinuousClock.now.duration(to: next)
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(max(delay, .zero))) { [self] in
-            timerDeadline = nil
+        timer.rearm(for: conversation.nextDeadline, on: context.eventLoop) { [self] in
+            timer.fired()
             perform(conversation.deadlinePassed(now: .now), context: context)
         }
     }

@@ -10,8 +10,7 @@ final class ExchangeHandler: ChannelInboundHandler {
 
     private var conversation: DeviceConversation
     private let promise: EventLoopPromise<Exchange>
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: DeviceConversation.Instant?
+    private var timer = ConversationTimer()
     /// Timers start once connected: NIO's bootstrap bounds the connection attempt itself.
     private var isActive = false
 
@@ -64,8 +63,7 @@ final class ExchangeHandler: ChannelInboundHandler {
         }
         if output.halfClose { context.close(mode: .output, promise: nil) }
         if let exchange = output.finished {
-            timer?.cancel()
-            timer = nil
+            timer.cancel()
             context.close(promise: nil)
             promise.succeed(exchange)
             return
@@ -75,17 +73,8 @@ final class ExchangeHandler: ChannelInboundHandler {
 
     /// One timer, for the conversation's earliest deadline.
     private func rearm(context: ChannelHandlerContext) {
-        let next = conversation.nextDeadline
-        guard next != timerDeadline else { return }
-        timer?.cancel()
-        timerDeadline = next
-        guard let next else {
-            timer = nil
-            return
-        }
-        let delay = ContinuousClock.now.duration(to: next)
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(max(delay, .zero))) { [self] in
-            timerDeadline = nil
+        timer.rearm(for: conversation.nextDeadline, on: context.eventLoop) { [self] in
+            timer.fired()
             perform(conversation.deadlinePassed(now: .now), context: context)
         }
     }

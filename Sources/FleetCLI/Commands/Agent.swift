@@ -254,7 +254,9 @@ struct Agent: AsyncParsableCommand {
         }
         services.insert(agent, at: 0)
         // SIGHUP never stops the agent (its default action would): it reloads what can be reloaded.
-        services.append(TLSReloader(agent: agent, logger: logger))
+        // Trapped before any listener opens: a SIGHUP right after the "listening" line must not stop the agent.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        services.append(TLSReloader(agent: agent, logger: logger, signals: hangups))
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
@@ -288,9 +290,10 @@ struct Agent: AsyncParsableCommand {
 struct TLSReloader: Service {
     let agent: DeviceAgent
     let logger: Logger
+    /// SIGHUP, trapped by the caller before the agent starts.
+    let signals: UnixSignalsSequence
 
     func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
             do {
                 if let summary = try agent.reloadTLS() {

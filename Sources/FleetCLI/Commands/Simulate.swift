@@ -222,7 +222,9 @@ struct Simulate: AsyncParsableCommand {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: fleet)]
         if let statsOut {
-            services.append(.init(service: StatsOnSignal(fleet: fleet, path: statsOut, reports: worker)))
+            let signals = await UnixSignalsSequence(trapping: .sigusr1)
+            services.append(
+                .init(service: StatsOnSignal(fleet: fleet, path: statsOut, reports: worker, signals: signals)))
         }
         if let duration {
             services.append(

@@ -8,9 +8,10 @@ struct StatsOnSignal: Service {
     let path: String
     /// A supervised worker says so on stdout (``WorkerReport/stats``) once the file is written.
     var reports = false
+    /// SIGUSR1, trapped by the caller before the fleet starts (so a signal right after "ready" is never fatal).
+    let signals: UnixSignalsSequence
 
     func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sigusr1)
         for await _ in signals.cancelOnGracefulShutdown() {
             Simulate.write(fleet.stats().json(), to: path)
             if reports { Console.out(WorkerReport.stats) }
