@@ -231,23 +231,32 @@ struct Run: AsyncParsableCommand {
         if format == .jsonl { for result in carried { Console.out(RunReport.json(result)) } }
         let live = Progress(total: toRun.count, live: progress ?? Console.stderrIsTerminal)
         let began = ContinuousClock.now
-        let runTask = Task {
-            await runner.run(toRun, journal: journal) { result, progress in
-                if format == .jsonl { Console.out(RunReport.json(result)) }
-                live.update(progress.done, ok: progress.ok, inFlight: progress.inFlight)
-            }
-        }
         // SIGINT/SIGTERM: start nothing new, let conversations in flight finish, report the rest as skipped.
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
-        let watcher = Task {
-            for await _ in signals {
-                Console.error("interrupted: finishing conversations in flight; resume with --resume")
-                runTask.cancel()
-                return
+        let targetsToRun = toRun
+        let ran = await withTaskGroup(of: [DeviceResult]?.self) { group in
+            group.addTask {
+                await runner.run(targetsToRun, journal: journal) { result, progress in
+                    if format == .jsonl { Console.out(RunReport.json(result)) }
+                    live.update(progress.done, ok: progress.ok, inFlight: progress.inFlight)
+                }
             }
+            group.addTask {
+                for await _ in signals {
+                    Console.error("interrupted: finishing conversations in flight; resume with --resume")
+                    return nil
+                }
+                return nil
+            }
+            var ran: [DeviceResult] = []
+            // The first to end (the run, or a signal) cancels the other: a cancelled run starts nothing new and
+            // returns what it did; a cancelled watcher stops listening.
+            while let next = await group.next() {
+                if let results = next { ran = results }
+                group.cancelAll()
+            }
+            return ran
         }
-        let ran = await runTask.value
-        watcher.cancel()
         live.finish()
         journal?.sync()
         let elapsed = ContinuousClock.now - began
