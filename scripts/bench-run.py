@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Runner benchmark: `fleetcmd run` vs an asyncio fan-out (Benchmarks/baseline_fanout.py), same run, same fleet.
+"""Runner benchmark: `fleetcmd run` (default settings: journal on) vs the minimal C epoll client
+(Benchmarks/ceiling/lean_fanout.c) and an asyncio fan-out (Benchmarks/baseline_fanout.py), same run, same fleet.
 
 Starts `fleetcmd simulate` (a separate process) with N devices (one 127/8 address each), then runs PING across
 the whole fleet with each client: devices/s, peak RSS and CPU seconds (from wait4). Two fleets: instant replies,
-and every device taking 5 ms to answer. Prints a Markdown table with ratios against the baseline, and a
+and every device taking 5 ms to answer. Prints a Markdown table with ratios against C and against asyncio, and a
 devices-vs-seconds plot (docs/runner-bench.svg) when asked. Run by hand:
 
     scripts/bench-run.py [--sizes 1000,10000,50000] [--plot docs/runner-bench.svg]
@@ -45,6 +46,8 @@ def main():
     options = parser.parse_args()
     raise_nofile()
     fleetcmd = build_fleetcmd()
+    c_client = os.path.join(tempfile.gettempdir(), "fleetcmd-lean-fanout")
+    subprocess.run(["gcc", "-O2", "-o", c_client, os.path.join(ROOT, "Benchmarks/ceiling/lean_fanout.c")], check=True)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for latency in ("0", "5ms"):
@@ -62,15 +65,18 @@ def main():
                     base = timed([sys.executable, os.path.join(ROOT, "Benchmarks/baseline_fanout.py"), inventory, "PING", "1000"], stdout=None)
                     base_result = json.loads(base[3])
                     assert base_result["failed"] == 0, base_result
+                    c = timed([c_client, "127.80.0.0", str(size), str(PORT), "1000"], stdout=None)
+                    assert c[3].startswith(f"{size} ok of {size}"), c[3]
                 finally:
                     stop(sim)
-                rows.append((latency, size, ours, base))
+                rows.append((latency, size, ours, base, c))
                 time.sleep(1)
-    print("| replies | devices | fleetcmd run: devices/s | peak RSS | CPU s | asyncio: devices/s | peak RSS | CPU s | speed ratio |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for latency, size, ours, base in rows:
-        print(f"| {'instant' if latency == '0' else latency} | {size:,} | {size / ours[0]:,.0f} | {ours[1]:.0f} MB | {ours[2]:.1f} | "
-              f"{size / base[0]:,.0f} | {base[1]:.0f} MB | {base[2]:.1f} | **{base[0] / ours[0]:.1f}×** |")
+    print("| replies | devices | fleetcmd run: devices/s | peak RSS | CPU s | C epoll: devices/s | CPU s | vs C | asyncio: devices/s | CPU s | vs asyncio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for latency, size, ours, base, c in rows:
+        print(f"| {'instant' if latency == '0' else latency} | {size:,} | {size / ours[0]:,.0f} | {ours[1]:.0f} MB | {ours[2]:.2f} | "
+              f"{size / c[0]:,.0f} | {c[2]:.2f} | **{c[0] / ours[0]:.2f}×** | "
+              f"{size / base[0]:,.0f} | {base[2]:.2f} | **{base[0] / ours[0]:.1f}×** |")
     if options.plot:
         plot(rows, options.plot)
 
@@ -81,7 +87,7 @@ def plot(rows, path):
     max_devices = max(r[1] for r in rows)
     max_seconds = max(max(r[2][0], r[3][0]) for r in rows)
     series = {}
-    for latency, size, ours, base in rows:
+    for latency, size, ours, base, _ in rows:
         series.setdefault(f"fleetcmd run ({'instant' if latency == '0' else latency})", []).append((size, ours[0]))
         series.setdefault(f"asyncio ({'instant' if latency == '0' else latency})", []).append((size, base[0]))
     colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
