@@ -85,7 +85,11 @@ def main():
     raise_nofile()
     fleetcmd, bench = build_fleetcmd(), build_fleetbench()
     results = {}
-    for name, starter in (("fleetcmd agent", lambda: start_fleetcmd(fleetcmd)), ("asyncio baseline", start_baseline)):
+    runs = [("fleetcmd agent", lambda: start_fleetcmd(fleetcmd)), ("asyncio baseline", start_baseline)]
+    if "--before" in sys.argv:  # --before PATH: an earlier commit's fleetcmd, measured in the same run
+        before = sys.argv[sys.argv.index("--before") + 1]
+        runs.insert(1, ("fleetcmd agent (--before)", lambda: start_fleetcmd(before)))
+    for name, starter in runs:
         proc, port = starter()
         try:
             results[name] = {

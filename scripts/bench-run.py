@@ -43,6 +43,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,50000")
     parser.add_argument("--plot")
+    parser.add_argument("--before", help="another fleetcmd binary (an earlier commit's) to run against the same fleets")
     options = parser.parse_args()
     raise_nofile()
     fleetcmd = build_fleetcmd()
@@ -67,16 +68,27 @@ def main():
                     assert base_result["failed"] == 0, base_result
                     c = timed([c_client, "127.80.0.0", str(size), str(PORT), "1000"], stdout=None)
                     assert c[3].startswith(f"{size} ok of {size}"), c[3]
+                    before = None
+                    if options.before:
+                        before = timed([options.before, "run", "-i", inventory, "--forks", "1000", "--retries", "0",
+                                        "--journal", os.path.join(scratch, f"b-{latency}-{size}-{time.time()}.jsonl"), "PING"])
                 finally:
                     stop(sim)
-                rows.append((latency, size, ours, base, c))
+                rows.append((latency, size, ours, base, c, before))
                 time.sleep(1)
     print("| replies | devices | fleetcmd run: devices/s | peak RSS | CPU s | C epoll: devices/s | CPU s | vs C | asyncio: devices/s | CPU s | vs asyncio |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for latency, size, ours, base, c in rows:
+    for latency, size, ours, base, c, _ in rows:
         print(f"| {'instant' if latency == '0' else latency} | {size:,} | {size / ours[0]:,.0f} | {ours[1]:.0f} MB | {ours[2]:.2f} | "
               f"{size / c[0]:,.0f} | {c[2]:.2f} | **{c[0] / ours[0]:.2f}×** | "
               f"{size / base[0]:,.0f} | {base[2]:.2f} | **{base[0] / ours[0]:.1f}×** |")
+    if options.before:
+        print()
+        print("| replies | devices | this build: devices/s | CPU s | --before: devices/s | CPU s | speed vs before | CPU vs before |")
+        print("|---|---|---|---|---|---|---|---|")
+        for latency, size, ours, _, _, before in rows:
+            print(f"| {'instant' if latency == '0' else latency} | {size:,} | {size / ours[0]:,.0f} | {ours[2]:.2f} | "
+                  f"{size / before[0]:,.0f} | {before[2]:.2f} | **{before[0] / ours[0]:.2f}×** | {ours[2] / before[2]:.2f}× |")
     if options.plot:
         plot(rows, options.plot)
 
@@ -87,7 +99,7 @@ def plot(rows, path):
     max_devices = max(r[1] for r in rows)
     max_seconds = max(max(r[2][0], r[3][0]) for r in rows)
     series = {}
-    for latency, size, ours, base, _ in rows:
+    for latency, size, ours, base, _, _ in rows:
         series.setdefault(f"fleetcmd run ({'instant' if latency == '0' else latency})", []).append((size, ours[0]))
         series.setdefault(f"asyncio ({'instant' if latency == '0' else latency})", []).append((size, base[0]))
     colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]

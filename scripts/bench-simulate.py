@@ -93,9 +93,14 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         for devices in (10_000, 50_000):
             results = {}
-            for index, kind in enumerate(("fleetcmd simulate", "asyncio baseline")):
+            kinds = ["fleetcmd simulate", "asyncio baseline"]
+            before = sys.argv[sys.argv.index("--before") + 1] if "--before" in sys.argv else None
+            if before:  # --before PATH: an earlier commit's fleetcmd, measured in the same run
+                kinds.insert(1, "fleetcmd simulate (--before)")
+            for index, kind in enumerate(kinds):
                 ready = os.path.join(scratch, f"ready-{devices}-{index}")
-                proc, took, base = start(kind, fleetcmd, devices, 70 + index, ready)
+                binary = before if kind.endswith("(--before)") else fleetcmd
+                proc, took, base = start(kind.removesuffix(" (--before)"), binary, devices, 70 + index, ready)
                 try:
                     time.sleep(1)
                     rss = tree_rss_kb(proc.pid)

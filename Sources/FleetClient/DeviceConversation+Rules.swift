@@ -64,7 +64,7 @@ extension DeviceConversation {
                 return
             }
             for index in range { writtenAt[index] = now }
-            output.write += bytes
+            if output.write.isEmpty { output.write = bytes } else { output.write += bytes }
             output.halfClose = halfClose
             replyDeadline = now + configuration.timeouts.reply
         case .awaitNextReply:

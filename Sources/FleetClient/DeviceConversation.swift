@@ -113,7 +113,13 @@ public struct DeviceConversation {
 
     /// The earliest deadline still armed: call ``deadlinePassed(now:)`` once it is reached.
     public var nextDeadline: Instant? {
-        [connectDeadline, replyDeadline, idleDeadline, isClosed ? nil : totalDeadline].lazy.compactMap { $0 }.min()
+        // Asked after every event on every connection: no array.
+        func earlier(_ a: Instant?, _ b: Instant?) -> Instant? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return min(a, b)
+        }
+        return earlier(earlier(connectDeadline, replyDeadline), earlier(idleDeadline, isClosed ? nil : totalDeadline))
     }
 
     /// Whether nothing more can happen on this conversation (finished, or an interactive connection closed).
