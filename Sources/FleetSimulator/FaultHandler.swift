@@ -159,14 +159,13 @@ final class FaultHandler: ChannelDuplexHandler {
 
     // MARK: - Writing
 
-    /// Writes `buffer` now; the replies count as sent once it is written.
+    /// Writes `buffer` now. The replies count as sent when they are handed to the socket, before the client can
+    /// have read them, so that a counter read after a reply arrived always includes it.
     private func send(
         context: ChannelHandlerContext, _ buffer: ByteBuffer, count: Int, promise: EventLoopPromise<Void>?
     ) {
-        let (ledger, device) = (self.ledger, self.device)
-        let written = context.writeAndFlush(wrapOutboundOut(buffer))
-        written.whenSuccess { ledger.replied(device, count: count) }
-        written.cascade(to: promise)
+        ledger.replied(device, count: count)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
     }
 
     /// Writes `pieces` after `delay` (and after the write before), `gap` apart; reading waits meanwhile.
@@ -179,19 +178,15 @@ final class FaultHandler: ChannelDuplexHandler {
         let start: EventLoopFuture<Void> = previous ?? context.eventLoop.makeSucceededVoidFuture()
         previous = done.futureResult
         start.assumeIsolated().whenComplete { [self] _ in
-            writePieces(context: context, pieces[...], after: delay, gap: gap, done: done)
+            writePieces(context: context, pieces[...], after: delay, gap: gap, count: count, done: done)
         }
-        let (ledger, device) = (self.ledger, self.device)
-        done.futureResult.assumeIsolated().whenComplete { [self] result in
-            if case .success = result { ledger.replied(device, count: count) }
-            release(context: context)
-        }
+        done.futureResult.assumeIsolated().whenComplete { [self] _ in release(context: context) }
         done.futureResult.cascade(to: promise)
     }
 
     private func writePieces(
         context: ChannelHandlerContext, _ pieces: ArraySlice<ByteBuffer>, after delay: Duration, gap: Duration,
-        done: EventLoopPromise<Void>
+        count: Int, done: EventLoopPromise<Void>
     ) {
         guard let piece = pieces.first else {
             done.succeed()
@@ -202,11 +197,12 @@ final class FaultHandler: ChannelDuplexHandler {
                 done.fail(ChannelError.ioOnClosedChannel)
                 return
             }
-            let written = context.writeAndFlush(wrapOutboundOut(piece))
             if pieces.count == 1 {
-                written.cascade(to: done)
+                ledger.replied(device, count: count)  // the last piece completes the replies
+                context.writeAndFlush(wrapOutboundOut(piece), promise: done)
             } else {
-                writePieces(context: context, pieces.dropFirst(), after: gap, gap: gap, done: done)
+                context.writeAndFlush(wrapOutboundOut(piece), promise: nil)
+                writePieces(context: context, pieces.dropFirst(), after: gap, gap: gap, count: count, done: done)
             }
         }
     }

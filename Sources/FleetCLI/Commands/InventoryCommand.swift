@@ -19,12 +19,7 @@ struct InventoryCommand: ParsableCommand {
             """
     )
 
-    @Option(
-        name: [.short, .customLong("inventory")],
-        help: ArgumentHelp(
-            "Inventory source (repeatable): file, directory, script, host1,host2, or - for stdin.",
-            valueName: "source"))
-    var inventory: [String] = []
+    @OptionGroup var selection: InventoryOptions
 
     @Flag(help: "Print every group and host, with resolved host variables, as JSON.")
     var list = false
@@ -34,9 +29,6 @@ struct InventoryCommand: ParsableCommand {
 
     @Flag(help: "Print the group tree.")
     var graph = false
-
-    @Option(help: ArgumentHelp("Ansible host pattern limiting --list.", valueName: "pattern"))
-    var limit: String?
 
     @Argument(help: ArgumentHelp("Group to start --graph at.", valueName: "group"))
     var group: String?
@@ -48,14 +40,14 @@ struct InventoryCommand: ParsableCommand {
     }
 
     func run() throws {
-        let parsed = try InventorySelection.load(inventory)
+        let parsed = try InventorySelection.load(selection.inventory)
         do {
             if list {
-                if let limit {
-                    let selection = try HostPattern(limit).evaluate(in: parsed)
-                    for warning in selection.warnings { Console.error("warning: \(warning)") }
+                if let limit = selection.limit {
+                    let matched = try HostPattern(limit).evaluate(in: parsed)
+                    for warning in matched.warnings { Console.error("warning: \(warning)") }
                 }
-                Console.out(try parsed.ansibleList(limit: limit))
+                Console.out(try parsed.ansibleList(limit: selection.limit))
             } else if let host {
                 guard let text = try parsed.ansibleHost(host) else {
                     Console.error("no host named '\(host)' in the inventory")

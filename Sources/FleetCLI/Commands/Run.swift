@@ -25,17 +25,7 @@ struct Run: AsyncParsableCommand {
             """
     )
 
-    @Option(
-        name: [.short, .customLong("inventory")],
-        help: ArgumentHelp(
-            "Inventory source (repeatable): file, directory, executable script, host1,host2, or - for stdin.",
-            valueName: "source"))
-    var inventory: [String] = []
-
-    @Option(
-        help: ArgumentHelp(
-            "Ansible host pattern: groups, hosts, globs, a:b, a:&b, a:!b, ~regex, @file.", valueName: "pattern"))
-    var limit: String?
+    @OptionGroup var selection: InventoryOptions
 
     @Flag(help: "Print the selected devices (name and address) and exit.")
     var listHosts = false
@@ -102,7 +92,9 @@ struct Run: AsyncParsableCommand {
 
     func validate() throws {
         if resume == nil {
-            guard !inventory.isEmpty else { throw ValidationError("give an inventory with -i (or --resume a run)") }
+            guard !selection.inventory.isEmpty else {
+                throw ValidationError("give an inventory with -i (or --resume a run)")
+            }
             guard !commands.isEmpty || listHosts else { throw ValidationError("give at least one COMMAND") }
         }
         guard forks >= 1 else { throw ValidationError("--forks must be at least 1") }
@@ -129,7 +121,7 @@ struct Run: AsyncParsableCommand {
             }
             var original = try Run.parse(contents.header.arguments)
             if let directory = contents.header.directory {
-                original.inventory = original.inventory.map { source in
+                original.selection.inventory = original.selection.inventory.map { source in
                     // Relative paths were relative to the first run's folder; comma lists and stdin stay as they are.
                     guard source != "-", !source.hasPrefix("/"),
                         !(source.contains(",") && !FileManager.default.fileExists(atPath: source))
@@ -288,8 +280,8 @@ struct Run: AsyncParsableCommand {
 
     /// The inventory's selected devices, as targets.
     private func selectTargets(catalog: PresetCatalog, runPreset: DevicePreset) throws -> [RunTarget] {
-        let parsed = try InventorySelection.load(inventory)
-        var hosts = try InventorySelection.select(parsed, limit: limit)
+        let parsed = try InventorySelection.load(selection.inventory)
+        var hosts = try InventorySelection.select(parsed, limit: selection.limit)
         if let (index, count) = try shardNumbers() {
             hosts = hosts.filter { $0.shard(of: count) == index - 1 }
             if hosts.isEmpty {

@@ -1,6 +1,22 @@
 import ArgumentParser
 import FleetInventory
 
+/// `-i SOURCE` (repeatable) and `--limit PATTERN`: declared once for every command that reads an inventory
+/// (`run`, `inventory`).
+struct InventoryOptions: ParsableArguments {
+    @Option(
+        name: [.short, .customLong("inventory")],
+        help: ArgumentHelp(
+            "Inventory source (repeatable): file, directory, executable script, host1,host2, or - for stdin.",
+            valueName: "source"))
+    var inventory: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "Ansible host pattern: groups, hosts, globs, a:b, a:&b, a:!b, ~regex, @file.", valueName: "pattern"))
+    var limit: String?
+}
+
 /// Reading `-i` sources and applying `--limit`, the same way for every command that takes an inventory: Ansible's
 /// warnings go to stderr, an unreadable inventory exits 78, a bad pattern or an empty selection exits 64.
 enum InventorySelection {
