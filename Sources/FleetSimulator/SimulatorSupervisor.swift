@@ -1,3 +1,4 @@
+import FleetFraming
 import Foundation
 import NIOConcurrencyHelpers
 
@@ -73,7 +74,7 @@ public struct SimulatorSupervisor: Sendable {
                 try process.run()
             } catch {
                 for started in processes { kill(started.processIdentifier, SIGKILL) }
-                throw .cannotStart("\(error)")
+                throw .cannotStart(UserFacingText.sanitized("\(error)"))  // no build path reaches the user
             }
             processes.append(process)
         }
