@@ -202,6 +202,7 @@ let package = Package(
             name: "FleetAgentTests",
             dependencies: [
                 "FleetAgent", "FleetClient", "FleetCodec", "FleetTLS", "FleetTestSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -246,7 +247,8 @@ let package = Package(
         .testTarget(
             name: "FleetCLITests",
             dependencies: [
-                "fleetcmd", "FleetCLI", "FleetTestSupport",
+                "fleetcmd", "FleetCLI", "FleetAgent", "FleetTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

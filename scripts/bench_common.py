@@ -49,3 +49,25 @@ def stop(proc):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def build_c(name):
+    """Compiles Benchmarks/ceiling/NAME.c with -O2 into .build-release/ceiling/NAME and returns its path."""
+    out_dir = os.path.join(ROOT, ".build-release", "ceiling")
+    os.makedirs(out_dir, exist_ok=True)
+    out = os.path.join(out_dir, name)
+    subprocess.run(["gcc", "-O2", "-o", out, os.path.join(ROOT, "Benchmarks", "ceiling", name + ".c")], check=True)
+    return out
+
+
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of a running process (from /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -53,12 +53,16 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         peer = context.channel.remoteAddress.map(DeviceAgent.describe) ?? "?"
-        if !shared.registry.register(id, channel: context.channel) { context.close(promise: nil) }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        shared.registry.remove(id)
-        context.fireChannelInactive()
+        let channel = context.channel
+        guard shared.registry.register(id, channel: channel) else {
+            context.close(promise: nil)
+            return
+        }
+        // The close future, not channelInactive: a connection reset while it was being set up closes without ever
+        // having been active, and an entry left behind would keep a stopping agent waiting for it forever.
+        let registry = shared.registry
+        let id = self.id
+        channel.closeFuture.whenComplete { _ in registry.remove(id) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

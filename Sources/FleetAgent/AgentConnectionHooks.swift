@@ -29,6 +29,11 @@ public struct AgentConnectionHooks: Sendable {
     /// Default: none.
     public var variables: @Sendable (_ listener: Int) -> [String: String] = { _ in [:] }
 
+    /// Takes the audit record of every answered command, instead of the agent's info-level `command` log line.
+    /// Runs on the event loop for every command, so it must be cheap and must never block (queue the record, do
+    /// not write it). Default: `nil`, the log line through the agent's `Logger`.
+    public var audit: (@Sendable (AgentAuditRecord) -> Void)? = nil
+
     public init() {}
 }
 

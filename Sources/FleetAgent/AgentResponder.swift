@@ -22,8 +22,19 @@ struct AgentResponder: Sendable {
     var identityRequiredListeners: Set<Int> = []
     /// Per-listener `{name}` values (a simulated device's `{device}` and `{index}`).
     var listenerVariables: (@Sendable (Int) -> [String: String])? = nil
+    /// Where audit records go instead of the `command` log line (``AgentConnectionHooks/audit``).
+    var audit: (@Sendable (AgentAuditRecord) -> Void)? = nil
     /// One latency timer per route name, made once: making a metric goes through the factory under a lock.
     let timers = NIOLockedValueBox<[String: Timer]>([:])
+    /// The timers of the router's routes, made before serving (read without a lock on every command).
+    var routeTimers: [String: Timer] = [:]
+
+    /// Makes ``routeTimers`` for every route and for the names of commands no route answers.
+    mutating func makeRouteTimers() {
+        for name in router.routes.map(\.name) + ["(unknown)", "(empty)", "(invalid)"] where routeTimers[name] == nil {
+            routeTimers[name] = Timer(label: "fleet_agent_command_duration_seconds", dimensions: [("command", name)])
+        }
+    }
 
     /// Who sent a command: the connection's peer, id, listener and (on TLS with a client certificate) identity.
     struct Caller: Sendable {
@@ -69,26 +80,27 @@ struct AgentResponder: Sendable {
         if reply.isError { stats.error(.errorReply) }
         let (seconds, attoseconds) = took.components
         timer(for: name).recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        // An autoclosure: the audit line's metadata is only built when the log level lets it through (building it
-        // costs more than answering a command).
-        logger.info(
-            "command", metadata: Self.auditMetadata(reply, name: name, bytes: bytes, took: took, caller: caller))
+        if let audit {
+            audit(Self.auditRecord(reply, name: name, bytes: bytes, took: took, caller: caller))
+        } else if logger.logLevel <= .info {
+            logger.info(
+                "command",
+                metadata: Self.auditRecord(reply, name: name, bytes: bytes, took: took, caller: caller).metadata)
+        }
     }
 
-    private static func auditMetadata(
+    private static func auditRecord(
         _ reply: AgentReply, name: String, bytes: [UInt8], took: Duration, caller: Caller
-    ) -> Logger.Metadata {
-        var metadata: Logger.Metadata = [
-            "peer": "\(caller.peer)", "connection.id": "\(caller.connectionID)", "command.name": "\(name)",
-            "command.text": "\(ByteEscapes.render(bytes.prefix(64)))\(bytes.count > 64 ? "…" : "")",
-            "outcome": "\(reply.isError ? "error" : "ok")", "duration_ms": "\(DurationText.milliseconds(took))",
-        ]
-        if let identity = caller.identity { metadata["client.identity"] = "\(identity)" }
-        return metadata
+    ) -> AgentAuditRecord {
+        AgentAuditRecord(
+            peer: caller.peer, connectionID: caller.connectionID, commandName: name,
+            commandText: bytes.count > 64 ? ByteEscapes.render(bytes.prefix(64)) + "…" : ByteEscapes.render(bytes),
+            isError: reply.isError, duration: took, identity: caller.identity.map { "\($0)" })
     }
 
     private func timer(for name: String) -> Timer {
-        timers.withLockedValue { timers in
+        if let timer = routeTimers[name] { return timer }
+        return timers.withLockedValue { timers in
             if let timer = timers[name] { return timer }
             let timer = Timer(label: "fleet_agent_command_duration_seconds", dimensions: [("command", name)])
             timers[name] = timer

@@ -113,6 +113,8 @@ public struct DeviceAgent: Service {
             variables: variables
         )
         configuredResponder.listenerVariables = hooks.variables
+        configuredResponder.audit = hooks.audit
+        configuredResponder.makeRouteTimers()
         if !configuration.allowPlaintextExec { configuredResponder.exposedPlaintextListeners = exposed }
         let tlsListeners = Set(configuration.listen.indices.filter { configuration.listen[$0].tls })
         if !configuration.allowAnonymousExec { configuredResponder.identityRequiredListeners = tlsListeners }

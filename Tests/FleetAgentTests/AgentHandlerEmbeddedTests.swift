@@ -1,5 +1,6 @@
 import FleetFraming
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import Testing
@@ -49,6 +50,37 @@ import Testing
         try pipeline.addHandler(AgentConnectionHandler(context: shared, id: 1, listener: 0))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9100)).wait()
         return (channel, spy)
+    }
+
+    final class NeverInactive: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        func channelInactive(context: ChannelHandlerContext) {}
+    }
+
+    /// A connection the kernel resets while NIO sets it up closes without ever having been active (no
+    /// channelInactive). Its registry entry must still go, or a stopping agent waits for it forever.
+    @Test func aConnectionClosedBeforeItWasActiveLeavesTheRegistry() throws {
+        let channel = EmbeddedChannel()
+        let registry = ConnectionRegistry()
+        let responder = AgentResponder(
+            router: .builtins, configuration: .init(), stats: AgentStats(), startedAt: .now,
+            execSlots: AsyncSemaphore(value: 1),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), variables: [:])
+        let shared = AgentConnectionHandler.Context(
+            responder: responder, registry: registry, spec: FrameFormat.escCR.reply, spawn: { _ in false },
+            logLimiter: LogRateLimiter())
+        // NIO closes such a channel without channelInactive; EmbeddedChannel always sends one, so a handler in
+        // front of the agent's swallows it here.
+        try channel.pipeline.syncOperations.addHandler(NeverInactive())
+        try channel.pipeline.syncOperations.addHandler(AgentConnectionHandler(context: shared, id: 7, listener: 0))
+        #expect(registry.count == 1)
+        try channel.close().wait()
+        channel.embeddedEventLoop.run()
+        #expect(registry.count == 0)
+        let drained = NIOLockedValueBox(false)
+        registry.whenDrained { drained.withLockedValue { $0 = true } }
+        _ = registry.beginShutdown()
+        #expect(drained.withLockedValue { $0 })
     }
 
     private func frame(_ text: String) -> ByteBuffer { ByteBuffer(bytes: [0x1B] + Array(text.utf8) + [0x0D]) }

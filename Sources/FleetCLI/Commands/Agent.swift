@@ -246,7 +246,10 @@ struct Agent: AsyncParsableCommand {
         }
         let framingName = configuration.format.name
         let listeners = configuration.listen
-        let agent = DeviceAgent(configuration: configuration, router: file.router, logger: logger) { addresses in
+        var hooks = AgentConnectionHooks()
+        hooks.audit = FleetLogHandler.auditWriter(level: level, format: format)
+        let agent = DeviceAgent(configuration: configuration, router: file.router, logger: logger, hooks: hooks) {
+            addresses in
             for (index, address) in addresses.enumerated() {
                 let tls = index < listeners.count && listeners[index].tls ? ", tls" : ""
                 Console.error("agent listening on \(Self.describe(address)) (\(framingName)\(tls))")

@@ -15,10 +15,17 @@ enum Console {
 
     static func out(_ line: String) { write(line + "\n", to: STDOUT_FILENO) }
 
-    static func err(_ line: String) { write(line + "\n", to: STDERR_FILENO) }
+    /// Log lines queued before it are written first (``LogSink``), so stderr keeps the order things happened in.
+    static func err(_ line: String) {
+        LogSink.standardError.flush()
+        write(line + "\n", to: STDERR_FILENO)
+    }
 
     /// Text on stderr with no newline (a progress line redrawn in place).
-    static func errRaw(_ text: String) { write(text, to: STDERR_FILENO) }
+    static func errRaw(_ text: String) {
+        LogSink.standardError.flush()
+        write(text, to: STDERR_FILENO)
+    }
 
     /// Unbuffered: each line is one or more `write(2)` calls under the lock, so lines never interleave and
     /// nothing is lost if the process exits right after.

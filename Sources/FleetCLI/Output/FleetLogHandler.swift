@@ -1,3 +1,4 @@
+import FleetAgent
 import FleetFraming
 import Foundation
 public import Logging
@@ -24,12 +25,33 @@ public struct FleetLogHandler: LogHandler {
     private let format: Format
     private let label: String
     private let underJournald: Bool
+    private let sink: LogSink
 
-    public init(label: String, level: Logger.Level, format: Format = .text, environment: [String: String]? = nil) {
+    /// - Parameter sink: where lines go; standard error through a writer thread of its own (``LogSink``).
+    init(
+        label: String, level: Logger.Level, format: Format = .text, environment: [String: String]? = nil,
+        sink: LogSink
+    ) {
         self.label = label
         self.logLevel = level
         self.format = format
-        self.underJournald = (environment ?? ProcessInfo.processInfo.environment)["JOURNAL_STREAM"] != nil
+        let underJournald = (environment ?? ProcessInfo.processInfo.environment)["JOURNAL_STREAM"] != nil
+        self.underJournald = underJournald
+        self.sink = sink
+        sink.droppedNotice = { count in
+            var line: [UInt8] = []
+            Self.render(
+                level: .warning, message: "log lines dropped because the log output could not keep up",
+                metadata: ["count": .string(String(count))], format: format,
+                timestamp: underJournald && format == .text ? nil : Self.timestampBytes(), journald: underJournald,
+                into: &line)
+            line.append(0x0A)
+            return line
+        }
+    }
+
+    public init(label: String, level: Logger.Level, format: Format = .text, environment: [String: String]? = nil) {
+        self.init(label: label, level: level, format: format, environment: environment, sink: .standardError)
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -38,12 +60,22 @@ public struct FleetLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        let line = Self.render(
-            level: event.level, message: "\(event.message)", metadata: merged, format: format,
-            timestamp: underJournald && format == .text ? nil : Self.timestamp(), journald: underJournald)
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        var line: [UInt8] = []
+        line.reserveCapacity(256)
+        let timestamp = underJournald && format == .text ? nil : Self.timestampBytes()
+        if metadata.isEmpty {
+            Self.render(
+                level: event.level, message: event.message.description, metadata: event.metadata ?? [:],
+                format: format, timestamp: timestamp, journald: underJournald, into: &line)
+        } else {
+            var merged = metadata
+            if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+            Self.render(
+                level: event.level, message: event.message.description, metadata: merged, format: format,
+                timestamp: timestamp, journald: underJournald, into: &line)
+        }
+        line.append(0x0A)
+        sink.append(line)
     }
 
     /// One log line (without its newline).
@@ -51,27 +83,175 @@ public struct FleetLogHandler: LogHandler {
         level: Logger.Level, message: String, metadata: Logger.Metadata, format: Format, timestamp: String?,
         journald: Bool = false
     ) -> String {
-        let keys = metadata.keys.sorted()
+        var line: [UInt8] = []
+        render(
+            level: level, message: message, metadata: metadata, format: format,
+            timestamp: timestamp.map { Array($0.utf8) },
+            journald: journald, into: &line)
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    /// One log line (without its newline), appended to `out` as UTF-8 without going through `String` concatenation:
+    /// the audit line is written once per command, so this is on the agent's hot path.
+    static func render(
+        level: Logger.Level, message: String, metadata: Logger.Metadata, format: Format, timestamp: [UInt8]?,
+        journald: Bool, into out: inout [UInt8]
+    ) {
+        let keys = metadata.count < 2 ? Array(metadata.keys) : metadata.keys.sorted()
+        render(
+            level: level, message: message, fields: keys.map { ($0, text(metadata[$0]!)) }, format: format,
+            timestamp: timestamp, journald: journald, into: &out)
+    }
+
+    /// One log line from fields already in order (sorted by name, as every line writes them).
+    static func render(
+        level: Logger.Level, message: String, fields: [(String, String)], format: Format, timestamp: [UInt8]?,
+        journald: Bool, into out: inout [UInt8]
+    ) {
+        if journald {
+            out.append(UInt8(ascii: "<"))
+            out.append(UInt8(ascii: "0") + UInt8(syslogPriority(level)))
+            out.append(UInt8(ascii: ">"))
+        }
         switch format {
         case .text:
-            var line = journald ? "<\(syslogPriority(level))>" : ""
-            if let timestamp { line += timestamp + " " }
-            line += "\(level) \(readable(message))"
-            for key in keys { line += " \(safeKey(key))=\(quoted(text(metadata[key]!)))" }  // key from metadata
-            return line
+            if let timestamp {
+                out += timestamp
+                out.append(0x20)
+            }
+            out += level.rawValue.utf8
+            out.append(0x20)
+            appendReadable(message, to: &out)
+            for (key, value) in fields {
+                out.append(0x20)
+                appendKey(key, to: &out)
+                out.append(UInt8(ascii: "="))
+                appendQuoted(value, to: &out)
+            }
         case .logfmt:
-            var line = journald ? "<\(syslogPriority(level))>" : ""
-            if let timestamp { line += "ts=\(timestamp) " }
-            line += "level=\(level) msg=\(quoted(message))"
-            for key in keys { line += " \(safeKey(key))=\(quoted(text(metadata[key]!)))" }  // key from metadata
-            return line
+            if let timestamp {
+                out += "ts=".utf8
+                out += timestamp
+                out.append(0x20)
+            }
+            out += "level=".utf8
+            out += level.rawValue.utf8
+            out += " msg=".utf8
+            appendQuoted(message, to: &out)
+            for (key, value) in fields {
+                out.append(0x20)
+                appendKey(key, to: &out)
+                out.append(UInt8(ascii: "="))
+                appendQuoted(value, to: &out)
+            }
         case .json:
-            var fields: [(String, String)] = []
-            if let timestamp { fields.append(("ts", timestamp)) }
-            fields.append(("level", "\(level)"))
-            fields.append(("msg", message))
-            for key in keys { fields.append((key, text(metadata[key]!))) }  // key from metadata
-            return "{" + fields.map { "\(jsonString($0.0)):\(jsonString($0.1))" }.joined(separator: ",") + "}"
+            out.append(UInt8(ascii: "{"))
+            if let timestamp {
+                out += #""ts":""#.utf8
+                out += timestamp
+                out += #"","#.utf8
+            }
+            out += #""level":""#.utf8
+            out += level.rawValue.utf8
+            out += #"","msg":"#.utf8
+            out += JSONText.quoted(message).utf8
+            for (key, value) in fields {
+                out.append(UInt8(ascii: ","))
+                out += JSONText.quoted(key).utf8
+                out.append(UInt8(ascii: ":"))
+                out += JSONText.quoted(value).utf8
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// The agent's audit hook (``AgentConnectionHooks/audit``): each record written as the info-level `command`
+    /// line this handler would write for it, rendered straight into the sink without a metadata dictionary. At a
+    /// level above info, records are dropped unrendered.
+    static func auditWriter(
+        level: Logger.Level, format: Format, environment: [String: String]? = nil, sink: LogSink = .standardError
+    ) -> @Sendable (AgentAuditRecord) -> Void {
+        guard level <= .info else { return { _ in } }
+        let journald = (environment ?? ProcessInfo.processInfo.environment)["JOURNAL_STREAM"] != nil
+        let stamped = !(journald && format == .text)
+        return { record in
+            var line: [UInt8] = []
+            line.reserveCapacity(192)
+            let timestamp = stamped ? timestampBytes() : nil
+            if format == .json {
+                render(
+                    level: .info, message: "command", fields: record.fields, format: format, timestamp: timestamp,
+                    journald: journald, into: &line)
+            } else {
+                renderAudit(record, logfmt: format == .logfmt, timestamp: timestamp, journald: journald, into: &line)
+            }
+            line.append(0x0A)
+            sink.append(line)
+        }
+    }
+
+    /// The text or logfmt `command` line of `record`, byte for byte as ``render(level:message:fields:format:timestamp:journald:into:)``
+    /// writes it from ``AgentAuditRecord/fields``, without making a string per field (numbers go straight to digits).
+    static func renderAudit(
+        _ record: AgentAuditRecord, logfmt: Bool, timestamp: [UInt8]?, journald: Bool, into out: inout [UInt8]
+    ) {
+        if journald { out += "<6>".utf8 }
+        if let timestamp {
+            if logfmt { out += "ts=".utf8 }
+            out += timestamp
+            out.append(0x20)
+        }
+        out += (logfmt ? "level=info msg=command" : "info command").utf8
+        if let identity = record.identity {
+            out += " client.identity=".utf8
+            appendQuoted(identity, to: &out)
+        }
+        out += " command.name=".utf8
+        appendQuoted(record.commandName, to: &out)
+        out += " command.text=".utf8
+        appendQuoted(record.commandText, to: &out)
+        out += " connection.id=".utf8
+        appendDecimal(record.connectionID, to: &out)
+        out += " duration_ms=".utf8
+        let (seconds, attoseconds) = record.duration.components
+        let microseconds = seconds * 1_000_000 + (attoseconds + 500_000_000_000) / 1_000_000_000_000
+        appendDecimal(Int(microseconds / 1000), to: &out)
+        out.append(UInt8(ascii: "."))
+        var fraction = Int(microseconds % 1000)
+        if fraction == 0 {
+            out.append(UInt8(ascii: "0"))
+        } else {
+            var divisor = 100
+            while fraction > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(fraction / divisor))
+                fraction %= divisor
+                divisor /= 10
+            }
+        }
+        out += (record.isError ? " outcome=error peer=" : " outcome=ok peer=").utf8
+        appendQuoted(record.peer, to: &out)
+    }
+
+    private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if value < 0 {
+            out += String(value).utf8
+            return
+        }
+        var digits:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8, UInt8, UInt8, UInt8, UInt8
+            ) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var rest = value
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[19 - count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            out.append(contentsOf: buffer[(20 - count)...])
         }
     }
 
@@ -85,45 +265,102 @@ public struct FleetLogHandler: LogHandler {
         }
     }
 
-    /// A value as it stands in a line: bare when it is plain, else in double quotes with `"`, `\` and every control
-    /// or non-ASCII-printable character escaped, so that a value never holds a space-separated `key=` or a newline.
+    /// A value as it stands in a line: bare when it is plain, else in double quotes with `"`, `\\` and every control or
+    /// non-ASCII-printable character escaped, so that a value never holds a space-separated `key=` or a newline.
     static func quoted(_ value: String) -> String {
-        let plain =
-            !value.isEmpty
-            && value.unicodeScalars.allSatisfy { scalar in
-                scalar.value > 0x20 && scalar.value < 0x7F && scalar != "\"" && scalar != "=" && scalar != "\\"
-            }
-        if plain { return value }
-        var out = "\""
+        var out: [UInt8] = []
+        appendQuoted(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func isPlain(_ byte: UInt8) -> Bool {
+        byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "=")
+            && byte != UInt8(ascii: "\\")
+    }
+
+    static func appendQuoted(_ value: String, to out: inout [UInt8]) {
+        var value = value
+        let plain = value.withUTF8 { bytes in
+            guard !bytes.isEmpty else { return false }
+            for byte in bytes where !isPlain(byte) { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if plain { return }
+        out.append(UInt8(ascii: "\""))
+        appendEscaped(value, to: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// `value`'s characters with `"`, `\\` and every control or C1 character escaped (no surrounding quotes).
+    private static func appendEscaped(_ value: String, to out: inout [UInt8]) {
         for scalar in value.unicodeScalars {
             switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
+            case "\"": out += #"\""#.utf8
+            case "\\": out += #"\\"#.utf8
+            case "\n": out += #"\n"#.utf8
+            case "\r": out += #"\r"#.utf8
+            case "\t": out += #"\t"#.utf8
             default:
                 if scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) {
-                    out += "\\x" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16)
+                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                    out += #"\x"#.utf8
+                    out.append(hex[Int(scalar.value >> 4)])
+                    out.append(hex[Int(scalar.value & 0xF)])
                 } else {
-                    out.unicodeScalars.append(scalar)
+                    out += String(scalar).utf8
                 }
             }
         }
-        return out + "\""
     }
 
     /// A message as the text format shows it: as written (messages are constant text), but never with a line break
     /// or a control character in it.
     static func readable(_ message: String) -> String {
-        guard message.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return message }
-        let escaped = quoted(message)
-        return String(escaped.dropFirst().dropLast())
+        var out: [UInt8] = []
+        appendReadable(message, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func appendReadable(_ message: String, to out: inout [UInt8]) {
+        if message.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F }) {
+            out += message.utf8
+        } else {
+            appendEscaped(message, to: &out)
+        }
     }
 
     /// Keys are ours (constant text); anything unexpected in one is replaced so it cannot split a line.
     static func safeKey(_ key: String) -> String {
-        String(key.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-" ? $0 : "_" })
+        var out: [UInt8] = []
+        appendKey(key, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func isKeyByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            return true
+        default: return false
+        }
+    }
+
+    private static func appendKey(_ key: String, to out: inout [UInt8]) {
+        var key = key
+        let plain = key.withUTF8 { bytes in
+            for byte in bytes where !isKeyByte(byte) { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if plain { return }
+        for character in key {
+            if character.isLetter || character.isNumber || character == "." || character == "_" || character == "-" {
+                out += String(character).utf8
+            } else {
+                out.append(UInt8(ascii: "_"))
+            }
+        }
     }
 
     static func jsonString(_ value: String) -> String { JSONText.quoted(value) }
@@ -143,7 +380,17 @@ public struct FleetLogHandler: LogHandler {
     /// UTC time to the millisecond, `2026-12-01T15:38:21.123Z` (days to a civil date as in Howard Hinnant's
     /// `civil_from_days`, so no calendar or locale is loaded for a log line).
     static func timestamp(_ date: Date = Date()) -> String {
-        let totalMilliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        String(
+            decoding: timestampBytes(millisecondsSince1970: Int64((date.timeIntervalSince1970 * 1000).rounded())),
+            as: UTF8.self)
+    }
+
+    /// The current time as ``timestamp(_:)`` writes it, as UTF-8.
+    static func timestampBytes() -> [UInt8] {
+        timestampBytes(millisecondsSince1970: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+    }
+
+    static func timestampBytes(millisecondsSince1970 totalMilliseconds: Int64) -> [UInt8] {
         let milliseconds = Int(((totalMilliseconds % 1000) + 1000) % 1000)
         let totalSeconds = (totalMilliseconds - Int64(milliseconds)) / 1000
         var days = Int(totalSeconds / 86_400)
@@ -161,11 +408,36 @@ public struct FleetLogHandler: LogHandler {
         let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        var out: [UInt8] = []
+        out.reserveCapacity(24)
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = max(0, value)
+            if rest / divisor >= 10 {  // a year past 9999: all its digits
+                out += String(rest).utf8
+                return
+            }
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(milliseconds, 3))Z"
+        digits(year, 4)
+        out.append(UInt8(ascii: "-"))
+        digits(month, 2)
+        out.append(UInt8(ascii: "-"))
+        digits(day, 2)
+        out.append(UInt8(ascii: "T"))
+        digits(secondOfDay / 3600, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(secondOfDay % 60, 2)
+        out.append(UInt8(ascii: "."))
+        digits(milliseconds, 3)
+        out.append(UInt8(ascii: "Z"))
+        return out
     }
 }

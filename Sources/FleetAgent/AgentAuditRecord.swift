@@ -1,0 +1,72 @@
+public import Logging
+
+/// One answered command, as the agent's audit trail records it: who sent what, on which connection, how it ended
+/// and how long it took.
+///
+/// By default the agent writes it as an info-level `command` line through its `Logger` (``metadata``). A host that
+/// can write it more cheaply sets ``AgentConnectionHooks/audit``: `fleetcmd agent` renders it straight into its log
+/// buffer, in the same fields and order, without building a metadata dictionary per command.
+public struct AgentAuditRecord: Sendable {
+    /// The client's address, `host:port`.
+    public var peer: String
+    /// The connection's number (in every log line about it).
+    public var connectionID: Int
+    /// The route that answered (`(unknown)`, `(empty)`, `(invalid)` when none did).
+    public var commandName: String
+    /// The command as received, escaped for display, at most 64 bytes and then `…`.
+    public var commandText: String
+    /// Whether the reply was an error reply.
+    public var isError: Bool
+    /// From frame received to reply ready.
+    public var duration: Duration
+    /// The verified client certificate's identity, on TLS with client certificates.
+    public var identity: String?
+
+    public init(
+        peer: String, connectionID: Int, commandName: String, commandText: String, isError: Bool, duration: Duration,
+        identity: String? = nil
+    ) {
+        self.peer = peer
+        self.connectionID = connectionID
+        self.commandName = commandName
+        self.commandText = commandText
+        self.isError = isError
+        self.duration = duration
+        self.identity = identity
+    }
+
+    /// Milliseconds to the microsecond, as `duration_ms` shows them (`0.004`, `12.5`, `3.0`).
+    public var durationText: String {
+        let (seconds, attoseconds) = duration.components
+        let microseconds = seconds * 1_000_000 + (attoseconds + 500_000_000_000) / 1_000_000_000_000
+        let fraction = microseconds % 1000
+        var text = String(microseconds / 1000) + "."
+        if fraction == 0 { return text + "0" }
+        var digits = String(fraction)
+        digits = String(repeating: "0", count: 3 - digits.count) + digits
+        while digits.last == "0" { digits.removeLast() }
+        text += digits
+        return text
+    }
+
+    /// The fields of the audit line, sorted by name (as a log handler that sorts its keys writes them).
+    public var fields: [(String, String)] {
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(7)
+        if let identity { fields.append(("client.identity", identity)) }
+        fields.append(("command.name", commandName))
+        fields.append(("command.text", commandText))
+        fields.append(("connection.id", String(connectionID)))
+        fields.append(("duration_ms", durationText))
+        fields.append(("outcome", isError ? "error" : "ok"))
+        fields.append(("peer", peer))
+        return fields
+    }
+
+    /// The same fields as log metadata (the default audit path).
+    public var metadata: Logger.Metadata {
+        var metadata: Logger.Metadata = [:]
+        for (key, value) in fields { metadata[key] = .string(value) }
+        return metadata
+    }
+}

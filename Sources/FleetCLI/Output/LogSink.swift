@@ -1,0 +1,133 @@
+import Foundation
+import Metrics
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Where log lines go: a bounded buffer that a writer thread of its own empties into a file descriptor, so that a
+/// log line never costs the thread that logs it a system call, and a slow or blocked stderr (a full pipe, a stopped
+/// pager, a slow disk) never stalls an event loop.
+///
+/// - Lines are appended whole under a lock held for a copy; the writer swaps the buffer out and writes everything
+///   that gathered meanwhile in one `write`. After a quiet spell it waits 5 ms before writing, so a line reaches
+///   the descriptor at most a few milliseconds late and a steady trickle costs one wake-up per batch, not per line.
+/// - At most `limit` bytes wait. A line that would not fit is dropped and counted; once the writer catches up it
+///   writes one line saying how many were dropped (and `fleet_log_lines_dropped_total` counts them), so nothing is
+///   lost silently.
+/// - Everything appended is written before the process exits (an `atexit` handler waits for the writer), so the
+///   last lines of an agent that stops, or of one that exits with an error, are never lost.
+final class LogSink: @unchecked Sendable {
+    /// The process's standard error.
+    static let standardError = LogSink(descriptor: 2)
+
+    /// How a dropped-lines notice is written, in the format of the other lines; set with the log handler.
+    var droppedNotice: @Sendable (Int) -> [UInt8] {
+        get { condition.withLock { _droppedNotice } }
+        set { condition.withLock { _droppedNotice = newValue } }
+    }
+
+    private let descriptor: Int32
+    private let limit: Int
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var pending: [UInt8] = []
+    private var dropped = 0
+    private var writing = false
+    private var started = false
+    private var _droppedNotice: @Sendable (Int) -> [UInt8] = { count in
+        Array("log lines dropped because the log output could not keep up count=\(count)\n".utf8)
+    }
+
+    init(descriptor: Int32, limit: Int = 8 << 20) {
+        self.descriptor = descriptor
+        self.limit = limit
+    }
+
+    /// Queues `line` (with its newline); never blocks on the descriptor.
+    func append(_ line: [UInt8]) {
+        condition.lock()
+        if !started { start() }
+        if pending.count + line.count > limit {
+            dropped += 1
+        } else {
+            let wake = pending.isEmpty
+            pending.append(contentsOf: line)
+            if wake { condition.broadcast() }  // the writer, never a flush() waiter alone
+        }
+        condition.unlock()
+    }
+
+    /// Waits until everything appended so far has been written, or `timeout` has passed (a descriptor that nobody
+    /// reads must not keep the process from exiting).
+    func flush(timeout: TimeInterval = 5) {
+        condition.lock()
+        guard !pending.isEmpty || dropped > 0 || writing else { return condition.unlock() }
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while !pending.isEmpty || dropped > 0 || writing {
+            if !condition.wait(until: deadline) { break }
+        }
+        condition.unlock()
+    }
+
+    /// Lines dropped since the last notice (tests).
+    var droppedCount: Int { condition.withLock { dropped } }
+
+    // Called with the lock held.
+    private func start() {
+        started = true
+        if self === LogSink.standardError { atexit { LogSink.standardError.flush() } }
+        let thread = Thread { [self] in run() }
+        thread.name = "fleetcmd-log"
+        thread.start()
+    }
+
+    private func run() {
+        var batch: [UInt8] = []
+        while true {
+            condition.lock()
+            while pending.isEmpty && dropped == 0 { condition.wait() }
+            if pending.count < 64 << 10 {
+                // Woken by the first line after a quiet spell: gather what follows for a moment, so that a steady
+                // trickle of lines costs one wake-up and one write per few milliseconds, not one per line.
+                condition.unlock()
+                usleep(5_000)
+                condition.lock()
+            }
+            swap(&batch, &pending)
+            let lost = dropped
+            dropped = 0
+            let notice = _droppedNotice
+            writing = true
+            condition.unlock()
+
+            if lost > 0 {
+                batch.append(contentsOf: notice(lost))
+                Counter(label: "fleet_log_lines_dropped_total").increment(by: lost)
+            }
+            writeAll(batch)
+            batch.removeAll(keepingCapacity: batch.capacity <= 1 << 20)
+
+            condition.lock()
+            writing = false
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return  // the descriptor is gone (closed, EPIPE): nothing can be reported there
+                }
+            }
+        }
+    }
+}
