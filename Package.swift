@@ -248,6 +248,7 @@ let package = Package(
             name: "FleetCLITests",
             dependencies: [
                 "fleetcmd", "FleetCLI", "FleetAgent", "FleetTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

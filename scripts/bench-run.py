@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runner benchmark: `fleetcmd run` (default settings: journal on) vs the minimal C epoll client
+"""Runner benchmark: `fleetcmd run` (default settings: journal on; `--format jsonl` read from a pipe) vs the minimal C epoll client
 (Benchmarks/ceiling/lean_fanout.c) and an asyncio fan-out (Benchmarks/baseline_fanout.py), same run, same fleet.
 
 Starts `fleetcmd simulate` (a separate process) with N devices (one 127/8 address each), then runs PING across
@@ -61,8 +61,11 @@ def main():
                 sim, _ = start_simulator(fleetcmd, ready, "--devices", str(size), "--addresses", "127.80.0.0/16",
                                          "--port", str(PORT), "--profile", profile, "--inventory-out", inventory)
                 try:
-                    ours = timed([fleetcmd, "run", "-i", inventory, "--forks", "1000", "--retries", "0",
-                                  "--journal", os.path.join(scratch, f"j-{latency}-{size}-{time.time()}.jsonl"), "PING"])
+                    # As users run it: journal on, one JSON line per device read from a pipe as results arrive.
+                    ours = timed([fleetcmd, "run", "-i", inventory, "--forks", "1000", "--retries", "0", "--format", "jsonl",
+                                  "--journal", os.path.join(scratch, f"j-{latency}-{size}-{time.time()}.jsonl"), "PING"],
+                                 stdout=None)
+                    assert len(ours[3].splitlines()) == size, "a result line per device"
                     base = timed([sys.executable, os.path.join(ROOT, "Benchmarks/baseline_fanout.py"), inventory, "PING", "1000"], stdout=None)
                     base_result = json.loads(base[3])
                     assert base_result["failed"] == 0, base_result
@@ -71,7 +74,9 @@ def main():
                     before = None
                     if options.before:
                         before = timed([options.before, "run", "-i", inventory, "--forks", "1000", "--retries", "0",
-                                        "--journal", os.path.join(scratch, f"b-{latency}-{size}-{time.time()}.jsonl"), "PING"])
+                                        "--format", "jsonl", "--journal",
+                                        os.path.join(scratch, f"b-{latency}-{size}-{time.time()}.jsonl"), "PING"],
+                                       stdout=None)
                 finally:
                     stop(sim)
                 rows.append((latency, size, ours, base, c, before))

@@ -37,7 +37,7 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
     private var peer = "?"
     private var identity: ClientIdentity?
     private var handshakeDone = false
-    private var queue = CircularBuffer<AgentInbound>()
+    private var queue = CircularBuffer<AgentInbound>(initialCapacity: 2)  // rarely more than one waits; small when idle
     private var isBusy = false
     private var isInputClosed = false
     private var isClosing = false

@@ -5,6 +5,11 @@ public enum JSONText {
     /// Appends `text` as a JSON string literal.
     public static func append(_ text: String, to out: inout String) {
         out += "\""
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x80 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            out += text  // nothing to escape (the common case: names, addresses, plain replies)
+            out += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""

@@ -41,6 +41,11 @@ enum HostAddress {
 
     /// `_expand_hostpattern`: the names a host entry stands for and its port (none when it is not an address).
     static func expand(_ pattern: String) -> Result<(names: [String], port: Int?), Problem> {
+        // Without a colon or a bracket there is no port and no range: the entry is its one name, whether or not
+        // `parse` accepts it (most entries of a large inventory).
+        if !pattern.utf8.contains(where: { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "[") }) {
+            return .success(([pattern], nil))
+        }
         var name = pattern
         var port: Int?
         if case .success(let parsed) = parse(pattern, allowRanges: true) {

@@ -82,12 +82,14 @@ struct INIInventoryReader {
                 case .success(let value): expanded = value
                 case .failure(let problem): throw fail(problem.text)
                 }
-                if first.stripping(" \t").hasSuffix(":"), expanded.port == nil {
+                if first.utf8.contains(UInt8(ascii: ":")), first.stripping(" \t").hasSuffix(":"), expanded.port == nil {
                     throw fail(
                         "Invalid host pattern '\(first)' supplied, ending in ':' is not allowed, this character is "
                             + "reserved to provide a port.")
                 }
-                if expanded.names.contains(where: { $0.stripping(" \t") == "---" }) {
+                if expanded.names.contains(where: {
+                    $0.utf8.contains(UInt8(ascii: "-")) && $0.stripping(" \t") == "---"
+                }) {
                     throw fail(
                         "Invalid host pattern '\(first)' supplied, '---' is normally a sign this is a YAML file.")
                 }
@@ -150,7 +152,12 @@ struct INIInventoryReader {
 
     /// Python's `str.splitlines()`: LF, CR LF, CR and the other Unicode line ends.
     static func lines(_ text: String) -> [Substring] {
-        text.split(omittingEmptySubsequences: false) { $0.isNewline }.dropLastIfEmpty(text)
+        // Plain ASCII with LF line ends: split at the bytes (the same lines, without grapheme breaking).
+        if text.utf8.allSatisfy({ $0 < 0x80 && $0 != 0x0D && $0 != 0x0B && $0 != 0x0C }) {
+            return text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { Substring($0) }
+                .dropLastIfEmpty(text)
+        }
+        return text.split(omittingEmptySubsequences: false) { $0.isNewline }.dropLastIfEmpty(text)
     }
 
     /// `^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$`: the group name and the tag after the colon.
@@ -228,7 +235,7 @@ struct INIInventoryReader {
             for name in entry.names {
                 do {
                     if let port = entry.port, ports[name]!.count > 1 {  // filled above
-                        let device = name.contains(":") ? "[\(name)]:\(port)" : "\(name):\(port)"
+                        let device = name.utf8.contains(UInt8(ascii: ":")) ? "[\(name)]:\(port)" : "\(name):\(port)"
                         try data.addHost(device, group: "ungrouped", port: port)
                         try data.setVariable(device, "ansible_host", .string(name))
                     } else {

@@ -244,6 +244,16 @@ struct InventoryData {
 extension StringProtocol {
     /// Python's `str.strip(chars)`.
     func stripping(_ set: String) -> String {
+        if set.utf8.allSatisfy({ $0 < 0x80 }) {
+            // Code point by code point, as Python does (an ASCII byte is never part of a longer UTF-8 sequence).
+            let bytes = Array(utf8)
+            var start = 0
+            var end = bytes.count
+            while start < end, set.utf8.contains(bytes[start]) { start += 1 }
+            while end > start, set.utf8.contains(bytes[end - 1]) { end -= 1 }
+            if start == 0, end == bytes.count { return String(self) }
+            return String(decoding: bytes[start..<end], as: UTF8.self)
+        }
         let characters = Set(set)
         var slice = Substring(self)
         while let first = slice.first, characters.contains(first) { slice = slice.dropFirst() }

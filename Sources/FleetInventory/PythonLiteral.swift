@@ -4,6 +4,27 @@
 enum PythonLiteral {
     /// The value of `text` as the `ini` plugin stores it: the literal, or `text` itself when it is not one.
     static func value(of text: String) -> InventoryValue {
+        // Most values are names and addresses: one that starts with an ASCII letter that begins no literal (True,
+        // False, None, a string prefix) is a Python name, never a literal; it stays text without parsing.
+        if let first = text.utf8.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first | 0x20),
+            !"tfnbru".utf8.contains(first | 0x20)
+        {
+            return .string(text)
+        }
+        // Plain decimal integers (ports, counts), and dotted quads, which no Python literal is.
+        let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        if !text.isEmpty, text.utf8.allSatisfy(isDigit) {
+            // Python 3 rejects 012 (leading zeros) but accepts 0 and 00; a number past 64 bits stays text.
+            if text.utf8.first == UInt8(ascii: "0"), text.utf8.contains(where: { $0 != UInt8(ascii: "0") }) {
+                return .string(text)
+            }
+            return Int(text).map { .int($0) } ?? .string(text)
+        }
+        if text.utf8.allSatisfy({ isDigit($0) || $0 == UInt8(ascii: ".") }),
+            text.utf8.filter({ $0 == UInt8(ascii: ".") }).count >= 2
+        {
+            return .string(text)
+        }
         var parser = Parser(Array(text.unicodeScalars))
         guard let value = parser.parseWhole() else { return .string(text) }
         return value
@@ -308,35 +329,58 @@ enum PythonLiteral {
 
         mutating func parseNumber() -> InventoryValue? {
             let start = position
+            func isHex(_ from: Int) -> Bool {
+                position - from >= 2 && scalars[from] == "0" && (scalars[from + 1] == "x" || scalars[from + 1] == "X")
+            }
             while let scalar = current,
-                scalar.properties.isASCIIHexDigit || "xXoObB._".unicodeScalars.contains(scalar)
+                Self.isNumberScalar(scalar)
                     || ((scalar == "+" || scalar == "-") && position > start
-                        && "eE".unicodeScalars.contains(scalars[position - 1])
-                        && !String(String.UnicodeScalarView(scalars[start..<position])).lowercased().hasPrefix("0x"))
+                        && (scalars[position - 1] == "e" || scalars[position - 1] == "E") && !isHex(start))
             {
                 position += 1
             }
-            var word = String(String.UnicodeScalarView(scalars[start..<position]))
             if let suffix = current, suffix == "j" || suffix == "J" {
                 // complex numbers: the plugin keeps their str(); rare enough to keep the text as Python prints it.
                 return nil
             }
-            if word.contains("__") || word.hasSuffix("_") || word.hasPrefix("_") { return nil }
-            word = word.filter { $0 != "_" }
-            let lower = word.lowercased()
-            for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] where lower.hasPrefix(prefix) {
-                return Int(lower.dropFirst(2), radix: radix).map { .int($0) }
+            // Every scalar taken is ASCII: work on bytes.
+            let word = scalars[start..<position].map { UInt8(truncatingIfNeeded: $0.value) }
+            let underscore = UInt8(ascii: "_")
+            if word.first == underscore || word.last == underscore { return nil }
+            if zip(word, word.dropFirst()).contains(where: { $0 == underscore && $1 == underscore }) { return nil }
+            let lower = word.filter { $0 != underscore }.map { $0 | ($0 >= 0x41 && $0 <= 0x5A ? 0x20 : 0) }
+            let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+            if lower.count >= 2, lower[0] == UInt8(ascii: "0") {
+                for (letter, radix) in [(UInt8(ascii: "x"), 16), (UInt8(ascii: "o"), 8), (UInt8(ascii: "b"), 2)]
+                where lower[1] == letter {
+                    return Int(String(decoding: lower.dropFirst(2), as: UTF8.self), radix: radix).map { .int($0) }
+                }
             }
-            if lower.allSatisfy(\.isNumber) {
+            if lower.allSatisfy(isDigit) {
                 // Python 3 rejects 012 (leading zeros), but accepts 0, 00.
-                if lower.count > 1, lower.hasPrefix("0"), lower.contains(where: { $0 != "0" }) { return nil }
-                return Int(lower).map { .int($0) }
+                if lower.count > 1, lower[0] == UInt8(ascii: "0"), lower.contains(where: { $0 != UInt8(ascii: "0") }) {
+                    return nil
+                }
+                return Int(String(decoding: lower, as: UTF8.self)).map { .int($0) }
             }
-            guard lower.contains(where: { $0 == "." || $0 == "e" }),
-                lower.allSatisfy({ $0.isNumber || $0 == "." || $0 == "e" || $0 == "+" || $0 == "-" }),
-                let value = Double(lower.hasPrefix(".") ? "0" + lower : lower)
+            let dot = UInt8(ascii: ".")
+            let exponent = UInt8(ascii: "e")
+            guard lower.contains(where: { $0 == dot || $0 == exponent }),
+                lower.allSatisfy({
+                    isDigit($0) || $0 == dot || $0 == exponent || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-")
+                }),
+                let value = Double(
+                    String(decoding: (lower.first == dot ? [UInt8(ascii: "0")] : []) + lower, as: UTF8.self))
             else { return nil }
             return .double(value)
+        }
+
+        /// Hex digits and `xXoObB._` (what a number literal can hold besides an exponent's sign).
+        static func isNumberScalar(_ scalar: Unicode.Scalar) -> Bool {
+            switch scalar {
+            case "0"..."9", "a"..."f", "A"..."F", "x", "X", "o", "O", "_", ".": return true
+            default: return false
+            }
         }
     }
 }

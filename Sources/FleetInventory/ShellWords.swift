@@ -5,7 +5,18 @@ enum ShellWords {
         let text: String
     }
 
+    private static func isWhitespace(_ scalar: Unicode.Scalar) -> Bool {
+        scalar == " " || scalar == "\t" || scalar == "\r" || scalar == "\n"
+    }
+
     static func split(_ line: String) -> Result<[String], Unbalanced> {
+        // Without quotes, escapes or a comment, words are what whitespace separates.
+        if !line.utf8.contains(where: { $0 == 0x22 || $0 == 0x27 || $0 == 0x5C || $0 == 0x23 }) {
+            return .success(
+                line.utf8.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }).map {
+                    String(Substring($0))
+                })
+        }
         enum State: Equatable { case space, word, quote(Unicode.Scalar), escape }
         var words: [String] = []
         var token = String.UnicodeScalarView()
@@ -17,11 +28,10 @@ enum ShellWords {
             token = String.UnicodeScalarView()
             quoted = false
         }
-        let whitespace: Set<Unicode.Scalar> = [" ", "\t", "\r", "\n"]
         for scalar in line.unicodeScalars {
             switch state {
             case .space:
-                if whitespace.contains(scalar) { continue }
+                if Self.isWhitespace(scalar) { continue }
                 if scalar == "#" { return .success(words) }
                 if scalar == "\\" {
                     escapedState = .word
@@ -34,7 +44,7 @@ enum ShellWords {
                     state = .word
                 }
             case .word:
-                if whitespace.contains(scalar) {
+                if Self.isWhitespace(scalar) {
                     state = .space
                     if !token.isEmpty || quoted { emit() }
                 } else if scalar == "#" {

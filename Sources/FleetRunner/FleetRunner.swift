@@ -115,6 +115,8 @@ public struct FleetRunner: Sendable {
             var results: [DeviceResult?]
             var progress: Progress
             var continuation: CheckedContinuation<[DeviceResult?], Never>?
+            /// Targets whose intent the start wrote already (with the others of the first window).
+            var intentWritten: Set<Int> = []
         }
 
         let runner: FleetRunner
@@ -147,6 +149,16 @@ public struct FleetRunner: Sendable {
             let width = min(max(1, runner.configuration.forks), lanes.count)
             state.withLockedValue { $0.continuation = continuation }
             if width == 0 { finishIfDone() }
+            // The devices that start at once get their intents in one write, before any of their first bytes.
+            if let journal, !pacer.isPacing, width > 1 {
+                let first = lanes.prefix(width).compactMap(\.first)
+                do {
+                    try journal.intents(first.map { targets[$0].name })
+                    state.withLockedValue { $0.intentWritten = Set(first) }
+                } catch {
+                    // Each device tries (and reports) its own intent.
+                }
+            }
             for _ in 0..<width { nextLane() }
         }
 
@@ -183,19 +195,27 @@ public struct FleetRunner: Sendable {
             let begin: @Sendable () -> Void = { [self] in
                 // A start paced by --rate may come after an interrupt: then it does not start (the rest of the
                 // lane is skipped).
-                let stopped = state.withLockedValue { state -> Bool in
+                let (stopped, intentWritten) = state.withLockedValue { state -> (Bool, Bool) in
+                    let written = state.intentWritten.remove(index) != nil
                     if state.isCancelled {
                         state.lanesRunning -= 1
-                        return true
+                        return (true, written)
                     }
                     state.progress.inFlight += 1
-                    return false
+                    return (false, written)
                 }
                 if stopped {
+                    if intentWritten {  // never started after all: say so, or a resume would call it unknown
+                        let target = targets[index]
+                        try? journal?.outcome(
+                            DeviceResult(device: target.name, address: target.address, outcome: .skipped))
+                    }
                     finishIfDone()
                     return
                 }
-                runner.converse(with: targets[index], journal: journal, lean: lean, on: loop) { [self] result in
+                runner.converse(
+                    with: targets[index], journal: journal, intentWritten: intentWritten, lean: lean, on: loop
+                ) { [self] result in
                     let progress = state.withLockedValue { state in
                         state.results[index] = result
                         state.progress.inFlight -= 1
@@ -235,7 +255,7 @@ public struct FleetRunner: Sendable {
     /// One device: intent, conversation (with retries where safe), outcome. `completion` runs on an event loop or
     /// on the lean exchanger's thread.
     fileprivate func converse(
-        with target: RunTarget, journal: RunJournal?, lean: LeanExchanger?, on loop: any EventLoop,
+        with target: RunTarget, journal: RunJournal?, intentWritten: Bool, lean: LeanExchanger?, on loop: any EventLoop,
         completion: @escaping @Sendable (DeviceResult) -> Void
     ) {
         let began = ContinuousClock.now
@@ -254,7 +274,7 @@ public struct FleetRunner: Sendable {
         let address = DeviceAddress(host: target.host, port: target.port)
         let fresh = DeviceResult(device: target.name, address: target.address, outcome: .unknown)
         do {
-            try journal?.intent(target.name)
+            if !intentWritten { try journal?.intent(target.name) }
         } catch {
             // Without the intent on record the device must not be sent anything.
             var skipped = fresh
@@ -269,8 +289,9 @@ public struct FleetRunner: Sendable {
         let leanAddress =
             client.format.reply.isSelfDelimiting && client.tls == nil && client.session.isEmpty
             ? SocketAddressBytes(host: target.host, port: target.port) : nil
-        let deviceClient = DeviceClient(configuration: settings, eventLoopGroup: group)
-        let resolved = leanAddress == nil ? try? SocketAddress(ipAddress: target.host, port: target.port) : nil
+        let onLean = lean != nil && leanAddress != nil
+        let deviceClient = onLean ? nil : DeviceClient(configuration: settings, eventLoopGroup: group)
+        let resolved = onLean ? nil : try? SocketAddress(ipAddress: target.host, port: target.port)
         @Sendable func attempt(_ number: Int) {
             let finished: @Sendable (AttemptResult) -> Void = { outcome in
                 var result = fresh
@@ -297,7 +318,7 @@ public struct FleetRunner: Sendable {
                     .init(
                         address: leanAddress, device: address.description, commands: configuration.commands,
                         configuration: settings, completion: finished))
-            } else {
+            } else if let deviceClient {
                 deviceClient.exchangeFuture(configuration.commands, with: address, resolved: resolved, on: loop)
                     .whenSuccess { exchange in
                         finished(
@@ -334,6 +355,9 @@ final class Pacer: Sendable {
     private let next = NIOLockedValueBox(ContinuousClock.now)
 
     init(ratePerSecond: Double?) { interval = ratePerSecond.map { .seconds(1 / max($0, 1e-6)) } }
+
+    /// Whether starts are spaced at all (`--rate`).
+    var isPacing: Bool { interval != nil }
 
     /// Reserves the next start slot; returns how long to wait for it, or `nil` to start now.
     func reserve() -> Duration? {

@@ -36,6 +36,9 @@ import NIOConcurrencyHelpers
         /// Starts a conversation; `completion` runs on the exchanger's thread.
         func submit(_ request: Request) {
             queue.withLockedValue { $0.requests.append(request) }
+            // From a completion (the loop's own thread, where a run starts most conversations) the loop takes the
+            // queue before it waits again: no wake-up needed, a system call saved per device.
+            guard !LeanLoop.isCurrentThread(wake: wake) else { return }
             var one: UInt64 = 1
             _ = Glibc.write(wake, &one, 8)
         }

@@ -29,7 +29,14 @@ import NIOConcurrencyHelpers
             self.queue = queue
         }
 
+        /// Whether the calling thread is the loop that `wake` wakes (recorded on the loop's thread when it starts).
+        static func isCurrentThread(wake: Int32) -> Bool {
+            (Thread.current.threadDictionary[threadKey] as? Int32) == wake
+        }
+        private static let threadKey = "fleetcmd.lean-loop"
+
         func run() {
+            Thread.current.threadDictionary[Self.threadKey] = wake
             var events = [epoll_event](repeating: epoll_event(), count: 256)
             var readBuffer = [UInt8](repeating: 0, count: 65536)
             while true {

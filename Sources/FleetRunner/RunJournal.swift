@@ -10,9 +10,13 @@ import NIOConcurrencyHelpers
 /// is sent) and an outcome. It is what makes `--resume` safe: a device with an intent and no outcome may have
 /// received the command, so it is reported `unknown` and never resent (unless idempotent).
 ///
-/// One JSON object per line. Each record is one `write(2)`, so a crash of this process (even SIGKILL) loses
-/// nothing written; `fsync` runs at most every `syncInterval` (and at close), so that a power loss costs at
-/// most that much. A torn last line is ignored on reading and terminated before appending.
+/// One JSON object per line. Intents are written (`write(2)`) before ``intent(_:)`` returns, so a crash of this
+/// process (even SIGKILL) never loses one; outcomes wait in memory for the next write (the next device's intent,
+/// normally a moment later) or at most `outcomeDelay`, so that a steady run costs one write per device, not two. A
+/// crash loses at most the outcomes of that short wait: those devices read back as `unknown` (intent, no
+/// outcome), which is what a device in flight at the crash is, and are never sent again. `fsync` runs at most
+/// every `syncInterval` (and at ``sync()``), so that a power loss costs at most that much. A torn last line is
+/// ignored on reading and terminated before appending.
 public final class RunJournal: Sendable {
     /// The first line: what was run.
     public struct Header: Sendable, Codable, Hashable {
@@ -63,17 +67,32 @@ public final class RunJournal: Sendable {
 
     public let path: String
     private let descriptor: Int32
-    private let state: NIOLockedValueBox<(lastSync: ContinuousClock.Instant, dirty: Bool)>
+    private let state: NIOLockedValueBox<State>
     private let syncInterval: Duration
+    /// How long an outcome may wait in memory for the next write.
+    private let outcomeDelay: Duration = .milliseconds(20)
+
+    private struct State {
+        var lastSync: ContinuousClock.Instant
+        var dirty = false
+        /// Outcome records not yet written, whole lines.
+        var pending: [UInt8] = []
+        var pendingSince: ContinuousClock.Instant?
+        /// Whether the timer that writes waiting outcomes is set.
+        var timerArmed = false
+    }
 
     private init(path: String, descriptor: Int32, syncInterval: Duration) {
         self.path = path
         self.descriptor = descriptor
         self.syncInterval = syncInterval
-        self.state = NIOLockedValueBox((.now, false))
+        self.state = NIOLockedValueBox(State(lastSync: .now))
     }
 
-    deinit { Glibc.close(descriptor) }
+    deinit {
+        writeWaiting()
+        Glibc.close(descriptor)
+    }
 
     /// Creates a journal at `path` (its directory too) and writes `header`.
     public static func create(
@@ -150,58 +169,112 @@ public final class RunJournal: Sendable {
         return contents
     }
 
-    /// Records that `device` is about to be sent its commands. Returns once the record is written.
+    /// Records that `device` is about to be sent its commands. Returns once the record is written (together with
+    /// any outcomes waiting, in one write).
     public func intent(_ device: String) throws {
-        var line = "{\"device\":"
-        JSONText.append(device, to: &line)
-        line += ",\"time\":\(Date().timeIntervalSince1970),\"type\":\"intent\"}"
-        try writeLine(Data(line.utf8))
+        try intents([device])
     }
 
-    /// Records how `result.device` ended.
+    /// Records that `devices` are about to be sent their commands, in one write. Returns once it is written.
+    public func intents(_ devices: some Sequence<String>) throws {
+        var line = ""
+        let time = Date().timeIntervalSince1970
+        for device in devices {
+            line += "{\"device\":"
+            JSONText.append(device, to: &line)
+            line += ",\"time\":\(time),\"type\":\"intent\"}\n"
+        }
+        try state.withLockedValue { state in
+            var bytes = state.pending
+            bytes += line.utf8
+            try writeLocked(bytes, state: &state)
+        }
+    }
+
+    /// Records how `result.device` ended. The record is written with the next write, within `outcomeDelay`.
     public func outcome(_ result: DeviceResult) throws {
         var line = "{\"device\":"
         JSONText.append(result.device, to: &line)
-        line += ",\"result\":" + result.json + ",\"type\":\"outcome\"}"
-        try writeLine(Data(line.utf8))
+        line += ",\"result\":" + result.json + ",\"type\":\"outcome\"}\n"
+        let armTimer = try state.withLockedValue { state -> Bool in
+            state.pending += line.utf8
+            let now = ContinuousClock.now
+            if let since = state.pendingSince {
+                if now - since >= outcomeDelay || state.pending.count >= 64 << 10 {
+                    try writeLocked(state.pending, state: &state)
+                }
+            } else {
+                state.pendingSince = now
+            }
+            guard !state.timerArmed else { return false }
+            state.timerArmed = true
+            return true
+        }
+        if armTimer { armWaitingTimer() }
     }
 
-    /// Flushes everything written to stable storage.
+    /// One timer at a time (not one per outcome): when it fires it writes outcomes that have waited long enough
+    /// and comes back while any wait. Nothing else may be written for a while (the last devices of a run, a slow
+    /// tail), and an outcome must not wait longer than `outcomeDelay` for that.
+    private func armWaitingTimer() {
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(25)) { [self] in
+            let again = state.withLockedValue { state -> Bool in
+                if let since = state.pendingSince, ContinuousClock.now - since >= outcomeDelay {
+                    try? writeLocked(state.pending, state: &state)  // an error shows at the next write
+                }
+                state.timerArmed = state.pendingSince != nil
+                return state.timerArmed
+            }
+            if again { armWaitingTimer() }
+        }
+    }
+
+    /// Writes the outcomes waiting, if any.
+    public func writeWaiting() {
+        state.withLockedValue { state in
+            if !state.pending.isEmpty { try? writeLocked(state.pending, state: &state) }
+        }
+    }
+
+    /// Writes what waits and flushes everything written to stable storage.
     public func sync() {
         state.withLockedValue { state in
+            if !state.pending.isEmpty { try? writeLocked(state.pending, state: &state) }  // errors: as the next write
             fsync(descriptor)
-            state = (.now, false)
+            state.lastSync = .now
+            state.dirty = false
         }
     }
 
     private func append(_ value: some Encodable) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        try writeLine(try encoder.encode(value))
+        var line = Array(try encoder.encode(value))
+        line.append(UInt8(ascii: "\n"))
+        try state.withLockedValue { state in try writeLocked(state.pending + line, state: &state) }
     }
 
-    private func writeLine(_ json: Data) throws {
-        var line = json
-        line.append(UInt8(ascii: "\n"))
-        try state.withLockedValue { state in
-            // One write(2) per record under the lock: records never interleave, and a crash tears at most one.
-            try line.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    // non-empty
-                    let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                    if written < 0 {
-                        if errno == EINTR { continue }
-                        throw JournalError("cannot write journal \(path): \(String(cString: strerror(errno)))")
-                    }
-                    offset += written
+    /// Writes `bytes` (whole lines, the waiting outcomes first) in one write(2) under the lock: records never
+    /// interleave, and a crash tears at most the last.
+    private func writeLocked(_ bytes: [UInt8], state: inout State) throws {
+        try bytes.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw JournalError("cannot write journal \(path): \(String(cString: strerror(errno)))")
                 }
+                offset += written
             }
-            state.dirty = true
-            if ContinuousClock.now - state.lastSync >= syncInterval {
-                fdatasync(descriptor)
-                state = (.now, false)
-            }
+        }
+        state.pending.removeAll(keepingCapacity: true)
+        state.pendingSince = nil
+        state.dirty = true
+        if ContinuousClock.now - state.lastSync >= syncInterval {
+            fdatasync(descriptor)
+            state.lastSync = .now
+            state.dirty = false
         }
     }
 }

@@ -177,6 +177,27 @@ let shortTimeouts = DeviceClient.Configuration(
         }
     }
 
+    /// An outcome waits for the next write (normally the next device's intent, in the same write) and at most a
+    /// moment: a run whose last devices finish, or a slow tail, still has every outcome on disk without a sync.
+    @Test func outcomesGoOutWithTheNextIntentOrAfterAMoment() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let journal = try RunJournal.create(
+            path: path, header: .init(id: "t2", started: 0, arguments: [], commands: ["PING"], devices: 3))
+        try journal.intents(["a", "b"])
+        try journal.outcome(DeviceResult(device: "a", address: "h:1", outcome: .ok))
+        try journal.intent("c")
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 5)
+        #expect(lines[3].contains(#""device":"a","result""#))  // a's outcome, before c's intent
+        #expect(lines[4].contains(#""device":"c","time""#))
+        try journal.outcome(DeviceResult(device: "b", address: "h:2", outcome: .ok))
+        try await Task.sleep(for: .milliseconds(300))  // no sync, no further write
+        let contents = try RunJournal.read(path: path)
+        #expect(Set(contents.outcomes.keys) == ["a", "b"])
+        #expect(contents.intents == ["a", "b", "c"])
+    }
+
     @Test func cancellationSkipsDevicesNotStarted() async throws {
         let layout = try makeLayout(50)
         let profile = SimulatorProfile(faults: [FaultRule(fault: .latency(.fixed(.milliseconds(100))), rate: 1)])

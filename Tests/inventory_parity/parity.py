@@ -130,6 +130,21 @@ def oracle(source, limit):
     return ("hosts", result, order_is_fixed(inventory))
 
 
+def oracle_varies(source, limit, runs=6):
+    """Whether ansible itself selects different hosts from one process to the next (set order follows object
+    addresses and hash seeds), which `order_is_fixed` cannot always foresee. Only asked where a subscript makes the
+    order matter."""
+    venv_bin = os.path.dirname(sys.executable)
+    seen = set()
+    for seed in range(runs):
+        r = subprocess.run([os.path.join(venv_bin, "ansible"), "all", "-i", source, "--limit", limit, "--list-hosts"],
+                           capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONHASHSEED": str(seed)})
+        seen.add(r.stdout)
+        if len(seen) > 1:
+            return True
+    return False
+
+
 def fleet(fleetcmd, source, limit):
     res = subprocess.run([fleetcmd, "run", "-i", source, "--limit", limit, "--list-hosts"],
                          capture_output=True, text=True, timeout=60)
@@ -159,6 +174,12 @@ def compare(fleetcmd, case, full=False):
                 return None
             return f"ansible-core: {expected[1]} error; fleetcmd: {got[0]} {got[1:] if got[0] != 'hosts' else got[1]}"
         names = expected[1]
+        agrees = (got[0] == "hosts" and [tuple(h) for h in got[1]] == names) or (got[0] == "empty-or-pattern" and not names)
+        if ("[" in case.limit or case.limit_file is not None) and got[0] in ("hosts", "empty-or-pattern") and (
+                not agrees and (not expected[2] or oracle_varies(source, limit))):
+            # Subscripts slice an order Ansible leaves to Python's set order: which hosts they select (even whether
+            # any remain after a `!group[0:1]`) changes from one ansible run to the next. No one answer to compare.
+            return None
         if not names:
             if got[0] == "empty-or-pattern":
                 return None

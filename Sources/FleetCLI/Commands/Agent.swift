@@ -13,6 +13,7 @@ import UnixSignals
 /// `fleetcmd agent`: the device-side daemon.
 struct Agent: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "agent",
         abstract: "Run the device agent: accept connections and answer commands from a command table.",
         discussion: """
             With no --config it serves the builtins at once (PING, ECHO, STATUS, VERSION, UPTIME, HELP, STATS). \

@@ -11,6 +11,7 @@ import NIOCore
 /// `fleetcmd demo`: a simulated fleet in this process, one command across all of it, and what a real run shows.
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "demo",
         abstract: "Run a command across a simulated fleet on loopback (no hardware needed) and show the results.",
         discussion: """
             Starts --devices simulated devices in this process (each its own address on 127/8, port 9100, the \

@@ -5,6 +5,7 @@ import NIOCore
 /// `fleetcmd listen`: the `nc -vlp 9100` job, made framing-aware.
 struct Listen: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "listen",
         abstract: "Accept connections and print every frame received (for debugging what a controller sends).",
         discussion: """
             Frames are printed on stdout with their time, peer and connection number; connections opening and \

@@ -5,6 +5,7 @@ import Foundation
 /// `fleetcmd presets`: the device families and framings `--preset` accepts.
 struct Presets: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "presets",
         abstract: "List the device presets (built-in and your own) that --preset accepts.",
         discussion: """
             Each preset is data: default port, request and reply framing, a session before the first command \

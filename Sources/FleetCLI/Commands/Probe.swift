@@ -7,6 +7,7 @@ import Foundation
 /// `fleetcmd probe HOST[:PORT]...`: the `nc -vz` job, for many targets at once.
 struct Probe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "probe",
         abstract: "Check that devices accept TCP connections, and how fast.",
         discussion: """
             Connects to every target concurrently, reports reachable / refused / unreachable / connect-timeout and \

@@ -10,6 +10,7 @@ import UnixSignals
 /// `fleetcmd run`: one command (or several) to every device of an inventory.
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Send commands to every device of an inventory, concurrently, with a journal that never sends twice.",
         discussion: """
             Reads Ansible INI or YAML inventories or plain host[:port] lists (-i - reads stdin). Each device gets \
@@ -229,7 +230,7 @@ struct Run: AsyncParsableCommand {
         let ran = await withTaskGroup(of: [DeviceResult]?.self) { group in
             group.addTask {
                 await runner.run(targetsToRun, journal: journal) { result, progress in
-                    if format == .jsonl { Console.out(RunReport.json(result)) }
+                    if format == .jsonl { Console.buffered(RunReport.json(result)) }
                     live.update(progress.done, ok: progress.ok, inFlight: progress.inFlight)
                 }
             }

@@ -5,11 +5,13 @@ import Foundation
 /// `fleetcmd runs`: past runs, from their journals.
 struct Runs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "runs",
         abstract: "List past runs (from their journals), or summarise one.",
         subcommands: [List.self, Show.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List past runs, newest last.")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "List past runs, newest last.")
 
         func run() async throws {
             let directory = StateDirectory.runs
@@ -39,7 +41,8 @@ struct Runs: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Summarise one run: parameters, outcomes, failures.")
+        static let configuration = CommandConfiguration(
+            commandName: "show", abstract: "Summarise one run: parameters, outcomes, failures.")
 
         @Argument(help: ArgumentHelp("A run id or a journal path.", valueName: "run"))
         var run: String

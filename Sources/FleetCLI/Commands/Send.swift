@@ -6,6 +6,7 @@ import Foundation
 /// `fleetcmd send HOST[:PORT] COMMAND...`: the seed article's script, done properly.
 struct Send: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "send",
         abstract: "Send one or more commands to one device and print the replies.",
         discussion: """
             Commands go over one connection, in order; each gets one reply, printed in order. Every reply is read \

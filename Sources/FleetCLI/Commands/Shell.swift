@@ -8,6 +8,7 @@ import NIOConcurrencyHelpers
 /// `fleetcmd shell HOST[:PORT]`: an interactive session with one device over one connection, a framing-aware `nc`.
 struct Shell: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "shell",
         abstract: "Talk to one device interactively over one connection, framed by its preset.",
         discussion: """
             Each line is sent as one command (escapes like \\r, \\x1b, hex:.. work as in send) and its reply is \

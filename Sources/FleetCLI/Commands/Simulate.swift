@@ -15,6 +15,7 @@ import UnixSignals
 /// `fleetcmd simulate`: a fleet of virtual devices on loopback.
 struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "simulate",
         abstract: "Simulate a fleet of devices on loopback, with faults injected on purpose.",
         discussion: """
             Every device is its own listening socket: by default device n listens on the n-th address of \

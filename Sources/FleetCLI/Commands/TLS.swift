@@ -15,6 +15,7 @@ struct TLS: ParsableCommand {
     /// `fleetcmd tls init`: a CA (made once, then reused) and certificates issued by it.
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "init",
             abstract: "Create a private CA (or reuse the one in --dir) and issue agent and client certificates.",
             discussion: """
                 Writes DIR/ca.pem and DIR/ca.key (made once; later runs reuse them to issue more certificates), \
@@ -172,6 +173,7 @@ struct TLS: ParsableCommand {
     /// `fleetcmd tls pin CERT`: the value for `--pin`.
     struct Pin: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "pin",
             abstract: "Print the key pin (sha256:BASE64) of a certificate file, for --pin.")
 
         @Argument(help: ArgumentHelp("PEM certificate file(s).", valueName: "path"))

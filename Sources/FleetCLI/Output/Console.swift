@@ -13,7 +13,19 @@ import NIOConcurrencyHelpers
 enum Console {
     private static let lock = NIOLock()
 
-    static func out(_ line: String) { write(line + "\n", to: STDOUT_FILENO) }
+    /// Results queued before it (``buffered(_:)``) are written first.
+    static func out(_ line: String) {
+        LogSink.standardOutput.flush()
+        write(line + "\n", to: STDOUT_FILENO)
+    }
+
+    /// A line on stdout through a writer thread that writes many lines at once (a run's results: thousands a
+    /// second). Lines keep their order, also with ``out(_:)``; nothing is dropped.
+    static func buffered(_ line: String) {
+        var bytes = Array(line.utf8)
+        bytes.append(0x0A)
+        LogSink.standardOutput.append(bytes)
+    }
 
     /// Log lines queued before it are written first (``LogSink``), so stderr keeps the order things happened in.
     static func err(_ line: String) {

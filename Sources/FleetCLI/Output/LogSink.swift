@@ -18,8 +18,18 @@ import Metrics
 /// - Everything appended is written before the process exits (an `atexit` handler waits for the writer), so the
 ///   last lines of an agent that stops, or of one that exits with an error, are never lost.
 final class LogSink: @unchecked Sendable {
-    /// The process's standard error.
+    /// The process's standard error (log lines: dropped and counted when it cannot keep up).
     static let standardError = LogSink(descriptor: 2)
+    /// The process's standard output (results: never dropped; a writer that gets ahead waits for it).
+    static let standardOutput = LogSink(descriptor: 1, whenFull: .wait)
+
+    /// What a full buffer does to the next line.
+    enum Overflow {
+        /// Drop it and count it (log lines: the agent must not stall on its log).
+        case drop
+        /// Wait for room (results: nothing may be lost).
+        case wait
+    }
 
     /// How a dropped-lines notice is written, in the format of the other lines; set with the log handler.
     var droppedNotice: @Sendable (Int) -> [UInt8] {
@@ -39,16 +49,23 @@ final class LogSink: @unchecked Sendable {
         Array("log lines dropped because the log output could not keep up count=\(count)\n".utf8)
     }
 
-    init(descriptor: Int32, limit: Int = 8 << 20) {
+    private let overflow: Overflow
+
+    init(descriptor: Int32, limit: Int = 8 << 20, whenFull overflow: Overflow = .drop) {
         self.descriptor = descriptor
         self.limit = limit
+        self.overflow = overflow
     }
 
-    /// Queues `line` (with its newline); never blocks on the descriptor.
+    /// Queues `line` (with its newline). Never blocks on the descriptor, except that a `.wait` sink whose buffer is
+    /// full waits for room.
     func append(_ line: [UInt8]) {
         condition.lock()
         if !started { start() }
-        if pending.count + line.count > limit {
+        if overflow == .wait {
+            while !pending.isEmpty && pending.count + line.count > limit { condition.wait() }
+        }
+        if pending.count + line.count > limit && !(overflow == .wait && pending.isEmpty) {
             dropped += 1
         } else {
             let wake = pending.isEmpty
@@ -60,12 +77,17 @@ final class LogSink: @unchecked Sendable {
 
     /// Waits until everything appended so far has been written, or `timeout` has passed (a descriptor that nobody
     /// reads must not keep the process from exiting).
-    func flush(timeout: TimeInterval = 5) {
+    func flush(timeout: TimeInterval? = nil) {
+        let timeout = timeout ?? (overflow == .wait ? .infinity : 5)
         condition.lock()
         guard !pending.isEmpty || dropped > 0 || writing else { return condition.unlock() }
-        let deadline = Date(timeIntervalSinceNow: timeout)
+        let deadline = Date(timeIntervalSinceNow: timeout.isInfinite ? 0 : timeout)
         while !pending.isEmpty || dropped > 0 || writing {
-            if !condition.wait(until: deadline) { break }
+            if timeout.isInfinite {
+                condition.wait()
+            } else if !condition.wait(until: deadline) {
+                break
+            }
         }
         condition.unlock()
     }
@@ -77,6 +99,7 @@ final class LogSink: @unchecked Sendable {
     private func start() {
         started = true
         if self === LogSink.standardError { atexit { LogSink.standardError.flush() } }
+        if self === LogSink.standardOutput { atexit { LogSink.standardOutput.flush() } }
         let thread = Thread { [self] in run() }
         thread.name = "fleetcmd-log"
         thread.start()
