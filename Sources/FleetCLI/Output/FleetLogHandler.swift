@@ -122,12 +122,7 @@ public struct FleetLogHandler: LogHandler {
             out += level.rawValue.utf8
             out.append(0x20)
             appendReadable(message, to: &out)
-            for (key, value) in fields {
-                out.append(0x20)
-                appendKey(key, to: &out)
-                out.append(UInt8(ascii: "="))
-                appendQuoted(value, to: &out)
-            }
+            appendFields(fields, to: &out)
         case .logfmt:
             if let timestamp {
                 out += "ts=".utf8
@@ -138,12 +133,7 @@ public struct FleetLogHandler: LogHandler {
             out += level.rawValue.utf8
             out += " msg=".utf8
             appendQuoted(message, to: &out)
-            for (key, value) in fields {
-                out.append(0x20)
-                appendKey(key, to: &out)
-                out.append(UInt8(ascii: "="))
-                appendQuoted(value, to: &out)
-            }
+            appendFields(fields, to: &out)
         case .json:
             out.append(UInt8(ascii: "{"))
             if let timestamp {
@@ -162,6 +152,16 @@ public struct FleetLogHandler: LogHandler {
                 out += JSONText.quoted(value).utf8
             }
             out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// ` key=value` for each field (text and logfmt).
+    private static func appendFields(_ fields: [(String, String)], to out: inout [UInt8]) {
+        for (key, value) in fields {
+            out.append(0x20)
+            appendKey(key, to: &out)
+            out.append(UInt8(ascii: "="))
+            appendQuoted(value, to: &out)
         }
     }
 
