@@ -192,8 +192,13 @@ let shortTimeouts = DeviceClient.Configuration(
         #expect(lines[3].contains(#""device":"a","result""#))  // a's outcome, before c's intent
         #expect(lines[4].contains(#""device":"c","time""#))
         try journal.outcome(DeviceResult(device: "b", address: "h:2", outcome: .ok))
-        try await Task.sleep(for: .milliseconds(300))  // no sync, no further write
-        let contents = try RunJournal.read(path: path)
+        // No sync and no further write: the journal's own timer must write b's outcome, within a moment.
+        let deadline = ContinuousClock.now + .seconds(5)
+        var contents = try RunJournal.read(path: path)
+        while contents.outcomes["b"] == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))  // ok-sleep: polling with a deadline
+            contents = try RunJournal.read(path: path)
+        }
         #expect(Set(contents.outcomes.keys) == ["a", "b"])
         #expect(contents.intents == ["a", "b", "c"])
     }
