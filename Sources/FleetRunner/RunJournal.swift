@@ -230,7 +230,7 @@ public final class RunJournal: Sendable {
     }
 
     /// Writes the outcomes waiting, if any.
-    public func writeWaiting() {
+    private func writeWaiting() {
         state.withLockedValue { state in
             if !state.pending.isEmpty { try? writeLocked(state.pending, state: &state) }
         }

@@ -191,7 +191,7 @@ public struct FleetLogHandler: LogHandler {
     }
 
     /// The text or logfmt `command` line of `record`, byte for byte as ``render(level:message:fields:format:timestamp:journald:into:)``
-    /// writes it from ``AgentAuditRecord/fields``, without making a string per field (numbers go straight to digits).
+    /// writes it from ``AgentAuditRecord/fields``, without a metadata dictionary or an array of fields.
     static func renderAudit(
         _ record: AgentAuditRecord, logfmt: Bool, timestamp: [UInt8]?, journald: Bool, into out: inout [UInt8]
     ) {
@@ -211,48 +211,11 @@ public struct FleetLogHandler: LogHandler {
         out += " command.text=".utf8
         appendQuoted(record.commandText, to: &out)
         out += " connection.id=".utf8
-        appendDecimal(record.connectionID, to: &out)
+        out += String(record.connectionID).utf8  // a small string: no allocation
         out += " duration_ms=".utf8
-        let (seconds, attoseconds) = record.duration.components
-        let microseconds = seconds * 1_000_000 + (attoseconds + 500_000_000_000) / 1_000_000_000_000
-        appendDecimal(Int(microseconds / 1000), to: &out)
-        out.append(UInt8(ascii: "."))
-        var fraction = Int(microseconds % 1000)
-        if fraction == 0 {
-            out.append(UInt8(ascii: "0"))
-        } else {
-            var divisor = 100
-            while fraction > 0 {
-                out.append(UInt8(ascii: "0") + UInt8(fraction / divisor))
-                fraction %= divisor
-                divisor /= 10
-            }
-        }
+        out += record.durationText.utf8
         out += (record.isError ? " outcome=error peer=" : " outcome=ok peer=").utf8
         appendQuoted(record.peer, to: &out)
-    }
-
-    private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        if value < 0 {
-            out += String(value).utf8
-            return
-        }
-        var digits:
-            (
-                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                UInt8, UInt8, UInt8, UInt8, UInt8
-            ) =
-                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var rest = value
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[19 - count] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-                count += 1
-            } while rest > 0
-            out.append(contentsOf: buffer[(20 - count)...])
-        }
     }
 
     static func text(_ value: Logger.Metadata.Value) -> String {

@@ -62,17 +62,19 @@ final class LogSink: @unchecked Sendable {
     func append(_ line: [UInt8]) {
         condition.lock()
         if !started { start() }
-        if overflow == .wait {
+        defer { condition.unlock() }
+        switch overflow {
+        case .wait:  // a line larger than the limit goes alone
             while !pending.isEmpty && pending.count + line.count > limit { condition.wait() }
+        case .drop:
+            if pending.count + line.count > limit {
+                dropped += 1
+                return
+            }
         }
-        if pending.count + line.count > limit && !(overflow == .wait && pending.isEmpty) {
-            dropped += 1
-        } else {
-            let wake = pending.isEmpty
-            pending.append(contentsOf: line)
-            if wake { condition.broadcast() }  // the writer, never a flush() waiter alone
-        }
-        condition.unlock()
+        let wake = pending.isEmpty
+        pending.append(contentsOf: line)
+        if wake { condition.broadcast() }  // the writer, never a flush() waiter alone
     }
 
     /// Waits until everything appended so far has been written, or `timeout` has passed (a descriptor that nobody
@@ -91,9 +93,6 @@ final class LogSink: @unchecked Sendable {
         }
         condition.unlock()
     }
-
-    /// Lines dropped since the last notice (tests).
-    var droppedCount: Int { condition.withLock { dropped } }
 
     // Called with the lock held.
     private func start() {
