@@ -11,8 +11,9 @@ enum YAMLValues {
 
     /// The document in `text`, or nil when it is empty.
     static func compose(_ text: String) throws(Problem) -> Node? {
+        let root: Node?
         do {
-            return try Yams.compose(yaml: text)
+            root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
             var line = 0
             if case .scanner(_, _, let mark, _) = error { line = mark.line }
@@ -29,40 +30,84 @@ enum YAMLValues {
         } catch {
             throw Problem(line: 0, text: "not valid YAML")
         }
+        if let root {
+            var budget = maxValues
+            try checkKeys(root, budget: &budget)
+        }
+        return root
+    }
+
+    /// Values a document may expand to once its aliases are followed (a "billion laughs" document of a few
+    /// hundred bytes would otherwise expand to billions).
+    static let maxValues = 20_000_000
+
+    /// PyYAML refuses a mapping key that is a mapping or a list ("found unhashable key"), and so does Ansible;
+    /// so do we (rendering such keys as text would also grow with each level of nesting). Counts values on the
+    /// way against `budget`.
+    private static func checkKeys(_ node: Node, budget: inout Int) throws(Problem) {
+        budget -= 1
+        guard budget >= 0 else {
+            throw Problem(
+                line: line(node),
+                text: "the document expands to more than \(maxValues) values once its aliases are followed")
+        }
+        switch node {
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                switch key {
+                case .mapping, .sequence:
+                    throw Problem(line: line(key), text: "While constructing a mapping found unhashable key")
+                default:
+                    break
+                }
+                try checkKeys(value, budget: &budget)
+            }
+        case .sequence(let sequence):
+            for item in sequence { try checkKeys(item, budget: &budget) }
+        case .scalar, .alias:
+            break
+        }
     }
 
     /// A mapping's pairs with merge keys applied, in Python dict order (first place, last value).
     static func pairs(_ mapping: Node.Mapping) -> [(key: Node, value: Node)] {
-        var merged: [(Node, Node)] = []
-        var explicit: [(Node, Node)] = []
+        namedPairs(mapping).map { ($0.key, $0.value) }
+    }
+
+    /// ``pairs(_:)`` with each key's text, made once per key: a key that is itself a mapping (`? key`) is
+    /// rendered from its own pairs, and rendering it again at every level would double the work per level of
+    /// nesting (a fuzzer found 250 bytes that took minutes).
+    static func namedPairs(_ mapping: Node.Mapping) -> [(name: String, key: Node, value: Node)] {
+        var merged: [(name: String, key: Node, value: Node)] = []
+        var explicit: [(name: String?, key: Node, value: Node)] = []
         for (key, value) in mapping {
             if case .scalar(let scalar) = key, scalar.string == "<<",
                 scalar.style == .plain || Tag.Name(rawValue: key.tag.rawValue) == .merge
             {
                 switch value {
                 case .mapping(let source):
-                    merged += pairs(source).map { ($0.key, $0.value) }
+                    merged += namedPairs(source)
                 case .sequence(let sources):
                     // PyYAML: later mappings first, so that the first one listed wins.
                     for source in sources.reversed() {
-                        if case .mapping(let inner) = source { merged += pairs(inner).map { ($0.key, $0.value) } }
+                        if case .mapping(let inner) = source { merged += namedPairs(inner) }
                     }
                 default:
-                    explicit.append((key, value))
+                    explicit.append((nil, key, value))
                 }
             } else {
-                explicit.append((key, value))
+                explicit.append((nil, key, value))
             }
         }
-        var order: [(key: Node, value: Node)] = []
+        var order: [(name: String, key: Node, value: Node)] = []
         var position: [String: Int] = [:]
-        for (key, value) in merged + explicit {
-            let name = keyText(key)
+        for (known, key, value) in merged.map({ (Optional($0.name), $0.key, $0.value) }) + explicit {
+            let name = known ?? keyText(key)
             if let existing = position[name] {
                 order[existing].value = value
             } else {
                 position[name] = order.count
-                order.append((key, value))
+                order.append((name, key, value))
             }
         }
         return order
@@ -99,7 +144,7 @@ enum YAMLValues {
             }
         case .mapping(let mapping):
             var entries: [String: InventoryValue] = [:]
-            for (key, value) in pairs(mapping) { entries[keyText(key)] = Self.value(value) }
+            for (name, _, value) in namedPairs(mapping) { entries[name] = Self.value(value) }
             return .map(entries)
         case .sequence(let sequence):
             return .list(sequence.map { value($0) })

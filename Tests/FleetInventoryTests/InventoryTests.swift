@@ -135,6 +135,38 @@ func ep(_ inventory: Inventory, _ name: String, _ defaultPort: Int) throws -> St
         #expect(throws: InventoryError.self) { try Inventory.parse("all:\n  hosts:\n    a:\n    a:\n", path: "d.yml") }
     }
 
+    /// PyYAML (and so Ansible) refuses a mapping key that is a mapping or a list. Rendering such keys as text
+    /// instead grew twice as long with every level of nesting: 250 bytes from the fuzzer took minutes.
+    @Test func yamlKeysThatAreMappingsOrListsAreRefusedAsAnsibleDoes() {
+        let nested = "all:\n  hosts:\n    h1:\n      deep:\n        " + String(repeating: "? ", count: 60) + "leaf\n"
+        for text in [nested, "all:\n  hosts:\n    h1:\n      v:\n        ? [a, b]\n        : 1\n"] {
+            #expect {
+                _ = try Inventory.parse(text, path: "k.yml")
+            } throws: { error in
+                (error as? InventoryError).map {
+                    $0.line == 5 && $0.message == "While constructing a mapping found unhashable key"
+                } ?? false
+            }
+        }
+    }
+
+    /// A "billion laughs" document: nine levels of lists of nine aliases each. Refused at 20 million values
+    /// (ansible-inventory spends minutes on it).
+    @Test func yamlAliasesThatExpandToBillionsOfValuesAreRefused() {
+        var lines = ["all:", "  vars:", "    a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        for level in 1...8 {
+            lines.append(
+                "    a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 9).joined(separator: ", ")
+                    + "]")
+        }
+        lines.append("  hosts:\n    h1:")
+        #expect {
+            _ = try Inventory.parse(lines.joined(separator: "\n") + "\n", path: "laughs.yml")
+        } throws: { error in
+            (error as? InventoryError)?.message.contains("expands to more than 20000000 values") ?? false
+        }
+    }
+
     @Test func crlfLettersAcrossCaseAndOpenStartRanges() throws {
         let inventory = try Inventory.parse("[g]\r\nm[y:B]\r\nz[:2]\r\n", path: "c.ini")
         #expect(inventory.hostNames == ["my", "mz", "mA", "mB", "z0", "z1", "z2"])
