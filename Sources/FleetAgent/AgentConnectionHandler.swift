@@ -21,23 +21,36 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    struct Context: Sendable {
-        var responder: AgentResponder
-        var registry: ConnectionRegistry
-        var spec: FrameSpec
+    /// What every connection shares: one reference per connection (the responder and configuration are large).
+    final class Context: Sendable {
+        let responder: AgentResponder
+        let registry: ConnectionRegistry
+        let spec: FrameSpec
         /// Runs async work as a child of the agent's task group; `false` when the agent is stopping.
-        var spawn: @Sendable (@escaping @Sendable () async -> Void) -> Bool
+        let spawn: @Sendable (@escaping @Sendable () async -> Void) -> Bool
         /// Rate limit for connection-level log lines (failed handshakes).
-        var logLimiter: LogRateLimiter
+        let logLimiter: LogRateLimiter
+
+        init(
+            responder: AgentResponder, registry: ConnectionRegistry, spec: FrameSpec,
+            spawn: @escaping @Sendable (@escaping @Sendable () async -> Void) -> Bool, logLimiter: LogRateLimiter
+        ) {
+            self.responder = responder
+            self.registry = registry
+            self.spec = spec
+            self.spawn = spawn
+            self.logLimiter = logLimiter
+        }
     }
 
     private let shared: Context
     private let id: Int
     private let listener: Int
-    private var peer = "?"
+    /// The peer as text, made when first needed (a connection that stays idle never needs it).
+    private var peerText: String?
     private var identity: ClientIdentity?
     private var handshakeDone = false
-    private var queue = CircularBuffer<AgentInbound>(initialCapacity: 2)  // rarely more than one waits; small when idle
+    private var queue: [AgentInbound] = []  // rarely more than one waits; no allocation while empty
     private var isBusy = false
     private var isInputClosed = false
     private var isClosing = false
@@ -52,7 +65,6 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        peer = context.channel.remoteAddress.map(DeviceAgent.describe) ?? "?"
         let channel = context.channel
         guard shared.registry.register(id, channel: channel) else {
             context.close(promise: nil)
@@ -102,7 +114,9 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
             shared.responder.stats.error(.tlsHandshake)
             shared.logLimiter.info(
                 shared.responder.logger, kind: "tls_failure", "TLS failed",
-                metadata: ["peer": "\(peer)", "reason": "\(failure.detail)", "kind": "\(failure.kind.rawValue)"])
+                metadata: [
+                    "peer": "\(peer(context))", "reason": "\(failure.detail)", "kind": "\(failure.kind.rawValue)",
+                ])
         }
         context.close(promise: nil)
     }
@@ -127,8 +141,15 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         context.read()
     }
 
-    private var caller: AgentResponder.Caller {
-        AgentResponder.Caller(peer: peer, connectionID: id, listener: listener, identity: identity)
+    private func peer(_ context: ChannelHandlerContext) -> String {
+        if let peerText { return peerText }
+        let text = context.channel.remoteAddress.map(DeviceAgent.describe) ?? "?"
+        peerText = text
+        return text
+    }
+
+    private func caller(_ context: ChannelHandlerContext) -> AgentResponder.Caller {
+        AgentResponder.Caller(peer: peer(context), connectionID: id, listener: listener, identity: identity)
     }
 
     private func process(_ batch: AgentInbound, context: ChannelHandlerContext, draining: Bool = false) {
@@ -137,8 +158,9 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
             return
         }
         var buffer = context.channel.allocator.buffer(capacity: batch.frames.count * 16)
+        let who = caller(context)
         for (index, payload) in batch.frames.enumerated() {
-            guard let reply = shared.responder.replyNow(to: payload, caller: caller) else {
+            guard let reply = shared.responder.replyNow(to: payload, caller: who) else {
                 answerLater(Array(batch.frames[index...]), head: buffer, batch, context: context)
                 return
             }
@@ -153,7 +175,7 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
     ) {
         isBusy = true
         let shared = self.shared
-        let caller = self.caller
+        let who = caller(context)
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         // The job lasts until its replies are written, so that the agent does not stop (and exit) before.
@@ -161,7 +183,7 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         let started = shared.spawn {
             var buffer = head
             for payload in frames {
-                buffer.writeReply(await shared.responder.reply(to: payload, caller: caller), spec: shared.spec)
+                buffer.writeReply(await shared.responder.reply(to: payload, caller: who), spec: shared.spec)
             }
             loop.execute { [buffer] in
                 let (handler, context) = bound.value
@@ -196,7 +218,8 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         let keepGoing = shared.registry.endCommand(id)
         if batch.frameTooLarge {
             lingeringClose(context: context)
-        } else if let next = queue.popFirst() {
+        } else if !queue.isEmpty {
+            let next = queue.removeFirst()
             // Frames already received are answered, also when shutdown has begun (within its grace period).
             process(next, context: context, draining: true)
         } else if !keepGoing || isInputClosed {

@@ -2,6 +2,14 @@ import FleetCodec
 import FleetFraming
 public import NIOCore
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// What the framing stage hands to a connection's command loop: every frame completed by one read, at once.
 ///
 /// Batching per read (rather than per frame) means one hop to async code and one `write(2)` for the replies
@@ -24,7 +32,8 @@ public struct AgentInbound: Sendable {
 /// - A frame larger than `maxFrameBytes` ends decoding: everything after it is dropped unread, so the agent
 ///   never buffers more than the limit plus one read.
 /// - A frame that has started must finish within `frameTimeout` (slowloris); otherwise the connection closes.
-/// - No bytes for `idleTimeout` (an `IdleStateHandler` in front signals it) closes the connection.
+/// - No bytes for `idleTimeout` closes the connection: the event loop's ``IdleSweep`` checks, or an
+///   `IdleStateHandler` in front signals it when the connection's loop has no sweep.
 /// - Bytes of an unfinished frame at end of input are counted and dropped; an until-close frame is delivered.
 final class AgentFramingHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
@@ -36,14 +45,81 @@ final class AgentFramingHandler: ChannelInboundHandler {
     private var frameTimer: Scheduled<Void>?
     private let frameTimeout: TimeAmount
     private let stats: AgentStats
+    // Idle tracking with a sweep: reads set a flag; the sweep notes when it last saw none.
+    private let sweep: IdleSweep.Loop?
+    private var sweepSlot = -1
+    private var readSinceSweep = false
+    private var quietSince = NIODeadline.uptimeNanoseconds(0)
+    private var context: ChannelHandlerContext?
 
-    init(spec: FrameSpec, maxFrameBytes: Int, frameTimeout: Duration, stats: AgentStats) {
+    /// - Parameter sweep: the idle sweep of the connection's event loop; `nil` when an `IdleStateHandler` in
+    ///   front reports idleness instead.
+    init(spec: FrameSpec, maxFrameBytes: Int, frameTimeout: Duration, stats: AgentStats, sweep: IdleSweep.Loop? = nil) {
         scanner = FrameScanner(spec: spec, maxFrameBytes: maxFrameBytes)
         self.frameTimeout = TimeAmount(frameTimeout)
         self.stats = stats
+        self.sweep = sweep
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard let sweep else { return }
+        self.context = context
+        quietSince = context.eventLoop.now
+        sweepSlot = sweep.join(self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        leaveSweep()
+    }
+
+    private func leaveSweep() {
+        guard let sweep, sweepSlot >= 0 else { return }
+        sweep.leave(sweepSlot)
+        sweepSlot = -1
+        context = nil
+    }
+
+    /// For the sweep: `true` when nothing was read for `timeout` (as of the sweeps that saw no read).
+    func isIdle(now: NIODeadline, timeout: TimeAmount) -> Bool {
+        if readSinceSweep {
+            readSinceSweep = false
+            quietSince = now
+            return false
+        }
+        return now - quietSince >= timeout
+    }
+
+    /// For the sweep: closes the idle connection.
+    func closeIdle() {
+        guard let context else { return }
+        leaveSweep()
+        stats.error(.idleTimeout)
+        Self.closeTimedOut(context: context)
+    }
+
+    /// Closes a connection that timed out (idle, or a frame left unfinished). One whose replies the peer has not taken (output NIO holds back, or bytes the
+    /// kernel has not sent or not had acknowledged) is reset, as nginx's `reset_timedout_connection` does: a FIN
+    /// would wait behind megabytes of unsent replies, in the kernel, for as long as the peer keeps its window
+    /// shut, and the peer would never see the close.
+    static func closeTimedOut(context: ChannelHandlerContext) {
+        let channel = context.channel
+        guard let options = channel as? any SocketOptionProvider else {
+            context.close(promise: nil)
+            return
+        }
+        let held = !channel.isWritable
+        UnsentOutput.read(options).whenComplete { result in
+            let unsent = (try? result.get()) ?? 0
+            guard held || unsent > 0 else {
+                channel.close(promise: nil)
+                return
+            }
+            options.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        readSinceSweep = true
         guard !isDiscarding else { return }
         var chunk = unwrapInboundIn(data)
         if pending == nil {
@@ -79,7 +155,7 @@ final class AgentFramingHandler: ChannelInboundHandler {
             frameTimer = context.eventLoop.assumeIsolated().scheduleTask(in: frameTimeout) { [self] in
                 stats.error(.frameTimeout)
                 frameTimer = nil
-                context.close(promise: nil)
+                Self.closeTimedOut(context: context)
             }
         } else if pending == nil {
             cancelFrameTimer()
@@ -89,7 +165,7 @@ final class AgentFramingHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
             stats.error(.idleTimeout)
-            context.close(promise: nil)
+            Self.closeTimedOut(context: context)
             return
         }
         if let event = event as? ChannelEvent, event == .inputClosed { endOfInput(context: context) }
@@ -98,6 +174,7 @@ final class AgentFramingHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         cancelFrameTimer()
+        leaveSweep()
         context.fireChannelInactive()
     }
 

@@ -3,9 +3,37 @@ import NIOCore
 
 /// Counts open connections in total and per source address, refusing those past either limit at accept.
 final class ConnectionLimiter: Sendable {
+    /// A source address as a key: its bytes, not its text (no string made per connection). An IPv4 address and
+    /// its IPv4-mapped IPv6 form (`::ffff:a.b.c.d`, as a dual-stack listener sees it) are the same source.
+    struct Source: Hashable, Sendable {
+        private var high: UInt64 = 0
+        private var low: UInt64 = 0
+
+        init(_ address: SocketAddress?) {
+            // sockaddr_in holds the address at byte 4, sockaddr_in6 at byte 8, both in network order.
+            switch address {
+            case .v4:
+                address!.withSockAddr { pointer, _ in
+                    let raw = UnsafeRawPointer(pointer)
+                    low =
+                        UInt64(UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+                        | 0xFFFF_0000_0000
+                }
+            case .v6:
+                address!.withSockAddr { pointer, _ in
+                    let raw = UnsafeRawPointer(pointer)
+                    high = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                    low = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+                }
+            case .unixDomainSocket, .none:
+                break
+            }
+        }
+    }
+
     private struct State {
         var total = 0
-        var perSource: [String: Int] = [:]
+        var perSource: [Source: Int] = [:]
     }
 
     private let state = NIOLockedValueBox(State())
@@ -18,7 +46,7 @@ final class ConnectionLimiter: Sendable {
     }
 
     /// Takes a slot for `source`, or returns `false` when a limit is reached.
-    func acquire(_ source: String) -> Bool {
+    func acquire(_ source: Source) -> Bool {
         state.withLockedValue { state in
             guard state.total < maxTotal, state.perSource[source, default: 0] < maxPerSource else { return false }
             state.total += 1
@@ -27,7 +55,7 @@ final class ConnectionLimiter: Sendable {
         }
     }
 
-    func release(_ source: String) {
+    func release(_ source: Source) {
         state.withLockedValue { state in
             state.total -= 1
             let remaining = state.perSource[source, default: 1] - 1

@@ -135,8 +135,10 @@ public struct DeviceAgent: Service {
                 if case .terminated = sink.yield(job) { return false }
                 return true
             }, logLimiter: logLimiter)
+        let sweep = IdleSweep(group: group, timeout: configuration.limits.idleTimeout)
+        defer { sweep.stop() }
         let opener: @Sendable (Int) async throws -> any Channel = { index in
-            try await bind(index, limiter: limiter, parked: parked, served: served, ids: ids)
+            try await bind(index, limiter: limiter, parked: parked, served: served, ids: ids, sweep: sweep)
         }
         let closedAtStart = control.closedAtStart
         let toOpen = configuration.listen.indices.filter { !closedAtStart.contains($0) }
@@ -256,7 +258,7 @@ public struct DeviceAgent: Service {
 
     private func bind(
         _ index: Int, limiter: ConnectionLimiter, parked: ParkedChannels,
-        served: AgentConnectionHandler.Context, ids: NIOLockedValueBox<Int>
+        served: AgentConnectionHandler.Context, ids: NIOLockedValueBox<Int>, sweep: IdleSweep
     ) async throws -> any Channel {
         let configuration = self.configuration
         let stats = self.stats
@@ -292,7 +294,7 @@ public struct DeviceAgent: Service {
                     channel.close(promise: nil)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }
-                let source = channel.remoteAddress?.ipAddress ?? "?"
+                let source = ConnectionLimiter.Source(channel.remoteAddress)
                 guard limiter.acquire(source) else {
                     stats.connectionRefused()
                     channel.close(promise: nil)
@@ -311,7 +313,10 @@ public struct DeviceAgent: Service {
                     if let session = configuration.session {
                         try sync.addHandler(AgentSessionHandler(session: session))
                     }
-                    try sync.addHandler(IdleStateHandler(readTimeout: TimeAmount(configuration.limits.idleTimeout)))
+                    let loopSweep = sweep.loop(for: channel.eventLoop)
+                    if loopSweep == nil || admission == .neverRead {
+                        try sync.addHandler(IdleStateHandler(readTimeout: sweep.timeout))
+                    }
                     if admission == .neverRead {
                         try sync.addHandler(CloseOnIdleHandler())
                         parked.add(channel)
@@ -325,7 +330,7 @@ public struct DeviceAgent: Service {
                     try sync.addHandler(
                         AgentFramingHandler(
                             spec: configuration.format.request, maxFrameBytes: configuration.limits.maxFrameBytes,
-                            frameTimeout: configuration.limits.frameTimeout, stats: stats))
+                            frameTimeout: configuration.limits.frameTimeout, stats: stats, sweep: loopSweep))
                     try hooks.addHandlers(sync, index)
                     try sync.addHandler(AgentConnectionHandler(context: served, id: id, listener: index))
                 }

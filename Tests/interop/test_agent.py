@@ -232,6 +232,19 @@ def test_hostile_clients_do_not_hurt_a_well_behaved_one(agent):
     assert poll_until(lambda: a.fd_count() <= base_fds, 15), (base_fds, a.fd_count())
 
 
+def test_a_timed_out_client_that_never_reads_sees_the_close(agent):
+    """A client that never reads its replies, then times out: a FIN would queue behind the replies its shut
+    window keeps in the agent's kernel, so the client would never see the close (and the kernel would keep the
+    buffer). The agent resets such a connection instead, for the idle and the frame timeout alike."""
+    a = agent("--log-level", "error", "--frame-timeout", "500ms", "--idle-timeout", "1s")
+    for tail in (b"\x1bPI", b""):  # an unfinished frame (frame timeout), then nothing more (idle timeout)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+            s.connect(("127.0.0.1", a.port))
+            s.sendall(frame("PING") * 40000 + tail)  # 200 KB of replies: far more than the client's window
+            assert hung_up_without_reading(s, 20), f"close not seen by a client that never reads (tail {tail!r})"
+
+
 def test_total_connection_limit_refuses_at_accept(agent):
     a = agent("--log-level", "error", "--max-connections", "10", "--max-connections-per-source", "100")
     held = [connect(a.port, source=f"127.0.5.{i + 1}") for i in range(15)]
