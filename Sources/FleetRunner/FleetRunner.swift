@@ -79,6 +79,19 @@ public struct FleetRunner: Sendable {
         _ targets: [RunTarget], journal: RunJournal? = nil,
         onResult: @escaping @Sendable (DeviceResult, Progress) -> Void = { _, _ in }
     ) async -> [DeviceResult] {
+        await run(targets, journal: journal, keepingResults: true) { _, result, progress in onResult(result, progress) }
+    }
+
+    /// Runs every target; `onResult` sees each device's result with its index in `targets` as it finishes.
+    ///
+    /// - Parameter keepingResults: `false` keeps nothing of a finished device (the caller tallies what it needs
+    ///   from `onResult`, so memory does not grow with the fleet); the returned array then holds only the targets
+    ///   that never started, as `skipped`, in target order.
+    /// - Returns: with `keepingResults`, every target's result in target order.
+    public func run(
+        _ targets: [RunTarget], journal: RunJournal? = nil, keepingResults: Bool,
+        onResult: @escaping @Sendable (Int, DeviceResult, Progress) -> Void
+    ) async -> [DeviceResult] {
         // Targets that share an address run one after another: a device gets one connection at a time.
         var lanes: [[Int]] = []
         var laneOf: [String: Int] = [:]
@@ -93,16 +106,20 @@ public struct FleetRunner: Sendable {
         let lean = configuration.usesLeanSockets ? try? LeanExchanger() : nil
         defer { lean?.shutdown() }
         let window = Window(
-            runner: self, targets: targets, lanes: lanes, journal: journal, lean: lean, onResult: onResult,
-            pacer: Pacer(ratePerSecond: configuration.ratePerSecond))
-        let finished = await withTaskCancellationHandler {
+            runner: self, targets: targets, lanes: lanes, journal: journal, lean: lean, keepingResults: keepingResults,
+            onResult: onResult, pacer: Pacer(ratePerSecond: configuration.ratePerSecond))
+        let (kept, started) = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in window.start(continuation) }
         } onCancel: {
             window.cancel()
         }
-        return targets.enumerated().map { index, target in
-            finished[index] ?? DeviceResult(device: target.name, address: target.address, outcome: .skipped)
+        func skipped(_ target: RunTarget) -> DeviceResult {
+            DeviceResult(device: target.name, address: target.address, outcome: .skipped)
         }
+        guard keepingResults else {
+            return targets.indices.filter { !started[$0] }.map { skipped(targets[$0]) }
+        }
+        return targets.enumerated().map { index, target in kept[index] ?? skipped(target) }
     }
 
     /// The sliding window, driven from the event loops: a finished conversation starts the next one in its
@@ -112,9 +129,12 @@ public struct FleetRunner: Sendable {
             var nextLane = 0
             var lanesRunning = 0
             var isCancelled = false
+            /// Finished results, when they are kept.
             var results: [DeviceResult?]
+            /// Which targets finished (one byte each), when results are not kept.
+            var finished: [Bool]
             var progress: Progress
-            var continuation: CheckedContinuation<[DeviceResult?], Never>?
+            var continuation: CheckedContinuation<Finished, Never>?
             /// Targets whose intent the start wrote already (with the others of the first window).
             var intentWritten: Set<Int> = []
         }
@@ -124,14 +144,18 @@ public struct FleetRunner: Sendable {
         let lanes: [[Int]]
         let journal: RunJournal?
         let lean: LeanExchanger?
-        let onResult: @Sendable (DeviceResult, Progress) -> Void
+        let onResult: @Sendable (Int, DeviceResult, Progress) -> Void
         let pacer: Pacer
         let state: NIOLockedValueBox<State>
+        let keepingResults: Bool
+        /// The kept results (or none) and which targets finished (or none, when results are kept).
+        typealias Finished = (kept: [DeviceResult?], started: [Bool])
 
         init(
             runner: FleetRunner, targets: [RunTarget], lanes: [[Int]], journal: RunJournal?, lean: LeanExchanger?,
-            onResult: @escaping @Sendable (DeviceResult, Progress) -> Void, pacer: Pacer
+            keepingResults: Bool, onResult: @escaping @Sendable (Int, DeviceResult, Progress) -> Void, pacer: Pacer
         ) {
+            self.keepingResults = keepingResults
             self.runner = runner
             self.targets = targets
             self.lanes = lanes
@@ -141,11 +165,12 @@ public struct FleetRunner: Sendable {
             self.pacer = pacer
             self.state = NIOLockedValueBox(
                 State(
-                    results: Array(repeating: nil, count: targets.count),
+                    results: keepingResults ? Array(repeating: nil, count: targets.count) : [],
+                    finished: keepingResults ? [] : Array(repeating: false, count: targets.count),
                     progress: Progress(total: targets.count, done: 0, ok: 0, inFlight: 0)))
         }
 
-        func start(_ continuation: CheckedContinuation<[DeviceResult?], Never>) {
+        func start(_ continuation: CheckedContinuation<Finished, Never>) {
             let width = min(max(1, runner.configuration.forks), lanes.count)
             state.withLockedValue { $0.continuation = continuation }
             if width == 0 { finishIfDone() }
@@ -216,14 +241,15 @@ public struct FleetRunner: Sendable {
                 runner.converse(
                     with: targets[index], journal: journal, intentWritten: intentWritten, lean: lean, on: loop
                 ) { [self] result in
+                    let keep = keepingResults
                     let progress = state.withLockedValue { state in
-                        state.results[index] = result
+                        if keep { state.results[index] = result } else { state.finished[index] = true }
                         state.progress.inFlight -= 1
                         state.progress.done += 1
                         if result.outcome == .ok { state.progress.ok += 1 }
                         return state.progress
                     }
-                    onResult(result, progress)
+                    onResult(index, result, progress)
                     if position + 1 < lanes[lane].count {
                         // Another inventory entry for the same address: give the device a moment to see the last
                         // connection close (single-session devices turn a second one away).
@@ -242,13 +268,13 @@ public struct FleetRunner: Sendable {
 
         private func finishIfDone() {
             let done = state.withLockedValue {
-                state -> (CheckedContinuation<[DeviceResult?], Never>, [DeviceResult?])? in
+                state -> (CheckedContinuation<Finished, Never>, Finished)? in
                 let exhausted = state.isCancelled || state.nextLane >= lanes.count
                 guard exhausted, state.lanesRunning == 0, let continuation = state.continuation else { return nil }
                 state.continuation = nil
-                return (continuation, state.results)
+                return (continuation, (state.results, state.finished))
             }
-            if let (continuation, results) = done { continuation.resume(returning: results) }
+            if let (continuation, finished) = done { continuation.resume(returning: finished) }
         }
     }
 

@@ -5,6 +5,7 @@ import FleetInventory
 import FleetRunner
 import FleetTLS
 import Foundation
+import NIOConcurrencyHelpers
 import UnixSignals
 
 /// `fleetcmd run`: one command (or several) to every device of an inventory.
@@ -227,10 +228,25 @@ struct Run: AsyncParsableCommand {
         // SIGINT/SIGTERM: start nothing new, let conversations in flight finish, report the rest as skipped.
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let targetsToRun = toRun
+        // Results are tallied as they finish, not kept (one JSON document, `--format json`, needs them all):
+        // the report needs a group number per device, so memory does not grow with what devices answered.
+        let keeping = format == .json
+        let tally = NIOLockedValueBox(RunTally(devices: targets.count))
+        let position: [Int]  // toRun's index -> targets' index
+        if resuming == nil {  // toRun is targets
+            position = Array(targets.indices)
+        } else {
+            let indexOf = Dictionary(targets.indices.map { (targets[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
+            position = toRun.map { indexOf[$0.name]! }  // toRun is a subset of targets
+            tally.withLockedValue { tally in
+                for result in carried { if let index = indexOf[result.device] { tally.add(result, at: index) } }
+            }
+        }
         let ran = await withTaskGroup(of: [DeviceResult]?.self) { group in
             group.addTask {
-                await runner.run(targetsToRun, journal: journal) { result, progress in
+                await runner.run(targetsToRun, journal: journal, keepingResults: keeping) { index, result, progress in
                     if format == .jsonl { Console.buffered(RunReport.json(result)) }
+                    if !keeping { tally.withLockedValue { $0.add(result, at: position[index]) } }
                     live.update(progress.done, ok: progress.ok, inFlight: progress.inFlight)
                 }
             }
@@ -253,21 +269,26 @@ struct Run: AsyncParsableCommand {
         live.finish()
         journal?.sync()
         let elapsed = ContinuousClock.now - began
-        let byName = Dictionary((carried + ran).map { ($0.device, $0) }, uniquingKeysWith: { first, _ in first })
-        let results = targets.compactMap { byName[$0.name] }
-
-        switch format {
-        case .text:
-            for line in RunReport.lines(results, elapsed: elapsed) { Console.out(line) }
-        case .jsonl:
-            break
-        case .json:
+        var final: RunTally
+        if keeping {
+            let byName = Dictionary((carried + ran).map { ($0.device, $0) }, uniquingKeysWith: { first, _ in first })
+            let results = targets.compactMap { byName[$0.name] }
             Console.out("[" + results.map(RunReport.json).joined(separator: ",\n") + "]")
+            final = RunTally(results)
+        } else {
+            final = tally.withLockedValue { $0 }
+            // Devices that never started (interrupted) are skipped (the runner returned just those: `ran`).
+            final.skipUnfinished()
         }
-        if format != .text { Console.error(RunReport.summary(results, elapsed: elapsed)) }
-        if let okHosts { write(results.filter { $0.outcome == .ok }.map(\.device), to: okHosts) }
-        if let failedHosts { write(results.filter { $0.outcome != .ok }.map(\.device), to: failedHosts) }
-        let status = RunReport.exitStatus(results)
+        let names = targets.map(\.name)
+        if format == .text {
+            for line in final.lines(names: names, elapsed: elapsed) { Console.out(line) }
+        } else {
+            Console.error(final.summary(elapsed: elapsed))
+        }
+        if let okHosts { write(final.names(names, where: { $0 == .ok }), to: okHosts) }
+        if let failedHosts { write(final.names(names, where: { $0 != .ok }), to: failedHosts) }
+        let status = final.exitStatus
         if status != ExitStatus.success { throw ExitCode(status) }
     }
 
