@@ -242,16 +242,12 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         lastWrite.whenComplete { _ in channel.close(promise: nil) }
     }
 
-    /// As nginx's lingering close: FIN after the error reply, then keep discarding input until the client closes
-    /// or 2 s pass, so that the kernel does not answer unread input with a RST that destroys the reply.
+    /// FIN after the error reply, input discarded until the client closes (``ConnectionClosing/lingering(_:grace:)``).
     private func lingeringClose(context: ChannelHandlerContext) {
         guard !isClosing else { return }
         isClosing = true
         queue.removeAll()
-        let channel = context.channel
-        channel.close(mode: .output, promise: nil)
-        let deadline = channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
-        channel.closeFuture.whenComplete { _ in deadline.cancel() }
+        ConnectionClosing.lingering(context.channel)
     }
 }
 

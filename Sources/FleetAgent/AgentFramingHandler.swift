@@ -94,28 +94,7 @@ final class AgentFramingHandler: ChannelInboundHandler {
         guard let context else { return }
         leaveSweep()
         stats.error(.idleTimeout)
-        Self.closeTimedOut(context: context)
-    }
-
-    /// Closes a connection that timed out (idle, or a frame left unfinished). One whose replies the peer has not taken (output NIO holds back, or bytes the
-    /// kernel has not sent or not had acknowledged) is reset, as nginx's `reset_timedout_connection` does: a FIN
-    /// would wait behind megabytes of unsent replies, in the kernel, for as long as the peer keeps its window
-    /// shut, and the peer would never see the close.
-    static func closeTimedOut(context: ChannelHandlerContext) {
-        let channel = context.channel
-        guard let options = channel as? any SocketOptionProvider else {
-            context.close(promise: nil)
-            return
-        }
-        let held = !channel.isWritable
-        UnsentOutput.read(options).whenComplete { result in
-            let unsent = (try? result.get()) ?? 0
-            guard held || unsent > 0 else {
-                channel.close(promise: nil)
-                return
-            }
-            options.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
-        }
+        ConnectionClosing.timedOut(context.channel)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -155,7 +134,7 @@ final class AgentFramingHandler: ChannelInboundHandler {
             frameTimer = context.eventLoop.assumeIsolated().scheduleTask(in: frameTimeout) { [self] in
                 stats.error(.frameTimeout)
                 frameTimer = nil
-                Self.closeTimedOut(context: context)
+                ConnectionClosing.timedOut(context.channel)
             }
         } else if pending == nil {
             cancelFrameTimer()
@@ -165,7 +144,7 @@ final class AgentFramingHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
             stats.error(.idleTimeout)
-            Self.closeTimedOut(context: context)
+            ConnectionClosing.timedOut(context.channel)
             return
         }
         if let event = event as? ChannelEvent, event == .inputClosed { endOfInput(context: context) }

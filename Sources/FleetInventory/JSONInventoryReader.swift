@@ -27,8 +27,7 @@ struct JSONInventoryReader {
         var seen: [String] = []
         var seenSet = Set<String>()
         func fail(_ message: String) -> InventoryError { InventoryError(path: path, line: 0, message: message) }
-        for (key, node) in YAMLValues.pairs(top) {
-            let group = YAMLValues.keyText(key)
+        for (group, _, node) in YAMLValues.namedPairs(top) {
             var value = YAMLValues.value(node)
             if group == "_meta" {
                 guard case .map(let meta) = value, case .map(let hostvars)? = meta["hostvars"] else {

@@ -23,8 +23,8 @@ struct YAMLInventoryReader {
                     "YAML inventory has invalid structure, it should be a dictionary, got: \(YAMLValues.typeName(root))"
             )
         }
-        let pairs = YAMLValues.pairs(top)
-        if let plugin = pairs.first(where: { YAMLValues.keyText($0.key) == "plugin" }),
+        let pairs = YAMLValues.namedPairs(top)
+        if let plugin = pairs.first(where: { $0.name == "plugin" }),
             YAMLValues.value(plugin.value).isTruthy
         {
             throw InventoryError(
@@ -33,7 +33,7 @@ struct YAMLInventoryReader {
                     + "supported; give fleetcmd the inventory itself (for example `ansible-inventory --list` output)")
         }
         var reader = State(path: path, data: data)
-        for (key, value) in pairs { _ = try reader.group(key, value) }
+        for (name, key, value) in pairs { _ = try reader.group(name, key, value) }
         data = reader.data
     }
 
@@ -45,8 +45,7 @@ struct YAMLInventoryReader {
             InventoryError(path: path, line: YAMLValues.line(node), message: message)
         }
 
-        mutating func group(_ key: Node, _ node: Node?) throws(InventoryError) -> String {
-            let name = YAMLValues.keyText(key)
+        mutating func group(_ name: String, _ key: Node, _ node: Node?) throws(InventoryError) -> String {
             let isNull = node.map { YAMLValues.value($0) == .null } ?? true
             let mapping: Node.Mapping?
             if case .mapping(let value) = node { mapping = value } else { mapping = nil }
@@ -59,9 +58,8 @@ struct YAMLInventoryReader {
             }
             data.addGroup(name)
             guard let mapping else { return name }
-            let pairs = YAMLValues.pairs(mapping)
-            for (sectionKey, section) in pairs
-            where ["vars", "children", "hosts"].contains(YAMLValues.keyText(sectionKey)) {
+            let pairs = YAMLValues.namedPairs(mapping)
+            for (key, _, section) in pairs where ["vars", "children", "hosts"].contains(key) {
                 switch section {
                 case .mapping: break
                 case .scalar where YAMLValues.value(section) == .null: break
@@ -69,18 +67,18 @@ struct YAMLInventoryReader {
                 default:
                     throw fail(
                         section,
-                        "Invalid \"\(YAMLValues.keyText(sectionKey))\" entry for \"\(name)\" group, requires a "
+                        "Invalid \"\(key)\" entry for \"\(name)\" group, requires a "
                             + "dictionary, found \"\(YAMLValues.typeName(section))\" instead.")
                 }
             }
-            for (sectionKey, section) in pairs {
-                let key = YAMLValues.keyText(sectionKey)
+            for (key, _, section) in pairs {
                 // A string stands for a mapping with that one key (`hosts: web1`).
-                var entries: [(key: Node, value: Node?)]
+                var entries: [(name: String, key: Node, value: Node?)]
                 switch section {
-                case .mapping(let inner): entries = YAMLValues.pairs(inner).map { ($0.key, Optional($0.value)) }
+                case .mapping(let inner):
+                    entries = YAMLValues.namedPairs(inner).map { ($0.name, $0.key, Optional($0.value)) }
                 case .scalar where ["vars", "children", "hosts"].contains(key) && YAMLValues.isText(section):
-                    entries = [(section, nil)]
+                    entries = [(YAMLValues.keyText(section), section, nil)]
                 case .scalar where YAMLValues.value(section) == .null:
                     continue
                 default:
@@ -91,35 +89,34 @@ struct YAMLInventoryReader {
                 }
                 switch key {
                 case "vars":
-                    for (variable, value) in entries {
+                    for (variableName, variable, value) in entries {
                         do {
-                            try data.setVariable(
-                                name, YAMLValues.keyText(variable), value.map(YAMLValues.value) ?? .null)
+                            try data.setVariable(name, variableName, value.map(YAMLValues.value) ?? .null)
                         } catch {
                             throw fail(variable, error.text)
                         }
                     }
                 case "children":
-                    for (childKey, childNode) in entries {
-                        let child = try group(childKey, childNode)
+                    for (childName, childKey, childNode) in entries {
+                        let child = try group(childName, childKey, childNode)
                         do { try data.addChild(name, child) } catch { throw fail(childKey, error.text) }
                     }
                 case "hosts":
-                    for (hostKey, hostNode) in entries {
+                    for (hostName, hostKey, hostNode) in entries {
                         guard YAMLValues.isText(hostKey) else {
                             throw fail(
                                 hostKey,
-                                "Host pattern \(YAMLValues.keyText(hostKey)) must be a string. Enclose integers/floats "
+                                "Host pattern \(hostName) must be a string. Enclose integers/floats "
                                     + "in quotation marks.")
                         }
                         let expanded: (names: [String], port: Int?)
-                        switch HostAddress.expand(YAMLValues.keyText(hostKey)) {
+                        switch HostAddress.expand(hostName) {
                         case .success(let value): expanded = value
                         case .failure(let problem): throw fail(hostKey, problem.text)
                         }
-                        let variables: [(key: Node, value: Node)]
+                        let variables: [(name: String, key: Node, value: Node)]
                         switch hostNode {
-                        case .some(.mapping(let inner)): variables = YAMLValues.pairs(inner)
+                        case .some(.mapping(let inner)): variables = YAMLValues.namedPairs(inner)
                         case .some(let other) where YAMLValues.value(other).isTruthy:
                             throw fail(
                                 other,
@@ -130,8 +127,8 @@ struct YAMLInventoryReader {
                         for host in expanded.names {
                             do {
                                 try data.addHost(host, group: name, port: expanded.port)
-                                for (variable, value) in variables {
-                                    try data.setVariable(host, YAMLValues.keyText(variable), YAMLValues.value(value))
+                                for (variable, _, value) in variables {
+                                    try data.setVariable(host, variable, YAMLValues.value(value))
                                 }
                             } catch {
                                 throw fail(hostKey, error.text)

@@ -69,12 +69,8 @@ enum YAMLValues {
         }
     }
 
-    /// A mapping's pairs with merge keys applied, in Python dict order (first place, last value).
-    static func pairs(_ mapping: Node.Mapping) -> [(key: Node, value: Node)] {
-        namedPairs(mapping).map { ($0.key, $0.value) }
-    }
-
-    /// ``pairs(_:)`` with each key's text, made once per key: a key that is itself a mapping (`? key`) is
+    /// A mapping's pairs with merge keys applied, in Python dict order (first place, last value), with each
+    /// key's text, made once per key: a key that is itself a mapping (`? key`) is
     /// rendered from its own pairs, and rendering it again at every level would double the work per level of
     /// nesting (a fuzzer found 250 bytes that took minutes).
     static func namedPairs(_ mapping: Node.Mapping) -> [(name: String, key: Node, value: Node)] {

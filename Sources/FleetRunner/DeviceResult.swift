@@ -140,6 +140,10 @@ public struct RunTarget: Sendable, Hashable {
     }
 
     public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// The device as messages name it: the inventory name with its address (`front-desk (10.0.0.7:9100)`), or
+    /// the address alone where the name is the host.
+    public var label: String { name == host || name == address ? address : "\(name) (\(address))" }
 }
 
 extension DeviceResult {

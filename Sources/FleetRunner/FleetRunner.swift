@@ -305,7 +305,7 @@ public struct FleetRunner: Sendable {
             // Without the intent on record the device must not be sent anything.
             var skipped = fresh
             skipped.outcome = .skipped
-            skipped.error = "not sent to device \(target.address): \(error)"
+            skipped.error = "not sent to device \(target.label): \(error)"
             completion(skipped)
             return
         }
@@ -326,7 +326,9 @@ public struct FleetRunner: Sendable {
                 result.timings.connectMilliseconds = outcome.connectDuration.map(Self.milliseconds)
                 if let error = outcome.error {
                     result.outcome = Outcome(error.code)
-                    result.error = error.description
+                    var named = error
+                    named.device = target.label
+                    result.error = named.description
                     let safe = result.outcome.isBeforeSending && !error.mayHaveDelivered
                     if number <= configuration.retries, safe || configuration.isIdempotent {
                         loop.scheduleTask(in: TimeAmount(self.backoff(attempt: number))) { attempt(number + 1) }

@@ -231,22 +231,24 @@ struct Run: AsyncParsableCommand {
         // Results are tallied as they finish, not kept (one JSON document, `--format json`, needs them all):
         // the report needs a group number per device, so memory does not grow with what devices answered.
         let keeping = format == .json
-        let tally = NIOLockedValueBox(RunTally(devices: targets.count))
-        let position: [Int]  // toRun's index -> targets' index
-        if resuming == nil {  // toRun is targets
-            position = Array(targets.indices)
-        } else {
+        let tally = NIOLockedValueBox(RunTally(devices: keeping ? 0 : targets.count))
+        var position: [Int] = []  // toRun's index -> targets' index (a resumed run runs a subset of targets)
+        if !keeping, resuming != nil {
             let indexOf = Dictionary(targets.indices.map { (targets[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
             position = toRun.map { indexOf[$0.name]! }  // toRun is a subset of targets
             tally.withLockedValue { tally in
                 for result in carried { if let index = indexOf[result.device] { tally.add(result, at: index) } }
             }
         }
+        let positions = position
         let ran = await withTaskGroup(of: [DeviceResult]?.self) { group in
             group.addTask {
                 await runner.run(targetsToRun, journal: journal, keepingResults: keeping) { index, result, progress in
                     if format == .jsonl { Console.buffered(RunReport.json(result)) }
-                    if !keeping { tally.withLockedValue { $0.add(result, at: position[index]) } }
+                    if !keeping {
+                        let at = positions.isEmpty ? index : positions[index]
+                        tally.withLockedValue { $0.add(result, at: at) }
+                    }
                     live.update(progress.done, ok: progress.ok, inFlight: progress.inFlight)
                 }
             }
