@@ -14,8 +14,12 @@ public struct HostPattern: Sendable {
 
     /// The outcome of a selection: the host names in order and what Ansible would warn about.
     public struct Selection: Sendable {
-        public var names: [String]
+        public var names: [String] { indices.map { inventory.data.hosts[$0].name } }
         public var warnings: [String]
+        public var isEmpty: Bool { indices.isEmpty }
+        /// The selected hosts' places in the inventory, in order.
+        let indices: [Int]
+        let inventory: Inventory
     }
 
     /// The hosts `ansible PATTERN --limit TEXT` selects (with `pattern` `all`: what `fleetcmd run --limit TEXT` runs).
@@ -23,16 +27,18 @@ public struct HostPattern: Sendable {
         var evaluator = Evaluator(inventory: inventory)
         let subset = try Self.subsetPatterns(text)
         var hosts = try evaluator.evaluate(Self.split(pattern))
-        let allowed = Set(try evaluator.evaluate(subset))
-        hosts = hosts.filter { allowed.contains($0) }
-        var seen = Set<Int>()
+        if subset != ["all"] {  // `all` allows every host: no set of a million to build
+            let allowed = Set(try evaluator.evaluate(subset))
+            hosts = hosts.filter { allowed.contains($0) }
+        }
+        var seen = Set<Int>(minimumCapacity: hosts.count)
         hosts = hosts.filter { seen.insert($0).inserted }
-        return Selection(names: hosts.map { inventory.data.hosts[$0].name }, warnings: evaluator.warnings)
+        return Selection(warnings: evaluator.warnings, indices: hosts, inventory: inventory)
     }
 
     /// The selected hosts with their variables, in order (see ``evaluate(in:pattern:)``; warnings are dropped).
     public func select(from inventory: Inventory) throws(InventoryError) -> [Inventory.Host] {
-        try inventory.hosts(named: evaluate(in: inventory).names)
+        try inventory.hosts(in: evaluate(in: inventory))
     }
 
     static func fail(_ message: String) -> InventoryError { InventoryError(path: "--limit", line: 0, message: message) }

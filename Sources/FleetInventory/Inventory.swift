@@ -78,6 +78,15 @@ public struct Inventory: Sendable {
         return result
     }
 
+    /// The hosts a pattern selected, in order, with variables resolved.
+    public func hosts(in selection: HostPattern.Selection) throws(InventoryError) -> [Host] {
+        var layers: [[Int]: GroupLayer] = [:]
+        var result: [Host] = []
+        result.reserveCapacity(selection.indices.count)
+        for index in selection.indices { result.append(try host(at: index, layers: &layers)) }
+        return result
+    }
+
     /// What a host's groups contribute: their variables merged in Ansible's order, and their names.
     struct GroupLayer {
         var values: [String: InventoryValue]
@@ -93,8 +102,17 @@ public struct Inventory: Sendable {
             layer = groupLayer(memberOf: data.groupsOf(host: index))
             layers[key] = layer
         }
-        var values = layer.values
-        values.merge(data.hosts[index].variables) { _, new in new }
+        // The host's own variables win; merged into whichever side is larger (a million hosts with a few
+        // variables each and groups with none are the common shape).
+        let own = data.hosts[index].variables
+        var values: [String: InventoryValue]
+        if own.count >= layer.values.count {
+            values = own
+            if !layer.values.isEmpty { values.merge(layer.values) { mine, _ in mine } }
+        } else {
+            values = layer.values
+            values.merge(own) { _, new in new }
+        }
         if !varsFiles.isEmpty {
             for file in try varsFiles.host(data.hosts[index].name) { values.merge(file) { _, new in new } }
         }

@@ -173,7 +173,7 @@ struct Run: AsyncParsableCommand {
         }
         let targets = try selectTargets(catalog: catalog, runPreset: runPreset)
         if listHosts {
-            for target in targets { Console.out("\(target.name) \(target.address)") }
+            Console.out(lines: targets.lazy.map { "\($0.name) \($0.address)" })
             return
         }
         let payloads = try payloads()
@@ -316,6 +316,10 @@ struct Run: AsyncParsableCommand {
         var targets: [RunTarget] = []
         let tlsSetups = TLSSetups(base: client.tls)
         let runPassword = try PasswordOptions.typed ?? client.password.resolve()
+        // Options read once: a property wrapper's getter costs more than the rest of a host's work.
+        let portOption = self.port
+        let halfCloseOption = client.halfClose
+        targets.reserveCapacity(hosts.count)
         for host in hosts {
             let preset: DevicePreset
             do {
@@ -324,7 +328,7 @@ struct Run: AsyncParsableCommand {
                 Console.error("inventory: device \(host.name): \(error)")
                 throw ExitCode(ExitStatus.configInvalid)
             }
-            let (address, port) = host.endpoint(defaultPort: self.port ?? preset.defaultPort)
+            let (address, port) = host.endpoint(defaultPort: portOption ?? preset.defaultPort)
             guard let port else {
                 Console.error("inventory: device \(host.name): fleetcmd_port must be a port number from 1 to 65535")
                 throw ExitCode(ExitStatus.configInvalid)
@@ -340,7 +344,7 @@ struct Run: AsyncParsableCommand {
             var target = RunTarget(name: host.name, host: address, port: port, format: format, tls: tls)
             target.session = preset.session.isEmpty ? nil : preset.session
             target.password = host.values["fleetcmd_password"]?.text ?? runPassword
-            if client.halfClose == nil { target.halfClose = preset.halfClose }
+            if halfCloseOption == nil { target.halfClose = preset.halfClose }
             targets.append(target)
         }
         return targets

@@ -37,12 +37,12 @@ enum InventorySelection {
         do {
             let selection = try HostPattern(limit ?? "all").evaluate(in: inventory)
             for warning in selection.warnings { Console.error("warning: \(warning)") }
-            if selection.names.isEmpty, !allowEmpty {
+            if selection.isEmpty, !allowEmpty {
                 let what = limit.map { "--limit '\($0)' matches no device" } ?? "the inventory has no device"
                 Console.error("\(what); nothing to do")
                 throw ExitCode(ExitStatus.usage)
             }
-            return try inventory.hosts(named: selection.names)
+            return try inventory.hosts(in: selection)
         } catch let error as InventoryError {
             Console.error("\(error)")
             throw ExitCode(error.path == "--limit" ? ExitStatus.usage : ExitStatus.configInvalid)

@@ -19,6 +19,22 @@ enum Console {
         write(line + "\n", to: STDOUT_FILENO)
     }
 
+    /// Many lines on stdout in few writes (64 KiB at a time): a listing of a million hosts.
+    static func out<Lines: Sequence<String>>(lines: Lines) {
+        LogSink.standardOutput.flush()
+        var chunk = ""
+        chunk.reserveCapacity(1 << 16)
+        for line in lines {
+            chunk += line
+            chunk += "\n"
+            if chunk.utf8.count >= 1 << 16 {
+                write(chunk, to: STDOUT_FILENO)
+                chunk.removeAll(keepingCapacity: true)
+            }
+        }
+        if !chunk.isEmpty { write(chunk, to: STDOUT_FILENO) }
+    }
+
     /// A line on stdout through a writer thread that writes many lines at once (a run's results: thousands a
     /// second). Lines keep their order, also with ``out(_:)``; nothing is dropped.
     static func buffered(_ line: String) {
