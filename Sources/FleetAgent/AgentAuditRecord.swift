@@ -37,16 +37,34 @@ public struct AgentAuditRecord: Sendable {
 
     /// Milliseconds to the microsecond, as `duration_ms` shows them (`0.004`, `12.5`, `3.0`).
     public var durationText: String {
+        var out: [UInt8] = []
+        appendDurationText(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// ``durationText``'s bytes appended to `out`, without making a `String` (the audit line's hot path).
+    public func appendDurationText(to out: inout [UInt8]) {
         let (seconds, attoseconds) = duration.components
-        let microseconds = seconds * 1_000_000 + (attoseconds + 500_000_000_000) / 1_000_000_000_000
-        let fraction = microseconds % 1000
-        var text = String(microseconds / 1000) + "."
-        if fraction == 0 { return text + "0" }
-        var digits = String(fraction)
-        digits = String(repeating: "0", count: 3 - digits.count) + digits
-        while digits.last == "0" { digits.removeLast() }
-        text += digits
-        return text
+        let microseconds = max(0, seconds * 1_000_000 + (attoseconds + 500_000_000_000) / 1_000_000_000_000)
+        var whole = microseconds / 1000
+        let start = out.count
+        repeat {
+            out.append(UInt8(ascii: "0") + UInt8(whole % 10))
+            whole /= 10
+        } while whole > 0
+        out[start...].reverse()
+        out.append(UInt8(ascii: "."))
+        var fraction = microseconds % 1000
+        guard fraction > 0 else {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        var divisor: Int64 = 100
+        while fraction > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(fraction / divisor))
+            fraction %= divisor
+            divisor /= 10
+        }
     }
 
     /// The fields of the audit line, sorted by name (as a log handler that sorts its keys writes them).

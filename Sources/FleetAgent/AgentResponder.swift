@@ -7,7 +7,10 @@ import NIOConcurrencyHelpers
 import NIOCore
 
 /// Turns one request frame into one reply: validates the bytes, routes, runs the action, audits.
-struct AgentResponder: Sendable {
+///
+/// A class, shared by every connection: as a struct held by the connections' shared context it was copied
+/// (a dozen references retained and released) for every command answered.
+final class AgentResponder: Sendable {
     let router: CommandRouter
     let configuration: DeviceAgent.Configuration
     let stats: AgentStats
@@ -17,23 +20,42 @@ struct AgentResponder: Sendable {
     /// Extra `{name}` values for static replies (the simulator sets `device` and `index`).
     let variables: [String: String]
     /// Listeners where `exec` routes are refused: plaintext and not loopback (and not explicitly allowed).
-    var exposedPlaintextListeners: Set<Int> = []
+    let exposedPlaintextListeners: Set<Int>
     /// TLS listeners where `exec` needs a verified client certificate (all of them unless allowAnonymousExec).
-    var identityRequiredListeners: Set<Int> = []
+    let identityRequiredListeners: Set<Int>
     /// Per-listener `{name}` values (a simulated device's `{device}` and `{index}`).
-    var listenerVariables: (@Sendable (Int) -> [String: String])? = nil
+    let listenerVariables: (@Sendable (Int) -> [String: String])?
     /// Where audit records go instead of the `command` log line (``AgentConnectionHooks/audit``).
-    var audit: (@Sendable (AgentAuditRecord) -> Void)? = nil
+    let audit: (@Sendable (AgentAuditRecord) -> Void)?
     /// One latency timer per route name, made once: making a metric goes through the factory under a lock.
     let timers = NIOLockedValueBox<[String: Timer]>([:])
-    /// The timers of the router's routes, made before serving (read without a lock on every command).
-    var routeTimers: [String: Timer] = [:]
+    /// The timers of the router's routes and of the names of commands no route answers, made before serving
+    /// (read without a lock on every command).
+    let routeTimers: [String: Timer]
 
-    /// Makes ``routeTimers`` for every route and for the names of commands no route answers.
-    mutating func makeRouteTimers() {
-        for name in router.routes.map(\.name) + ["(unknown)", "(empty)", "(invalid)"] where routeTimers[name] == nil {
-            routeTimers[name] = Timer(label: "fleet_agent_command_duration_seconds", dimensions: [("command", name)])
+    init(
+        router: CommandRouter, configuration: DeviceAgent.Configuration, stats: AgentStats,
+        startedAt: ContinuousClock.Instant, execSlots: AsyncSemaphore, logger: Logger, variables: [String: String],
+        exposedPlaintextListeners: Set<Int> = [], identityRequiredListeners: Set<Int> = [],
+        listenerVariables: (@Sendable (Int) -> [String: String])? = nil,
+        audit: (@Sendable (AgentAuditRecord) -> Void)? = nil
+    ) {
+        self.router = router
+        self.configuration = configuration
+        self.stats = stats
+        self.startedAt = startedAt
+        self.execSlots = execSlots
+        self.logger = logger
+        self.variables = variables
+        self.exposedPlaintextListeners = exposedPlaintextListeners
+        self.identityRequiredListeners = identityRequiredListeners
+        self.listenerVariables = listenerVariables
+        self.audit = audit
+        var timers: [String: Timer] = [:]
+        for name in router.routes.map(\.name) + ["(unknown)", "(empty)", "(invalid)"] where timers[name] == nil {
+            timers[name] = Timer(label: "fleet_agent_command_duration_seconds", dimensions: [("command", name)])
         }
+        self.routeTimers = timers
     }
 
     /// Who sent a command: the connection's peer, id, listener and (on TLS with a client certificate) identity.

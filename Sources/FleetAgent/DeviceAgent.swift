@@ -107,18 +107,13 @@ public struct DeviceAgent: Service {
             configuration.listen.indices.filter {
                 !configuration.listen[$0].tls && !configuration.listen[$0].isLoopback
             })
-        var configuredResponder = AgentResponder(
+        let tlsListeners = Set(configuration.listen.indices.filter { configuration.listen[$0].tls })
+        let responder = AgentResponder(
             router: router, configuration: configuration, stats: stats, startedAt: .now,
             execSlots: AsyncSemaphore(value: max(1, configuration.limits.maxConcurrentExecs)), logger: logger,
-            variables: variables
-        )
-        configuredResponder.listenerVariables = hooks.variables
-        configuredResponder.audit = hooks.audit
-        configuredResponder.makeRouteTimers()
-        if !configuration.allowPlaintextExec { configuredResponder.exposedPlaintextListeners = exposed }
-        let tlsListeners = Set(configuration.listen.indices.filter { configuration.listen[$0].tls })
-        if !configuration.allowAnonymousExec { configuredResponder.identityRequiredListeners = tlsListeners }
-        let responder = configuredResponder
+            variables: variables, exposedPlaintextListeners: configuration.allowPlaintextExec ? [] : exposed,
+            identityRequiredListeners: configuration.allowAnonymousExec ? [] : tlsListeners,
+            listenerVariables: hooks.variables, audit: hooks.audit)
         let limiter = ConnectionLimiter(
             maxTotal: configuration.limits.maxConnections, maxPerSource: configuration.limits.maxConnectionsPerSource)
         let registry = ConnectionRegistry()

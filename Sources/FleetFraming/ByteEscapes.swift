@@ -88,6 +88,10 @@ public enum ByteEscapes {
     ///   every other control byte stay escaped.
     public static func render(_ bytes: some Collection<UInt8>, keepLineBreaks: Bool = false) -> String {
         let all = Array(bytes)
+        // Printable ASCII without a backslash (most commands and replies) stands as it is: one copy.
+        if all.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") }) {
+            return String(decoding: all, as: UTF8.self)
+        }
         var out = ""
         out.reserveCapacity(all.count)
         var index = 0

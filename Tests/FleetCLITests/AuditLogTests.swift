@@ -1,12 +1,16 @@
 import FleetAgent
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 import Testing
 
 @testable import FleetCLI
 
-/// The agent's audit line written the fast way (``FleetLogHandler/auditWriter``) must be the very line the logger
-/// path writes for the same record, in every format; and the sink behind both must never block, lose or reorder.
+/// The agent's audit line written the fast way (``AuditBatcher``) must be the very line the logger path writes for
+/// the same record, in every format; batches must hand over every line, in order; and the sink behind both must
+/// never block, lose or reorder.
 @Suite struct AuditLogTests {
     private let records = [
         AgentAuditRecord(
@@ -40,10 +44,9 @@ import Testing
                 timestamp: journald && format == .text ? nil : Array("2026-12-01T00:00:00.000Z".utf8),
                 journald: journald, into: &slow)
             let pipe = Pipe()
-            let writer = FleetLogHandler.auditWriter(
-                level: .info, format: format, environment: journald ? ["JOURNAL_STREAM": "1:2"] : [:],
-                sink: LogSink(descriptor: pipe.fileHandleForWriting.fileDescriptor))
-            writer(record)
+            let writer = AuditBatcher(
+                format: format, journald: journald, sink: LogSink(descriptor: pipe.fileHandleForWriting.fileDescriptor))
+            writer.write(record)  // not on an event loop: straight to the sink
             let line = try #require(String(data: pipe.fileHandleForReading.availableData, encoding: .utf8))
             let expected = String(decoding: slow, as: UTF8.self)
             // The time stamps differ (the writer uses the clock): compare what follows them.
@@ -61,23 +64,80 @@ import Testing
         }
     }
 
-    @Test func aboveInfoNothingIsWritten() throws {
+    /// Two event loops write 5,000 lines each in bursts; hand-overs by size (a small limit) and by tick: every line
+    /// arrives once, whole, in the order each loop wrote it.
+    @Test func linesWrittenOnEventLoopsArriveWholeAndInOrder() async throws {
         let pipe = Pipe()
         let sink = LogSink(descriptor: pipe.fileHandleForWriting.fileDescriptor)
-        FleetLogHandler.auditWriter(level: .warning, format: .text, sink: sink)(records[0])
-        sink.flush(timeout: 1)
+        let batcher = AuditBatcher(format: .logfmt, journald: false, sink: sink, limit: 4096)
+        let reader = PipeReader(pipe)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var futures: [EventLoopFuture<Void>] = []
+        for (number, loop) in group.makeIterator().enumerated() {
+            for burst in 0..<100 {
+                futures.append(
+                    loop.submit {
+                        for index in 0..<50 {
+                            batcher.write(
+                                AgentAuditRecord(
+                                    peer: "127.0.0.1:1", connectionID: number, commandName: "PING",
+                                    commandText: "C\(burst * 50 + index)", isError: false, duration: .microseconds(3)))
+                        }
+                    })
+            }
+        }
+        for future in futures { try await future.get() }
+        // One more task per loop: it runs after the hand-overs the last bursts scheduled (tasks run in order).
+        for loop in group.makeIterator() { try await loop.submit {}.get() }
+        sink.flush(timeout: 10)
+        try await group.shutdownGracefully()
         try pipe.fileHandleForWriting.close()
-        #expect(pipe.fileHandleForReading.readDataToEndOfFile().isEmpty)
+        let lines = String(decoding: reader.wait(), as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 10_000)
+        for number in 0..<2 {
+            let texts = lines.filter { $0.contains(" connection.id=\(number) ") }.compactMap { line in
+                line.split(separator: " ").first { $0.hasPrefix("command.text=") }.map { $0.dropFirst(13) }
+            }
+            #expect(texts == (0..<5000).map { "C\($0)"[...] })
+        }
+    }
+
+    /// ``AuditBatcher/flush()`` hands over lines whose loop has not yet run its hand-over (the agent stopping).
+    @Test func flushHandsOverWhatTheLoopsHoldNow() async throws {
+        let pipe = Pipe()
+        let sink = LogSink(descriptor: pipe.fileHandleForWriting.fileDescriptor)
+        let batcher = AuditBatcher(format: .text, journald: false, sink: sink)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        // The loop is kept busy until the batch is flushed from outside: its own hand-over cannot have run.
+        let gate = ConditionLock(value: 0)
+        let written = loop.submit {
+            batcher.write(records[0])
+            gate.lock()
+            gate.unlock(withValue: 1)  // written
+            gate.lock(whenValue: 2)  // held until the test has looked
+            gate.unlock()
+        }
+        gate.lock(whenValue: 1)
+        gate.unlock()
+        batcher.flush()
+        sink.flush(timeout: 10)
+        let data = PipeReader.available(pipe)  // before the loop can run its own hand-over
+        gate.lock()
+        gate.unlock(withValue: 2)
+        try await written.get()
+        try await group.shutdownGracefully()
+        #expect(String(decoding: data, as: UTF8.self).contains(" command.text=PING connection.id=42 "))
     }
 
     @Test func theSinkWritesEveryLineInOrder() async throws {
         let pipe = Pipe()
         let sink = LogSink(descriptor: pipe.fileHandleForWriting.fileDescriptor)
-        let reader = Task.detached { pipe.fileHandleForReading.readDataToEndOfFile() }
+        let reader = PipeReader(pipe)
         for number in 0..<20_000 { sink.append(Array("line \(number)\n".utf8)) }
         sink.flush(timeout: 10)
         try pipe.fileHandleForWriting.close()
-        let lines = String(decoding: await reader.value, as: UTF8.self).split(separator: "\n")
+        let lines = String(decoding: reader.wait(), as: UTF8.self).split(separator: "\n")
         #expect(lines.count == 20_000)
         #expect(lines.enumerated().allSatisfy { $0.element == "line \($0.offset)" })
     }
@@ -92,10 +152,10 @@ import Testing
         let began = ContinuousClock.now
         for _ in 0..<10_000 { sink.append(line) }  // 1 MB into a 64 KiB pipe that nobody reads
         #expect(ContinuousClock.now - began < .seconds(5))
-        let reader = Task.detached { pipe.fileHandleForReading.readDataToEndOfFile() }
+        let reader = PipeReader(pipe)
         sink.flush(timeout: 10)
         try pipe.fileHandleForWriting.close()
-        let text = String(decoding: await reader.value, as: UTF8.self)
+        let text = String(decoding: reader.wait(), as: UTF8.self)
         let written = text.split(separator: "\n").filter { $0.hasPrefix("x") }.count
         let reported = text.split(separator: "\n").compactMap { line -> Int? in
             line.hasPrefix("dropped count=") ? Int(line.dropFirst("dropped count=".count)) : nil
@@ -103,5 +163,39 @@ import Testing
         #expect(written > 0)
         #expect(reported > 0)
         #expect(written + reported == 10_000)
+    }
+}
+
+/// Reads a pipe to its end on a thread of its own: a blocking read must not hold one of the few threads of Swift's
+/// concurrency pool (on a 2-core machine, two such reads starve every other test).
+final class PipeReader: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var data = Data()
+
+    init(_ pipe: Pipe) {
+        let thread = Thread { [self] in
+            data = pipe.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }
+        thread.start()
+    }
+
+    func wait() -> Data {
+        done.wait()
+        return data
+    }
+
+    /// What the pipe holds now, without waiting for more.
+    static func available(_ pipe: Pipe) -> Data {
+        let descriptor = pipe.fileHandleForReading.fileDescriptor
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+        var result = Data()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count <= 0 { break }
+            result.append(contentsOf: buffer[..<count])
+        }
+        return result
     }
 }

@@ -207,7 +207,9 @@ let shortTimeouts = DeviceClient.Configuration(
 
     @Test func cancellationSkipsDevicesNotStarted() async throws {
         let layout = try makeLayout(50)
-        let profile = SimulatorProfile(faults: [FaultRule(fault: .latency(.fixed(.milliseconds(100))), rate: 1)])
+        // 300 ms per device, 5 at a time: 3 s for all 50, so a loaded machine that is slow to cancel still leaves
+        // more than 20 never started.
+        let profile = SimulatorProfile(faults: [FaultRule(fault: .latency(.fixed(.milliseconds(300))), rate: 1)])
         try await SimulatedFleet.withRunning(.init(layout: layout, profile: profile), logger: quiet) { _ in
             let runner = FleetRunner(configuration: .init(commands: bytes("PING"), client: shortTimeouts, forks: 5))
             // Cancel once ten devices have answered.

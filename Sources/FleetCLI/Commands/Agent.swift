@@ -248,7 +248,10 @@ struct Agent: AsyncParsableCommand {
         let framingName = configuration.format.name
         let listeners = configuration.listen
         var hooks = AgentConnectionHooks()
-        hooks.audit = FleetLogHandler.auditWriter(level: level, format: format)
+        // The audit line per command, batched per event loop (at a level above info, not rendered at all).
+        let audit = level <= .info ? AuditBatcher(format: format) : nil
+        if let audit { hooks.audit = { @Sendable record in audit.write(record) } }
+        defer { audit?.flush() }
         let agent = DeviceAgent(configuration: configuration, router: file.router, logger: logger, hooks: hooks) {
             addresses in
             for (index, address) in addresses.enumerated() {

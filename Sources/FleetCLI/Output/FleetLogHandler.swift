@@ -165,57 +165,58 @@ public struct FleetLogHandler: LogHandler {
         }
     }
 
-    /// The agent's audit hook (``AgentConnectionHooks/audit``): each record written as the info-level `command`
-    /// line this handler would write for it, rendered straight into the sink without a metadata dictionary. At a
-    /// level above info, records are dropped unrendered.
-    static func auditWriter(
-        level: Logger.Level, format: Format, environment: [String: String]? = nil, sink: LogSink = .standardError
-    ) -> @Sendable (AgentAuditRecord) -> Void {
-        guard level <= .info else { return { _ in } }
-        let journald = (environment ?? ProcessInfo.processInfo.environment)["JOURNAL_STREAM"] != nil
-        let stamped = !(journald && format == .text)
-        return { record in
-            var line: [UInt8] = []
-            line.reserveCapacity(192)
-            let timestamp = stamped ? timestampBytes() : nil
-            if format == .json {
-                render(
-                    level: .info, message: "command", fields: record.fields, format: format, timestamp: timestamp,
-                    journald: journald, into: &line)
-            } else {
-                renderAudit(record, logfmt: format == .logfmt, timestamp: timestamp, journald: journald, into: &line)
-            }
-            line.append(0x0A)
-            sink.append(line)
-        }
-    }
-
     /// The text or logfmt `command` line of `record`, byte for byte as ``render(level:message:fields:format:timestamp:journald:into:)``
     /// writes it from ``AgentAuditRecord/fields``, without a metadata dictionary or an array of fields.
     static func renderAudit(
         _ record: AgentAuditRecord, logfmt: Bool, timestamp: [UInt8]?, journald: Bool, into out: inout [UInt8]
     ) {
-        if journald { out += "<6>".utf8 }
+        if journald { append("<6>", to: &out) }
         if let timestamp {
-            if logfmt { out += "ts=".utf8 }
+            if logfmt { append("ts=", to: &out) }
             out += timestamp
             out.append(0x20)
         }
-        out += (logfmt ? "level=info msg=command" : "info command").utf8
+        append(logfmt ? "level=info msg=command" : "info command", to: &out)
         if let identity = record.identity {
-            out += " client.identity=".utf8
+            append(" client.identity=", to: &out)
             appendQuoted(identity, to: &out)
         }
-        out += " command.name=".utf8
+        append(" command.name=", to: &out)
         appendQuoted(record.commandName, to: &out)
-        out += " command.text=".utf8
+        append(" command.text=", to: &out)
         appendQuoted(record.commandText, to: &out)
-        out += " connection.id=".utf8
-        out += String(record.connectionID).utf8  // a small string: no allocation
-        out += " duration_ms=".utf8
-        out += record.durationText.utf8
-        out += (record.isError ? " outcome=error peer=" : " outcome=ok peer=").utf8
+        append(" connection.id=", to: &out)
+        appendDecimal(record.connectionID, to: &out)
+        append(" duration_ms=", to: &out)
+        record.appendDurationText(to: &out)
+        append(record.isError ? " outcome=error peer=" : " outcome=ok peer=", to: &out)
         appendQuoted(record.peer, to: &out)
+    }
+
+    /// A constant's bytes, copied whole (appending a `String`'s UTF-8 view goes byte by byte).
+    private static func append(_ text: StaticString, to out: inout [UInt8]) {
+        text.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    /// A non-negative number's decimal digits, without making a `String`.
+    private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        guard value > 0 else {
+            out.append(UInt8(ascii: "0") + UInt8(max(0, value)))
+            return
+        }
+        var digits = 0
+        var rest = value
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        let start = out.count
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        rest = value
+        for position in stride(from: start + digits - 1, through: start, by: -1) {
+            out[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+        }
     }
 
     static func text(_ value: Logger.Metadata.Value) -> String {
@@ -350,7 +351,12 @@ public struct FleetLogHandler: LogHandler {
 
     /// The current time as ``timestamp(_:)`` writes it, as UTF-8.
     static func timestampBytes() -> [UInt8] {
-        timestampBytes(millisecondsSince1970: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+        timestampBytes(millisecondsSince1970: millisecondsNow())
+    }
+
+    /// Milliseconds since 1970 (the wall clock, as time stamps show it).
+    static func millisecondsNow() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
     }
 
     static func timestampBytes(millisecondsSince1970 totalMilliseconds: Int64) -> [UInt8] {

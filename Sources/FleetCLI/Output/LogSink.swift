@@ -59,7 +59,10 @@ final class LogSink: @unchecked Sendable {
 
     /// Queues `line` (with its newline). Never blocks on the descriptor, except that a `.wait` sink whose buffer is
     /// full waits for room.
-    func append(_ line: [UInt8]) {
+    func append(_ line: [UInt8]) { append(line, lines: 1) }
+
+    /// Queues several whole lines at once (``AuditBatcher``); if they do not fit, all `lines` count as dropped.
+    func append(_ line: [UInt8], lines: Int) {
         condition.lock()
         if !started { start() }
         defer { condition.unlock() }
@@ -68,7 +71,7 @@ final class LogSink: @unchecked Sendable {
             while !pending.isEmpty && pending.count + line.count > limit { condition.wait() }
         case .drop:
             if pending.count + line.count > limit {
-                dropped += 1
+                dropped += lines
                 return
             }
         }
