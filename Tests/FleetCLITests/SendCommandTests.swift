@@ -65,6 +65,20 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
         await device.stop()
     }
 
+    /// `reply` is the exact text (JSON escapes CR and the backslash; an invalid byte becomes U+FFFD) and `hex` the
+    /// exact bytes; text output escapes them for display.
+    @Test func jsonReplyIsTheExactTextAndHexTheBytes() async throws {
+        let device = try await ScriptedDevice.start(behavior: .answer({ _ in [0x41, 0x0D, 0x42, 0x5C, 0x43, 0xFF] }))
+        let json = try await FleetcmdProcess.run(["send", "-o", "json", "127.0.0.1:\(device.port)", "Q"])
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(object["reply"] as? String == "A\rB\\C\u{FFFD}")
+        #expect(object["hex"] as? String == "410d425c43ff")
+        let shown = try await FleetcmdProcess.run(["send", "127.0.0.1:\(device.port)", "Q"])
+        #expect(shown.stdout == #"A\rB\\C\xff"# + "\n")
+        await device.stop()
+    }
+
     @Test func jsonOutputReportsTheFailureOutcomePerCommand() async throws {
         let hole = try BlackHoleListener()
         let result = try await FleetcmdProcess.run([
@@ -86,8 +100,9 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
 
     @Test func rawReplyKeepsTheTerminatorAndWhitespace() async throws {
         let device = try await ScriptedDevice.start(behavior: .answer({ _ in text(" OK ") }))
-        let result = try await FleetcmdProcess.run(["send", "--raw-reply", "127.0.0.1:\(device.port)", "X"])
-        #expect(result.stdout == " OK \\x00\n")
+        let result = try await FleetcmdProcess.run(["send", "--raw-reply", "127.0.0.1:\(device.port)", "X", "Y"])
+        // The bytes as received (a pipe is not a terminal): terminator kept, nothing escaped, nothing added.
+        #expect(result.stdout == " OK \0 OK \0")
         await device.stop()
     }
 

@@ -104,7 +104,8 @@ struct Listen: AsyncParsableCommand {
                         Record(
                             time: time, peer: event.peer, connection: event.connection, frame: number,
                             bytes: payload.count,
-                            text: ByteEscapes.render(payload), hex: ByteEscapes.hex(payload), skipped: skipped
+                            text: String(decoding: payload, as: UTF8.self), hex: ByteEscapes.hex(payload),
+                            skipped: skipped
                         )))
             }
         case .error(let message):

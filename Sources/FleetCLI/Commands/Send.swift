@@ -45,7 +45,10 @@ struct Send: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Output: text, hex or json (one object per reply).")
     var output = OutputFormat.text
 
-    @Flag(help: "Print replies byte for byte, terminator included (no cutting, no whitespace stripping).")
+    @Flag(
+        help: ArgumentHelp(
+            "Write each reply exactly as received, terminator included: no cutting, stripping, escaping or newline.",
+            discussion: "To a terminal, control bytes are still escaped (redirect to a file or a pipe for the bytes)."))
     var rawReply = false
 
     func validate() throws {
@@ -66,6 +69,10 @@ struct Send: AsyncParsableCommand {
         let payloads = try payloads(readingFiles: true)
         let configuration = try client.configuration(for: preset)
         let exchange = await DeviceClient(configuration: configuration).exchange(payloads.map(\.bytes), with: address)
+        if rawReply, output == .text, Console.stdoutIsTerminal {
+            Console.error(
+                "note: stdout is a terminal, so --raw-reply escapes control bytes; redirect for the exact bytes")
+        }
         var printer = ReplyPrinter(output: output, rawReply: rawReply)
         printer.decoder = preset.decoder
         for (index, payload) in payloads.enumerated() {
@@ -141,8 +148,10 @@ struct ReplyPrinter {
         let shown = bytes(of: reply)
         switch output {
         case .text:
-            if decoder == .escposStatus, let byte = reply.payload.first {
+            if decoder == .escposStatus, let byte = reply.payload.first, !rawReply {
                 Console.out(EscPosStatus.describe(byte, command: command))
+            } else if rawReply, !Console.stdoutIsTerminal {
+                Console.outBytes(shown)  // exactly as received, terminator included, nothing added
             } else {
                 Console.out(Render.text(shown))
             }
@@ -152,7 +161,8 @@ struct ReplyPrinter {
             Console.out(
                 Render.json(
                     Record(
-                        device: device, index: index, command: command, outcome: "ok", reply: ByteEscapes.render(shown),
+                        device: device, index: index, command: command, outcome: "ok",
+                        reply: String(decoding: shown, as: UTF8.self),
                         hex: ByteEscapes.hex(shown), bytes: reply.payload.count,
                         timing: Timing(ms: DurationText.milliseconds(reply.elapsed)), error: nil
                     )))

@@ -35,6 +35,12 @@ enum Console {
         if !chunk.isEmpty { write(chunk, to: STDOUT_FILENO) }
     }
 
+    /// Bytes on stdout exactly as given: no newline added, nothing escaped (`send --raw-reply` to a pipe or file).
+    static func outBytes(_ bytes: [UInt8]) {
+        LogSink.standardOutput.flush()
+        write(String(decoding: bytes, as: UTF8.self), to: STDOUT_FILENO, exact: bytes)
+    }
+
     /// A line on stdout through a writer thread that writes many lines at once (a run's results: thousands a
     /// second). Lines keep their order, also with ``out(_:)``; nothing is dropped.
     static func buffered(_ line: String) {
@@ -57,8 +63,8 @@ enum Console {
 
     /// Unbuffered: each line is one or more `write(2)` calls under the lock, so lines never interleave and
     /// nothing is lost if the process exits right after.
-    private static func write(_ text: String, to descriptor: Int32) {
-        var bytes = Array(text.utf8)
+    private static func write(_ text: String, to descriptor: Int32, exact: [UInt8]? = nil) {
+        var bytes = exact ?? Array(text.utf8)
         lock.withLock {
             var offset = 0
             while offset < bytes.count {
