@@ -128,6 +128,8 @@ def test_escpos_status_is_decoded_bit_by_bit(fleetcmd, device):
     assert lines[0] == "0x16 (00010110)"
     assert "  bit 2: cover open" in lines
     assert "  bit 6: no error" in lines
+    assert "  bit 0: fixed (0)" in lines and "  bit 4: fixed (1)" in lines
+    assert not any("warning" in line for line in lines)
     assert d.received == [b"\x10\x04\x02"]
 
 

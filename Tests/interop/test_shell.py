@@ -155,3 +155,51 @@ def test_the_shell_honours_every_client_option(fleetcmd, shell_env):
         assert refused.returncode == 64 and "--half-close always" in refused.stderr, refused.stderr
     finally:
         agent.stop()
+
+
+def test_colon_words_stay_local_and_escpos_hex_decodes(fleetcmd, shell_env):
+    """An unknown `:word` is an error and reaches no device (a mistyped `:quit`); `::TEXT` sends `:TEXT`; an
+    ESC/POS status asked for with `:hex 10 04 02` is decoded as when sent any other way."""
+    from test_devices import FakeDevice
+
+    def line_device(dev, conn):
+        while dev.read_until(conn, b"\r"):
+            conn.sendall(b"OK\0")
+
+    d = FakeDevice(line_device)
+    try:
+        term = Terminal([fleetcmd, "shell", f"127.0.0.1:{d.port}"], shell_env)
+        term.expect(rb"connected to")
+        term.type(b":qiut\r")
+        term.expect(rb"error: unknown command :qiut")
+        term.type(b"::SET x\r")
+        term.expect(rb"OK")
+        term.type(b"\x04")
+        assert term.wait() == 0
+        assert d.received[:1] == [b"\x1b:SET x\r"]
+    finally:
+        d.close()
+
+    def printer(dev, conn):
+        while True:
+            request = conn.recv(3)
+            if not request:
+                return
+            dev.received.append(request)
+            conn.sendall(b"\x16" if request == b"\x10\x04\x02" else b"\x12")
+
+    p = FakeDevice(printer)
+    try:
+        term = Terminal([fleetcmd, "shell", "--preset", "escpos-status", f"127.0.0.1:{p.port}"], shell_env)
+        term.expect(rb"connected to")
+        term.type(b":hex 10 04 02\r")
+        term.expect(rb"0x16 \(00010110\)")
+        term.expect(rb"bit 2: cover open")
+        term.type(b"\\x10\\x04\\x01\r")
+        term.expect(rb"0x12 \(00010010\)")
+        term.expect(rb"bit 2: drawer kick-out connector pin 3 is LOW")
+        term.type(b"\x04")
+        assert term.wait() == 0
+        assert p.received == [b"\x10\x04\x02", b"\x10\x04\x01"]
+    finally:
+        p.close()

@@ -78,7 +78,8 @@ struct Send: AsyncParsableCommand {
         for (index, payload) in payloads.enumerated() {
             if index < exchange.replies.count {
                 printer.printReply(
-                    exchange.replies[index], command: payload.shown, index: index, device: exchange.device)
+                    exchange.replies[index], command: payload.shown, request: payload.bytes, index: index,
+                    device: exchange.device)
             } else if let error = exchange.error {
                 printer.printFailure(error, command: payload.shown, index: index, device: exchange.device)
             }
@@ -144,12 +145,13 @@ struct ReplyPrinter {
 
     func bytes(of reply: Reply) -> [UInt8] { rawReply ? reply.frame : Array(reply.trimmed) }
 
-    func printReply(_ reply: Reply, command: String, index: Int, device: String) {
+    /// `request`: the bytes sent for it (a status decoder reads which status was asked for).
+    func printReply(_ reply: Reply, command: String, request: [UInt8], index: Int, device: String) {
         let shown = bytes(of: reply)
         switch output {
         case .text:
             if decoder == .escposStatus, let byte = reply.payload.first, !rawReply {
-                Console.out(EscPosStatus.describe(byte, command: command))
+                Console.out(EscPosStatus.describe(byte, request: request))
             } else if rawReply, !Console.stdoutIsTerminal {
                 Console.outBytes(shown)  // exactly as received, terminator included, nothing added
             } else {

@@ -68,7 +68,7 @@ struct Shell: AsyncParsableCommand {
                 return
             case ":help":
                 Console.out(
-                    ":hex HEX   send bytes (framing still applied)\n:raw       show the bytes on the wire (toggle)\n:quit      close and exit (Ctrl-D too)"
+                    ":hex HEX   send bytes (framing still applied)\n:raw       show the bytes on the wire (toggle)\n:quit      close and exit (Ctrl-D too)\n::TEXT     send :TEXT (a command that starts with a colon)"
                 )
                 continue
             case ":raw":
@@ -85,9 +85,15 @@ struct Shell: AsyncParsableCommand {
                     Console.out("error: \(error)")
                     continue
                 }
+            case let word? where word.hasPrefix(":") && !word.hasPrefix("::"):
+                // A mistyped `:quit` must not reach the device.
+                Console.out("error: unknown command \(word) (:help lists them; start with :: to send a leading colon)")
+                continue
             default:
                 do {
-                    payload = try ByteEscapes.parse(line)
+                    // `::text` sends `:text`: the first colon only escapes the second.
+                    let text = trimmed.hasPrefix("::") ? String(line[line.firstIndex(of: ":")!...].dropFirst()) : line
+                    payload = try ByteEscapes.parse(text)
                 } catch {
                     Console.out("error: \(error)")
                     continue
@@ -95,7 +101,7 @@ struct Shell: AsyncParsableCommand {
             }
             do {
                 let reply = try await connection.send(payload)
-                printer.printReply(reply, command: trimmed, index: 0, device: connection.device)
+                printer.printReply(reply, command: trimmed, request: payload, index: 0, device: connection.device)
             } catch let error as DeviceError {
                 Console.error(error.description)
                 if error.code == .replyTimeout || error.code == .tooLarge, connection.isOpen { continue }  // still up
