@@ -203,3 +203,37 @@ def test_colon_words_stay_local_and_escpos_hex_decodes(fleetcmd, shell_env):
         assert p.received == [b"\x10\x04\x02", b"\x10\x04\x01"]
     finally:
         p.close()
+
+
+def test_terminal_keys_and_signals_restore_the_terminal_and_keep_the_history(fleetcmd, shell_env, tmp_path):
+    """Home/End as the Linux console, tmux and rxvt send them edit the line (nothing of the sequence is sent);
+    SIGTERM and SIGHUP while a line is being edited leave the terminal echoing and the history saved."""
+    import termios
+
+    agent = AgentProcess(fleetcmd, "--log-level", "warning")
+    history_file = tmp_path / "state" / "fleetcmd" / "shell_history"
+    try:
+        term = Terminal([fleetcmd, "shell", f"127.0.0.1:{agent.port}"], shell_env)
+        term.expect(rb"connected to")
+        term.type(b"world" + b"\x1b[1~" + b"ECHO hello " + b"\x1b[4~" + b"!" + b"\x1b[7~" + b"\x1b[8~" + b"\r")
+        term.expect(rb"\r\nhello world!\r\n")
+        term.type(b"ECHO half-typed")
+        term.expect(rb"half-typed")
+        assert not termios.tcgetattr(term.fd)[3] & termios.ECHO  # raw while editing
+        os.kill(term.pid, signal.SIGTERM)
+        assert term.wait() == 128 + signal.SIGTERM
+        assert termios.tcgetattr(term.fd)[3] & termios.ECHO
+        assert history_file.read_text().splitlines() == ["ECHO hello world!"]
+
+        term = Terminal([fleetcmd, "shell", f"127.0.0.1:{agent.port}"], shell_env)
+        term.expect(rb"connected to")
+        term.type(b"PING\r")
+        term.expect(rb"PONG")
+        term.type(b"\x12hello")  # Ctrl-R finds the line of the first session
+        term.expect(rb"reverse-i-search.*ECHO hello world!")
+        os.kill(term.pid, signal.SIGHUP)
+        assert term.wait() == 128 + signal.SIGHUP
+        assert termios.tcgetattr(term.fd)[3] & termios.ECHO
+        assert history_file.read_text().splitlines() == ["ECHO hello world!", "PING"]
+    finally:
+        agent.stop()
