@@ -1,4 +1,5 @@
 import FleetCodec
+import FleetFraming
 import NIOCore
 
 /// What a device does on a new connection before it takes commands: greet, exchange a handshake, ask for a login.
@@ -16,11 +17,19 @@ public struct AgentSession: Sendable, Hashable {
     /// PJLink class 1 login: greet with `PJLINK 1 RANDOM` CR and require MD5(RANDOM + password) before the first
     /// command; a wrong digest gets `PJLINK ERRA` CR and the connection closes.
     public var pjlinkPassword: String?
+    /// Epson ESC/VP.net (``EscVpNet``): the client's CONNECT is answered with a status: 0x20 OK, 0x41 when
+    /// ``escvpnetPassword`` is set and the CONNECT carries none, 0x43 when it carries another, 0x53 (busy) when
+    /// ``refusesHandshake``, 0x40 for anything that is not a CONNECT. On any status but OK the connection closes.
+    public var isEscVpNet: Bool
+    public var escvpnetPassword: String?
 
     public init(
         greeting: [UInt8]? = nil, handshake: [UInt8]? = nil, handshakeReply: [UInt8] = [],
-        handshakeRefusal: [UInt8] = [], refusesHandshake: Bool = false, pjlinkPassword: String? = nil
+        handshakeRefusal: [UInt8] = [], refusesHandshake: Bool = false, pjlinkPassword: String? = nil,
+        isEscVpNet: Bool = false, escvpnetPassword: String? = nil
     ) {
+        self.isEscVpNet = isEscVpNet
+        self.escvpnetPassword = escvpnetPassword
         self.greeting = greeting
         self.handshake = handshake
         self.handshakeReply = handshakeReply
@@ -46,7 +55,9 @@ final class AgentSessionHandler: ChannelInboundHandler {
 
     init(session: AgentSession) {
         self.session = session
-        state = session.handshake != nil ? .handshake : (session.pjlinkPassword != nil ? .login : .open)
+        state =
+            session.handshake != nil || session.isEscVpNet
+            ? .handshake : (session.pjlinkPassword != nil ? .login : .open)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -84,6 +95,42 @@ final class AgentSessionHandler: ChannelInboundHandler {
 
     private func advance(context: ChannelHandlerContext) {
         guard var buffer = pending else { return }
+        if state == .handshake, session.isEscVpNet {
+            let request: EscVpNet.Packet
+            switch EscVpNet.parse(buffer.readableBytesView) {
+            case .needMore:
+                if buffer.readableBytes > 16 + 255 * EscVpNet.headerLength {
+                    refuse(
+                        context: context, with: EscVpNet.packet(.connect, status: EscVpNet.Status.badRequest.rawValue))
+                }
+                return
+            case .invalid:
+                refuse(context: context, with: EscVpNet.packet(.connect, status: EscVpNet.Status.badRequest.rawValue))
+                return
+            case .packet(let packet):
+                request = packet
+            }
+            buffer.moveReaderIndex(forwardBy: request.length)
+            let status: EscVpNet.Status
+            if request.type != EscVpNet.PacketType.connect.rawValue {
+                status = .badRequest
+            } else if session.refusesHandshake {
+                status = .serviceUnavailable
+            } else if let expected = session.escvpnetPassword {
+                status = request.password == nil ? .unauthorized : (request.password == expected ? .ok : .forbidden)
+            } else {
+                status = .ok
+            }
+            guard status == .ok else {
+                refuse(context: context, with: EscVpNet.packet(.connect, status: status.rawValue))
+                return
+            }
+            context.writeAndFlush(
+                wrapOutboundOut(
+                    context.channel.allocator.buffer(bytes: EscVpNet.packet(.connect, status: status.rawValue))),
+                promise: nil)
+            state = .open
+        }
         if state == .handshake, let hello = session.handshake {
             guard buffer.readableBytes >= hello.count else { return }
             let got = buffer.readBytes(length: hello.count) ?? []

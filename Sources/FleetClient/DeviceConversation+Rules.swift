@@ -106,7 +106,8 @@ extension DeviceConversation {
         let isFirstReply = isInteractive ? interactiveReplies == 0 : replies.isEmpty
         if isFirstReply, opener.isLoginRefusal(payload) {
             // The projector refused the login digest: no command was run.
-            let refused = DeviceError(code: .sessionRefused, device: device, detail: SessionOpener.loginRefused)
+            var refused = DeviceError(code: .sessionRefused, device: device, detail: SessionOpener.loginRefused)
+            refused.isLoginRefusal = true
             if isInteractive { replyFailed(refused, &output) } else { fail(refused, now: now, &output) }
             return
         }

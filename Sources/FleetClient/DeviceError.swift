@@ -62,6 +62,8 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
     public var mayHaveDelivered: Bool
     /// The error this one was made from, if any.
     public var underlying: (any Error)?
+    /// For ``Code/sessionRefused``: the device refused a login (a wrong password), not the session itself.
+    public var isLoginRefusal = false
 
     public init(
         code: Code, device: String, detail: String, mayHaveDelivered: Bool? = nil, underlying: (any Error)? = nil
@@ -73,7 +75,12 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
         self.underlying = underlying
     }
 
+    /// `failed to connect to device …: …`, `failed to communicate with device …: …`, and for a device that
+    /// answered but refused the session or the login, `device … refused the session: …` (or `the login`).
     public var description: String {
+        if code == .sessionRefused {
+            return "device \(device) refused the \(isLoginRefusal ? "login" : "session"): \(detail)"
+        }
         let phase = code.isConnectPhase ? "connect to" : "communicate with"
         return "failed to \(phase) device \(device): \(detail)"
     }

@@ -30,6 +30,13 @@ struct SessionOpener {
 
     /// The connection is up.
     mutating func start() -> Step {
+        if session.authentication == .escvpnet {
+            if let password, password.utf8.count > EscVpNet.maxPasswordBytes {
+                return .refused("the ESC/VP.net password is longer than \(EscVpNet.maxPasswordBytes) bytes")
+            }
+            phase = .handshake
+            return .send(EscVpNet.connect(password: password))
+        }
         if let hello = session.handshake {
             phase = .handshake
             return .send(hello)
@@ -49,13 +56,32 @@ struct SessionOpener {
 
     /// Consumes session bytes from the front of `buffer`; what follows stays there for the replies.
     mutating func consume(_ buffer: inout ByteBuffer) -> Step {
+        if phase == .handshake, session.authentication == .escvpnet {
+            switch EscVpNet.parse(buffer.readableBytesView) {
+            case .needMore:
+                return .needMore
+            case .invalid(let hex):
+                return .refused("the device did not answer the ESC/VP.net handshake (reply \(hex))")
+            case .packet(let reply):
+                buffer.moveReaderIndex(forwardBy: reply.length)
+                guard reply.status == EscVpNet.Status.ok.rawValue else {
+                    var reason = EscVpNet.describe(status: reply.status)
+                    if reply.status == EscVpNet.Status.unauthorized.rawValue, password == nil {
+                        reason += " (give --password, or fleetcmd_password in the inventory)"
+                    }
+                    return .refused(reason)
+                }
+                let next = startGreeting()
+                return next == .needMore ? consume(&buffer) : next
+            }
+        }
         if phase == .handshake {
             let pattern = session.handshakeReply
             guard buffer.readableBytes >= pattern.count, let reply = buffer.readBytes(length: pattern.count) else {
                 return .needMore
             }
             guard zip(pattern, reply).allSatisfy({ $0.0 == nil || $0.0 == $0.1 }) else {
-                return .refused("the device refused the handshake (reply \(ByteEscapes.hex(reply)))")
+                return .refused("the handshake reply \(ByteEscapes.hex(reply)) is not the one expected")
             }
             let next = startGreeting()
             return next == .needMore ? consume(&buffer) : next
@@ -86,7 +112,7 @@ struct SessionOpener {
             }
             return .open(prefix: PJLinkLogin.digest(random: String(words[2]), password: password))
         case ("PJLINK", "ERRA"):
-            return .refused("the device refused the connection (PJLINK ERRA)")
+            return .refused("PJLINK ERRA (the projector takes no connection now)")
         default:
             return .refused("unexpected greeting '\(ByteEscapes.render(Array(text.utf8)))'")
         }

@@ -32,6 +32,9 @@ public struct DevicePreset: Sendable, Hashable {
         /// PJLink class 1: `PJLINK 1 RANDOM` in the greeting; the first command is prefixed with
         /// MD5(RANDOM + password) in lowercase hex.
         case pjlink
+        /// Epson ESC/VP.net: CONNECT (``EscVpNet``) with the password in a Password header when one is given; the
+        /// reply's status says whether the projector took the session.
+        case escvpnet
     }
 
     /// How text output shows a reply.
@@ -143,11 +146,9 @@ extension DevicePreset {
                 format: FrameFormat(
                     name: "epson-escvp21", request: .delimited(terminator: [cr]), reply: .delimited(terminator: [0x3A])),
                 halfClose: .never, maxConnectionsPerDevice: 1,
-                session: Session(
-                    handshake: Array("ESC/VP.net".utf8) + [0x10, 0x03, 0x00, 0x00, 0x00, 0x00],
-                    handshakeReply: Array("ESC/VP.net".utf8).map { Optional($0) } + [0x10, 0x03, nil, nil, 0x20, nil]),
+                session: Session(handshake: EscVpNet.connect(password: nil), authentication: .escvpnet),
                 source:
-                    "Epson ESC/VP.net Protocol specification (TCP 3629, HELLO with status 0x20 = OK); ESC/VP21 command reference"
+                    "Epson ESC/VP.net Protocol specification (TCP 3629, CONNECT with a Password header, status 0x20 OK); ESC/VP21 command reference"
             ),
             DevicePreset(
                 name: "kramer-p3000",

@@ -7,7 +7,8 @@ extension SimulatorProfile {
     /// no simulation for the family (the generic framings get the default command table with their framing).
     ///
     /// - Parameters:
-    ///   - password: PJLink devices ask for this password (MD5 login); `nil`: no login.
+    ///   - password: PJLink devices ask for this password (MD5 login), Epson ESC/VP.net projectors require it in
+    ///     the CONNECT; `nil`: no password.
     ///   - refusesHandshake: Epson devices refuse the ESC/VP.net handshake (a locked or busy projector).
     public static func family(
         _ preset: DevicePreset, password: String? = nil, refusesHandshake: Bool = false
@@ -48,10 +49,8 @@ extension SimulatorProfile {
             router.on("N", reply: "60-1234-01")
             router.on("I", reply: "V1 A1 T1")
         case "epson-escvp21":
-            let hello = Array("ESC/VP.net".utf8) + [0x10, 0x03]
             profile.configuration.session = AgentSession(
-                handshake: hello + [0x00, 0x00, 0x00, 0x00], handshakeReply: hello + [0x00, 0x00, 0x20, 0x00],
-                handshakeRefusal: hello + [0x00, 0x00, 0x53, 0x00], refusesHandshake: refusesHandshake)
+                refusesHandshake: refusesHandshake, isEscVpNet: true, escvpnetPassword: password)
             router.on("PWR?", reply: "PWR=01\r")
             router.on("LAMP?", reply: "LAMP=1234\r")
             router.on("SOURCE?", reply: "SOURCE=30\r")

@@ -72,30 +72,42 @@ import Testing
                 == "5d8409bc1c3fa39749434aa3a5c38682")
     }
 
-    private static let escvpHello = Array("ESC/VP.net".utf8) + [0x10, 0x03, 0x00, 0x00, 0x00, 0x00]
-
-    @Test func epsonHandshakeThenCommands() async throws {
+    /// ESC/VP.net as the specification gives it: CONNECT, with the password in a Password header when the
+    /// projector has one; each refusal named by its status.
+    @Test func epsonConnectWithAndWithoutPasswordAndEachRefusal() async throws {
         let epson = Self.preset("epson-escvp21")
-        let session = AgentSession(
-            handshake: Self.escvpHello,
-            handshakeReply: Array("ESC/VP.net".utf8) + [0x10, 0x03, 0x00, 0x00, 0x20, 0x00],
-            handshakeRefusal: Array("ESC/VP.net".utf8) + [0x10, 0x03, 0x00, 0x00, 0x53, 0x00])
-        try await withRunningAgent(configuration: agentConfiguration(epson, session: session), router: projector) {
+        let open = AgentSession(isEscVpNet: true)
+        try await withRunningAgent(configuration: agentConfiguration(epson, session: open), router: projector) {
             port, _ in
             let exchange = await client(epson).exchange(
                 [Array("PWR?".utf8)], with: DeviceAddress(host: "127.0.0.1", port: port))
             #expect(exchange.error == nil)
             #expect(exchange.replies.map(\.text) == ["PWR=01"])
         }
-        var refusing = session
-        refusing.refusesHandshake = true
-        try await withRunningAgent(configuration: agentConfiguration(epson, session: refusing), router: projector) {
+        let locked = AgentSession(isEscVpNet: true, escvpnetPassword: "secret")
+        try await withRunningAgent(configuration: agentConfiguration(epson, session: locked), router: projector) {
+            port, _ in
+            let target = DeviceAddress(host: "127.0.0.1", port: port)
+            let right = await client(epson, password: "secret").exchange([Array("PWR?".utf8)], with: target)
+            #expect(right.error == nil && right.replies.map(\.text) == ["PWR=01"])
+            let none = await client(epson).exchange([Array("PWR?".utf8)], with: target)
+            #expect(none.error?.code == .sessionRefused)
+            #expect(
+                none.error?.description
+                    == "device \(target) refused the session: 0x41 Unauthorized: "
+                    + "the projector needs a password (give --password, or fleetcmd_password in the inventory)")
+            let wrong = await client(epson, password: "guess").exchange([Array("PWR?".utf8)], with: target)
+            #expect(wrong.error?.detail.hasSuffix("0x43 Forbidden: the password is wrong") == true)
+            #expect(wrong.error?.mayHaveDelivered == false)
+        }
+        var busy = open
+        busy.refusesHandshake = true
+        try await withRunningAgent(configuration: agentConfiguration(epson, session: busy), router: projector) {
             port, _ in
             let exchange = await client(epson).exchange(
                 [Array("PWR?".utf8)], with: DeviceAddress(host: "127.0.0.1", port: port))
             #expect(exchange.error?.code == .sessionRefused)
-            #expect(exchange.error?.detail.contains("refused the handshake") == true)
-            #expect(exchange.error?.detail.contains("53") == true)
+            #expect(exchange.error?.detail.contains("0x53 Service Unavailable") == true)
         }
     }
 

@@ -226,6 +226,24 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
         #expect(error?.code == .sessionRefused)
         #expect(error?.mayHaveDelivered == false)
 
+        // A reply with headers (here one Projector-Name header): they are the session's, not the first reply.
+        var named = DeviceConversation(
+            commands: [bytes("PWR?")], configuration: settings, device: device, startedAt: t0)
+        _ = named.connected(now: at(0))
+        let header: [UInt8] = [0x03, 0x00] + bytes("EB-2250U") + [UInt8](repeating: 0, count: 8)
+        let withHeader = bytes("ESC/VP.net") + [0x10, 0x03, 0, 0, 0x20, 0x01] + header + bytes("PWR=01\r:")
+        #expect(named.received(ByteBuffer(bytes: withHeader), now: at(1)).finished?.replies.map(\.text) == ["PWR=01"])
+
+        // With a password: CONNECT carries it in a Password header (identifier 1), NUL-padded to 16 bytes.
+        var locked = settings
+        locked.password = "secret"
+        var withPassword = DeviceConversation(
+            commands: [bytes("PWR?")], configuration: locked, device: device, startedAt: t0)
+        #expect(
+            withPassword.connected(now: at(0)).write
+                == bytes("ESC/VP.net") + [0x10, 0x03, 0, 0, 0, 1, 0x01, 0x01] + bytes("secret")
+                + [UInt8](repeating: 0, count: 10))
+
         var cut = DeviceConversation(commands: [bytes("PWR?")], configuration: settings, device: device, startedAt: t0)
         _ = cut.connected(now: at(0))
         #expect(
@@ -269,7 +287,7 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
         _ = busy.connected(now: at(0))
         #expect(
             busy.received(ByteBuffer(bytes: bytes("PJLINK ERRA\r")), now: at(1)).finished?.error?.detail
-                == "the device refused the connection (PJLINK ERRA)")
+                == "PJLINK ERRA (the projector takes no connection now)")
 
         var silent = conversation(password: nil)
         _ = silent.connected(now: at(0))

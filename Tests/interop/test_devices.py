@@ -177,7 +177,7 @@ def test_pjlink_login_over_the_cli(fleetcmd, device):
 
     wrong = run(fleetcmd, "send", f"127.0.0.1:{d.port}", "--preset", "pjlink", "--password", "nope", "%1POWR ?")
     assert wrong.returncode == 14
-    assert f"device 127.0.0.1:{d.port}: PJLink authentication failed (wrong password)" in wrong.stderr
+    assert f"device 127.0.0.1:{d.port} refused the login: PJLink authentication failed (wrong password)" in wrong.stderr
 
     missing = run(fleetcmd, "send", f"127.0.0.1:{d.port}", "--preset", "pjlink", "%1POWR ?")
     assert missing.returncode == 14
@@ -227,3 +227,55 @@ def test_simulated_family_inventory_runs_with_no_flags(fleetcmd, tmp_path):
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.wait(timeout=20)
+
+
+def escvpnet_projector(password):
+    """An Epson projector's ESC/VP.net side, from the protocol specification: a 16-byte header (`ESC/VP.net`,
+    version 0x10, type, 2 reserved, status, header count) and 18-byte headers; CONNECT (type 3) may carry a
+    Password header (identifier 1, 16 bytes of information). Replies 0x20, or 0x41 / 0x43 and closes."""
+    def serve(dev, conn):
+        head = b""
+        while len(head) < 16:
+            chunk = conn.recv(16 - len(head))
+            if not chunk:
+                return
+            head += chunk
+        headers = b""
+        while len(headers) < 18 * head[15]:
+            headers += conn.recv(18 * head[15] - len(headers))
+        dev.received.append(head + headers)
+        given = None
+        for i in range(head[15]):
+            h = headers[18 * i:18 * (i + 1)]
+            if h[0] == 0x01:
+                given = h[2:].rstrip(b"\0").decode()
+        status = 0x20 if password is None or given == password else (0x41 if given is None else 0x43)
+        # The reply names the projector in a header (type 3, Projector-Name): it is not a command's reply.
+        name = bytes([0x03, 0x00]) + b"EB-L1100U".ljust(16, b"\0")
+        conn.sendall(b"ESC/VP.net\x10\x03\x00\x00" + bytes([status, 1]) + name)
+        if status != 0x20:
+            return
+        while True:
+            line = dev.read_until(conn, b"\r")
+            if not line:
+                return
+            conn.sendall(b"PWR=01\r:" if line == b"PWR?\r" else b"ERR\r:")
+    return serve
+
+
+def test_escvpnet_connect_password_and_named_refusals(fleetcmd, device):
+    d = device(escvpnet_projector("secret"))
+    ok = run(fleetcmd, "send", f"127.0.0.1:{d.port}", "--preset", "epson-escvp21", "--password", "secret", "PWR?")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == "PWR=01\n"
+    assert d.received[0] == b"ESC/VP.net\x10\x03\x00\x00\x00\x01\x01\x01" + b"secret".ljust(16, b"\0")
+    missing = run(fleetcmd, "send", f"127.0.0.1:{d.port}", "--preset", "epson-escvp21", "PWR?")
+    assert d.received[3] == b"ESC/VP.net\x10\x03\x00\x00\x00\x00"
+    assert missing.returncode == 14
+    assert f"device 127.0.0.1:{d.port} refused the session: 0x41 Unauthorized" in missing.stderr
+    wrong = run(fleetcmd, "send", f"127.0.0.1:{d.port}", "--preset", "epson-escvp21", "--password", "nope", "PWR?")
+    assert wrong.returncode == 14
+    assert "0x43 Forbidden: the password is wrong" in wrong.stderr
+    # The first session: CONNECT, the command, the close. The two refused ones: their CONNECT only, no command.
+    assert d.received[1:3] == [b"PWR?\r", b""]
+    assert len(d.received) == 5 and all(r.startswith(b"ESC/VP.net") for r in d.received[3:])

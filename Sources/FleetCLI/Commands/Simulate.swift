@@ -66,7 +66,10 @@ struct Simulate: AsyncParsableCommand {
             valueName: "name"))
     var preset: String?
 
-    @Option(help: ArgumentHelp("pjlink devices ask for this password (MD5 login).", valueName: "text"))
+    @Option(
+        help: ArgumentHelp(
+            "pjlink devices ask for this password (MD5 login); epson-escvp21 projectors require it in the ESC/VP.net CONNECT.",
+            valueName: "text"))
     var password: String?
 
     @Flag(help: "epson-escvp21 devices refuse the ESC/VP.net handshake (a locked projector).")
