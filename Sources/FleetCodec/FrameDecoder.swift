@@ -7,10 +7,14 @@ public struct DecodedFrame: Sendable, Hashable {
     public var payload: ByteBuffer
     /// Garbage bytes that stood before this frame and belong to no frame.
     public var skippedBytes: Int
+    /// No frame: the record of ``skippedBytes`` that came after the last frame, when the stream ended (so that
+    /// every byte received is either in a frame or counted).
+    public var isTrailingDiscard: Bool
 
-    public init(payload: ByteBuffer, skippedBytes: Int = 0) {
+    public init(payload: ByteBuffer, skippedBytes: Int = 0, isTrailingDiscard: Bool = false) {
         self.payload = payload
         self.skippedBytes = skippedBytes
+        self.isTrailingDiscard = isTrailingDiscard
     }
 }
 
@@ -47,14 +51,34 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         return DecodedFrame(payload: payload, skippedBytes: pendingSkipped)
     }
 
+    /// At the end of the stream, bytes that form no frame are never dropped silently: a frame cut off is a
+    /// ``FramingError`` (which also counts the bytes outside any frame before it), and bytes outside any frame
+    /// after the last one come as a ``DecodedFrame/isTrailingDiscard`` record.
     public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodedFrame? {
         if let frame = try decode(buffer: &buffer) { return frame }
-        guard seenEOF, buffer.readableBytes > 0 else { return nil }
-        let scanned = try buffer.readLastFrame(using: &scanner)
-        pendingSkipped += scanned.skipped
-        guard let payload = scanned.payload else { return nil }
+        guard seenEOF else { return nil }
+        if buffer.readableBytes > 0 {
+            let scanned: ScannedFrame
+            do {
+                scanned = try buffer.readLastFrame(using: &scanner)
+            } catch {
+                var failure = error
+                if pendingSkipped > 0 {
+                    let outside = "after \(pendingSkipped) bytes outside any frame"
+                    failure.detail = failure.detail.isEmpty ? outside : failure.detail + ", " + outside
+                    pendingSkipped = 0
+                }
+                throw failure
+            }
+            pendingSkipped += scanned.skipped
+            if let payload = scanned.payload {
+                defer { pendingSkipped = 0 }
+                return DecodedFrame(payload: payload, skippedBytes: pendingSkipped)
+            }
+        }
+        guard pendingSkipped > 0 else { return nil }
         defer { pendingSkipped = 0 }
-        return DecodedFrame(payload: payload, skippedBytes: pendingSkipped)
+        return DecodedFrame(payload: ByteBuffer(), skippedBytes: pendingSkipped, isTrailingDiscard: true)
     }
 }
 

@@ -33,6 +33,23 @@ import Testing
         #expect(error?.byteCount == 3)
     }
 
+    /// Bytes outside any frame are counted at the end of the stream too: after the last frame (a trailing record),
+    /// and before a frame cut off by the end (in the error).
+    @Test func bytesOutsideAFrameAtEndOfStreamAreCounted() throws {
+        let trailing = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(spec: FrameFormat.escCR.request)))
+        try trailing.writeInbound(buffer([0x1B] + Array("ONE\rjunk".utf8)))
+        #expect(try trailing.readInbound(as: DecodedFrame.self)?.payload == buffer(Array("ONE".utf8)))
+        _ = try trailing.finish()
+        let record = try #require(try trailing.readInbound(as: DecodedFrame.self))
+        #expect(record.isTrailingDiscard && record.skippedBytes == 4)
+
+        let cut = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(spec: FrameFormat.escCR.request)))
+        try cut.writeInbound(buffer(Array("junk".utf8) + [0x1B] + Array("PART".utf8)))
+        let error = #expect(throws: FramingError.self) { try cut.finish() }
+        #expect(error?.code == .incompleteFrame)
+        #expect(error?.detail.hasSuffix("after 4 bytes outside any frame") == true)
+    }
+
     @Test func untilCloseFrameIsDeliveredAtEndOfStream() throws {
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(spec: .untilClose)))
         try channel.writeInbound(buffer([1, 2]))

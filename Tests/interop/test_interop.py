@@ -50,6 +50,44 @@ def test_listen_line_preset_with_ncat(listener):
     assert [line.split(" ", 3)[3] for line in out.splitlines()] == ["hello", "world"]
 
 
+def test_listen_hp_pjl_counts_every_byte_of_the_manuals_example_job(listener):
+    """The PJL Technical Reference's example job (UEL, four @PJL lines, UEL): bytes that are in no frame of the
+    preset's request framing are counted and reported, never dropped silently."""
+    lst = listener("--preset", "hp-pjl", "--once")
+    uel = b"\x1b%-12345X"
+    lines = [b"@PJL \r\n", b"@PJL COMMENT example job\r\n", b"@PJL SET COPIES = 2\r\n",
+             b"@PJL ENTER LANGUAGE = PCL\r\n"]
+    job = uel + b"".join(lines) + uel
+    with socket.create_connection(("127.0.0.1", lst.port), timeout=5) as s:
+        s.sendall(job)
+        s.shutdown(socket.SHUT_WR)
+        s.recv(100)
+    code, out, err = lst.finish()
+    assert code == 0
+    framed = out.splitlines()
+    assert len(framed) == 1 and framed[0].endswith("@PJL \\r")
+    outside = sum(len(line) for line in lines[1:])
+    assert f"after {outside} bytes outside any frame" in err, err
+
+
+def test_listen_counts_bytes_after_the_last_frame(listener):
+    lst = listener("--preset", "line", "--once")
+    with socket.create_connection(("127.0.0.1", lst.port), timeout=5) as s:
+        s.sendall(b"one\n")
+        s.shutdown(socket.SHUT_WR)
+        s.recv(100)
+    lst2 = listener("--once", "-o", "json")
+    with socket.create_connection(("127.0.0.1", lst2.port), timeout=5) as s:
+        s.sendall(b"\x1bONE\rtrailing junk")
+        s.shutdown(socket.SHUT_WR)
+        s.recv(100)
+    code, out, err = lst2.finish()
+    assert code == 0
+    assert [json.loads(line)["text"] for line in out.splitlines()] == ["ONE"]
+    assert "discarded 13 bytes outside a frame" in err, err
+    lst.finish()
+
+
 def test_listen_reports_a_frame_cut_off_by_close(listener):
     lst = listener("--once")
     with socket.create_connection(("127.0.0.1", lst.port), timeout=5) as s:

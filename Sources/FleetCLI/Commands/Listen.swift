@@ -108,6 +108,8 @@ struct Listen: AsyncParsableCommand {
                             skipped: skipped
                         )))
             }
+        case .discarded(let bytes):
+            Console.error("connection \(event.connection): discarded \(bytes) bytes outside a frame")
         case .error(let message):
             Console.error("connection \(event.connection) from \(event.peer): \(message)")
         case .closed(let frames):

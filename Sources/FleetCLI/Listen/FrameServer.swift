@@ -14,6 +14,8 @@ struct FrameServer {
         enum Kind: Sendable {
             case opened
             case frame(payload: [UInt8], skippedBytes: Int, number: Int)
+            /// Bytes outside any frame after the last one, counted when the connection ended.
+            case discarded(bytes: Int)
             case error(String)
             case closed(frames: Int)
         }
@@ -90,6 +92,10 @@ final class FrameServerHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if frame.isTrailingDiscard {
+            onEvent(.init(kind: .discarded(bytes: frame.skippedBytes), connection: connection, peer: peer))
+            return
+        }
         frames += 1
         let payload = Array(frame.payload.readableBytesView)
         onEvent(
