@@ -1,6 +1,6 @@
 import FleetCodec
 import FleetFraming
-import NIOCore
+public import NIOCore
 
 /// What a device does on a new connection before it takes commands: greet, exchange a handshake, ask for a login.
 /// The simulator uses it to behave like the device families of ``DevicePreset`` (PJLink, Epson ESC/VP.net).
@@ -40,10 +40,11 @@ public struct AgentSession: Sendable, Hashable {
 }
 
 /// Runs an ``AgentSession`` on raw bytes in front of the framing handler, then passes everything through.
-final class AgentSessionHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+/// The agent and `fleetcmd listen` put it first in a connection's pipeline.
+public final class AgentSessionHandler: ChannelInboundHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
 
     private enum State { case handshake, login, open }
 
@@ -53,18 +54,18 @@ final class AgentSessionHandler: ChannelInboundHandler {
     private var random = ""
     private var greeted = false
 
-    init(session: AgentSession) {
+    public init(session: AgentSession) {
         self.session = session
         state =
             session.handshake != nil || session.isEscVpNet
             ? .handshake : (session.pjlinkPassword != nil ? .login : .open)
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    public func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { greet(context: context) }
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    public func channelActive(context: ChannelHandlerContext) {
         greet(context: context)
         context.fireChannelActive()
     }
@@ -83,7 +84,7 @@ final class AgentSessionHandler: ChannelInboundHandler {
         }
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var chunk = unwrapInboundIn(data)
         if state == .open, pending == nil {
             context.fireChannelRead(wrapInboundOut(chunk))

@@ -88,6 +88,28 @@ def test_listen_counts_bytes_after_the_last_frame(listener):
     lst.finish()
 
 
+def test_listen_speaks_the_presets_session(fleetcmd, listener):
+    """A listener with --preset pjlink greets as a projector does (and checks the MD5 login with --password), so a
+    controller can be tested against it; with epson-escvp21 it answers the ESC/VP.net CONNECT."""
+    plain = listener("--preset", "pjlink", "--reply", "%1POWR=1", "--once")
+    with socket.create_connection(("127.0.0.1", plain.port), timeout=5) as s:
+        assert s.recv(100) == b"PJLINK 0\r"
+    plain.finish()
+    locked = listener("--preset", "pjlink", "--password", "secret", "--reply", "%1POWR=1", "--once")
+    r = subprocess.run([fleetcmd, "send", f"127.0.0.1:{locked.port}", "--preset", "pjlink", "--password", "secret",
+                        "%1POWR ?"], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "%1POWR=1\n"
+    code, out, _ = locked.finish()
+    assert out.rstrip().endswith(" %1POWR ?")  # the digest is the session's, not part of the frame
+    epson = listener("--preset", "epson-escvp21", "--reply", "PWR=01", "--once")
+    r = subprocess.run([fleetcmd, "send", f"127.0.0.1:{epson.port}", "--preset", "epson-escvp21", "PWR?"],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "PWR=01\n"
+    epson.finish()
+
+
 def test_listen_reports_a_frame_cut_off_by_close(listener):
     lst = listener("--once")
     with socket.create_connection(("127.0.0.1", lst.port), timeout=5) as s:

@@ -1,5 +1,7 @@
 import ArgumentParser
+import FleetAgent
 import FleetFraming
+import FleetSimulator
 import NIOCore
 
 /// `fleetcmd listen`: the `nc -vlp 9100` job, made framing-aware.
@@ -11,7 +13,8 @@ struct Listen: AsyncParsableCommand {
             Frames are printed on stdout with their time, peer and connection number; connections opening and \
             closing are reported on stderr, as `nc -v` does. With --reply, each frame is answered with that text \
             framed as a reply (for esc-cr: followed by NUL), in one write. Stops on Ctrl-C, or after the first \
-            connection with --once. Use --port 0 to pick a free port (it is printed on stderr).
+            connection with --once. Use --port 0 to pick a free port (it is printed on stderr). With a --preset \
+            whose device speaks first or expects a handshake (pjlink, epson-escvp21), the listener does so too.
             """
     )
 
@@ -28,6 +31,12 @@ struct Listen: AsyncParsableCommand {
     @Option(
         help: ArgumentHelp("Answer each frame with this text (escapes or hex:), framed as a reply.", valueName: "text"))
     var reply: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "With --preset pjlink: greet with PJLINK 1 and require this password's MD5 login; with epson-escvp21: "
+                + "require it in the ESC/VP.net CONNECT.", valueName: "text"))
+    var password: String?
 
     @Flag(help: "Exit after the first connection closes.")
     var once = false
@@ -55,7 +64,10 @@ struct Listen: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let format = try framing.format()
+        let preset = try framing.devicePreset()
+        let format = try framing.format(for: preset)
+        // A listener stands in for the device: it speaks the family's session (greeting, handshake) first.
+        let session = SimulatorProfile.family(preset, password: password)?.configuration.session
         let replyBytes = try reply.map(ByteEscapes.parse)
         let output = self.output
         let once = self.once
@@ -63,7 +75,7 @@ struct Listen: AsyncParsableCommand {
         let server: FrameServer
         do {
             server = try await FrameServer.start(
-                host: bind, port: port, format: format, maxFrameBytes: maxFrame.value,
+                host: bind, port: port, format: format, maxFrameBytes: maxFrame.value, session: session,
                 respond: { _ in replyBytes },
                 onEvent: { event in
                     Self.report(event, output: output)

@@ -1,11 +1,13 @@
+import FleetAgent
 import FleetCodec
 import FleetFraming
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// A framing-aware TCP listener: decodes request frames, reports every event, and answers each frame with
-/// whatever `respond` returns (framed as a reply, terminator included, in one write).
+/// A framing-aware TCP listener: speaks the device family's session if it has one, decodes request frames,
+/// reports every event, and answers each frame with whatever `respond` returns (framed as a reply, terminator
+/// included, in one write).
 ///
 /// It serves `fleetcmd listen` (the `nc -l` job) and the built-in demo device. Half-closed clients, like the
 /// seed article's, still get every reply before the connection is closed.
@@ -32,6 +34,7 @@ struct FrameServer {
         port: Int,
         format: FrameFormat,
         maxFrameBytes: Int,
+        session: AgentSession? = nil,
         respond: @escaping @Sendable ([UInt8]) -> [UInt8]?,
         onEvent: @escaping @Sendable (Event) -> Void
     ) async throws -> FrameServer {
@@ -45,6 +48,11 @@ struct FrameServer {
                     return value
                 }
                 return child.eventLoop.makeCompletedFuture {
+                    // The device family's session first (a PJLink greeting, the ESC/VP.net CONNECT), as the
+                    // simulator speaks it.
+                    if let session {
+                        try child.pipeline.syncOperations.addHandler(AgentSessionHandler(session: session))
+                    }
                     try child.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(FrameDecoder(spec: format.request, maxFrameBytes: maxFrameBytes)))
                     try child.pipeline.syncOperations.addHandler(
