@@ -11,7 +11,7 @@ public struct FleetCommand: AsyncParsableCommand {
         version: FleetVersion.current,
         subcommands: [
             Send.self, Run.self, Runs.self, Probe.self, Listen.self, Agent.self, Simulate.self, Demo.self, TLS.self,
-            Presets.self, Shell.self, InventoryCommand.self,
+            Presets.self, Shell.self, Watch.self, InventoryCommand.self,
         ]
     )
 

@@ -18,6 +18,14 @@ public final class DeviceConnection: Sendable {
     /// Bytes as they crossed the wire, for `:raw`.
     public enum Direction: Sendable { case sent, received }
 
+    /// What happens on the connection between commands.
+    public enum Event: Sendable {
+        /// A frame the device sent while no command waited for a reply (an event it pushes unasked).
+        case unsolicited(Reply)
+        /// The connection ended while no command was waiting: the device closed it, or it failed.
+        case closed(DeviceError)
+    }
+
     private let channel: any Channel
     private let handler: NIOLoopBound<ConnectionHandler>
     public let device: String
@@ -29,11 +37,15 @@ public final class DeviceConnection: Sendable {
     }
 
     /// Connects, runs TLS and the session; throws a ``DeviceError`` when any of it fails.
-    /// - Parameter wire: called on the event loop with every chunk written or read.
+    /// - Parameters:
+    ///   - wire: called on the event loop with every chunk written or read.
+    ///   - events: called on the event loop, as they happen, with frames the device pushes unasked and with the
+    ///     end of a connection no command was waiting on.
     public static func open(
         _ address: DeviceAddress, configuration: DeviceClient.Configuration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        wire: (@Sendable (Direction, [UInt8]) -> Void)? = nil
+        wire: (@Sendable (Direction, [UInt8]) -> Void)? = nil,
+        events: (@Sendable (Event) -> Void)? = nil
     ) async throws -> DeviceConnection {
         let device = address.description
         let loop = eventLoopGroup.next()
@@ -50,7 +62,8 @@ public final class DeviceConnection: Sendable {
                             to: channel.pipeline.syncOperations, host: address.host, handshakeTimeout: timeout)
                     }
                     try channel.pipeline.syncOperations.addHandler(
-                        ConnectionHandler(configuration: configuration, device: device, opened: opened, wire: wire))
+                        ConnectionHandler(
+                            configuration: configuration, device: device, opened: opened, wire: wire, events: events))
                 }
             }
         let channel: any Channel
@@ -99,17 +112,20 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var opened: EventLoopPromise<Void>?
     private var pending: EventLoopPromise<Reply>?
     private let wire: (@Sendable (DeviceConnection.Direction, [UInt8]) -> Void)?
+    private let events: (@Sendable (DeviceConnection.Event) -> Void)?
     private var context: ChannelHandlerContext?
     private var timer = ConversationTimer()
 
     init(
         configuration: DeviceClient.Configuration, device: String, opened: EventLoopPromise<Void>,
-        wire: (@Sendable (DeviceConnection.Direction, [UInt8]) -> Void)?
+        wire: (@Sendable (DeviceConnection.Direction, [UInt8]) -> Void)?,
+        events: (@Sendable (DeviceConnection.Event) -> Void)? = nil
     ) {
         self.conversation = DeviceConversation(interactiveWith: configuration, device: device, startedAt: .now)
         self.device = device
         self.opened = opened
         self.wire = wire
+        self.events = events
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -168,6 +184,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         if output.halfClose { context.close(mode: .output, promise: nil) }
         // Closed before anyone hears of it, so that a caller told of a failure sees ``DeviceConnection/isOpen`` false.
         if output.close { context.close(promise: nil) }
+        for reply in output.unsolicited { events?(.unsolicited(reply)) }  // before a close they preceded
         switch output.notice {
         case .opened:
             opened?.succeed()
@@ -181,6 +198,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         case .replyFailed(let error):
             pending?.fail(error)
             pending = nil
+        case .closed(let error):
+            events?(.closed(error))
         case nil:
             break
         }

@@ -79,7 +79,6 @@ extension DeviceConversation {
     /// Takes every complete reply out of `received`.
     mutating func scanReplies(now: Instant, _ output: inout Output) {
         while !isClosed, received != nil {
-            if isInteractive, pendingSince == nil { return }  // kept until a command asks for it
             let scanned: ScannedFrame
             do {
                 scanned = try received!.readFrame(using: &scanner)  // non-nil: the loop's condition
@@ -109,6 +108,12 @@ extension DeviceConversation {
             var refused = DeviceError(code: .sessionRefused, device: device, detail: SessionOpener.loginRefused)
             refused.isLoginRefusal = true
             if isInteractive { replyFailed(refused, &output) } else { fail(refused, now: now, &output) }
+            return
+        }
+        if isInteractive, pendingSince == nil {
+            // No command waits: the device pushed it (an event, a greeting line); shown as it arrives.
+            output.unsolicited.append(
+                Reply(payload: Array(payload.readableBytesView), frame: Array(frame.readableBytesView), elapsed: .zero))
             return
         }
         if isInteractive {
@@ -190,6 +195,8 @@ extension DeviceConversation {
             output.notice = .openFailed(error)
         } else if pendingSince != nil {
             replyFailed(error, &output)
+        } else {
+            output.notice = .closed(error)
         }
         output.close = true
     }

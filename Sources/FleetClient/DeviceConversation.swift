@@ -33,6 +33,8 @@ public struct DeviceConversation {
         public var notice: Notice?
         public var close = false
         public var finished: Exchange?
+        /// Interactive: frames the device sent while no command was waiting (events it pushes unasked), in order.
+        public var unsolicited: [Reply] = []
 
         public init() {}
     }
@@ -47,6 +49,8 @@ public struct DeviceConversation {
         case reply(Reply)
         /// The command sent got no reply (the connection may still be open: see ``DeviceConversation/isClosed``).
         case replyFailed(DeviceError)
+        /// The connection ended while no command was waiting (the device closed an idle session).
+        case closed(DeviceError)
     }
 
     let configuration: DeviceClient.Configuration

@@ -355,6 +355,25 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
         #expect(after.code == .closedEarly)
     }
 
+    /// Interactive: a frame with no command waiting is the device's own (an event): delivered at once, not kept
+    /// as the next command's reply; an idle session the device closes is reported when it happens.
+    @Test func interactivePushedFramesAndAnIdleClose() {
+        var shell = DeviceConversation(
+            interactiveWith: configuration(reply: .seconds(1)), device: device, startedAt: t0)
+        _ = shell.connected(now: at(0))
+        let pushed = shell.received(ByteBuffer(bytes: bytes("EVT 1\0EVT 2\0")), now: at(1))
+        #expect(pushed.unsolicited.map(\.text) == ["EVT 1", "EVT 2"])
+        #expect(pushed.notice == nil)
+        _ = shell.send(bytes("PING"), now: at(2))
+        guard case .reply(let reply) = shell.received(ByteBuffer(bytes: bytes("PONG\0")), now: at(3)).notice else {
+            Issue.record("no reply"); return
+        }
+        #expect(reply.text == "PONG")
+        let closed = shell.peerClosed(now: at(4))
+        guard case .closed(let error) = closed.notice else { Issue.record("idle close not reported"); return }
+        #expect(error.code == .closedEarly && closed.close)
+    }
+
     @Test func interactiveSessionTimeoutFailsTheOpening() {
         let preset = DevicePreset.builtin(named: "pjlink")!
         var settings = configuration(preset.format, reply: .seconds(2))

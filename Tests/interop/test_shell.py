@@ -237,3 +237,59 @@ def test_terminal_keys_and_signals_restore_the_terminal_and_keep_the_history(fle
         assert history_file.read_text().splitlines() == ["ECHO hello world!", "PING"]
     finally:
         agent.stop()
+
+
+def test_pushed_frames_and_a_closed_session_show_when_they_happen(fleetcmd, shell_env):
+    """A controller pushes an event while the shell waits at its prompt: it is shown at once (not filed as the
+    next command's reply); the device then closes the idle session: the shell says so and ends (exit 7) without
+    waiting for the next command, with the terminal restored."""
+    import termios
+    from test_devices import FakeDevice
+
+    def controller(dev, conn):
+        time.sleep(0.5)
+        conn.sendall(b"ALARM door open\n")
+        request = dev.read_until(conn, b"\n")
+        conn.sendall(b"OK " + request.strip() + b"\n")
+        time.sleep(0.5)
+
+    d = FakeDevice(controller)
+    try:
+        term = Terminal([fleetcmd, "shell", "--preset", "line", f"127.0.0.1:{d.port}"], shell_env)
+        term.expect(rb"connected to")
+        term.expect(rb"\(from device\) ALARM door open")
+        term.type(b"STATUS\r")
+        term.expect(rb"OK STATUS")
+        term.expect(rb"closed the connection")
+        assert term.wait() == 7
+        assert termios.tcgetattr(term.fd)[3] & termios.ECHO
+    finally:
+        d.close()
+
+
+def test_watch_prints_every_pushed_frame_with_a_time_stamp(fleetcmd):
+    from test_devices import FakeDevice
+
+    def controller(dev, conn):
+        conn.sendall(b"EVT 1\nEVT 2\n")
+        time.sleep(0.2)
+        conn.sendall(b"EVT \x1b3\n")
+
+    d = FakeDevice(controller)
+    try:
+        r = subprocess.run([fleetcmd, "watch", "--preset", "line", f"127.0.0.1:{d.port}"],
+                           capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert [line.split(" ", 2)[1:] for line in lines] == [["#1", "EVT 1"], ["#2", "EVT 2"], ["#3", "EVT \\x1b3"]]
+        assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", lines[0].split(" ")[0])
+        assert "closed the connection after 3 frames" in r.stderr
+        j = subprocess.run([fleetcmd, "watch", "--preset", "line", "-o", "json", "--count", "2",
+                            f"127.0.0.1:{d.port}"], capture_output=True, text=True, timeout=20)
+        assert j.returncode == 0, j.stderr
+        import json
+        frames = [json.loads(line) for line in j.stdout.splitlines()]
+        assert [(f["frame"], f["text"], f["hex"]) for f in frames] == [(1, "EVT 1", "45565420 31".replace(" ", "")),
+                                                                       (2, "EVT 2", "4556542032")]
+    finally:
+        d.close()

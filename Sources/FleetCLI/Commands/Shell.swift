@@ -41,21 +41,36 @@ struct Shell: AsyncParsableCommand {
         let address = try DeviceAddress(parsing: device, defaultPort: preset.defaultPort)
         let configuration = try client.configuration(for: preset)
         let showWire = NIOLockedValueBox(false)
+        let closing = NIOLockedValueBox(false)  // the shell itself is closing the connection
+        let interactive = isatty(STDIN_FILENO) == 1
+        let editor = LineEditor(historyFile: history ?? Self.defaultHistoryPath(), interactive: interactive)
         let connection: DeviceConnection
         do {
-            connection = try await DeviceConnection.open(address, configuration: configuration) { direction, bytes in
-                guard showWire.withLockedValue({ $0 }) else { return }
-                Console.out("\(direction == .sent ? ">" : "<") \(ByteEscapes.hex(bytes))")
-            }
+            connection = try await DeviceConnection.open(
+                address, configuration: configuration,
+                wire: { direction, bytes in
+                    guard showWire.withLockedValue({ $0 }) else { return }
+                    editor.interject("\(direction == .sent ? ">" : "<") \(ByteEscapes.hex(bytes))")
+                },
+                events: { event in
+                    switch event {
+                    case .unsolicited(let frame):
+                        // Pushed by the device: shown as it arrives, marked so it is not taken for a reply.
+                        editor.interject("(from device) " + frame.text)
+                    case .closed(let error):
+                        // Noticed when it happens, not at the next command: on a terminal the session ends
+                        // there; with piped input the next command fails with it (as before).
+                        guard interactive, !closing.withLockedValue({ $0 }) else { return }
+                        editor.end(status: ExitStatus.code(for: error.code), message: error.description)
+                    }
+                })
         } catch let error as DeviceError {
             Console.error(error.description)
             throw ExitStatus.exit(for: error.code)
         }
-        let interactive = isatty(STDIN_FILENO) == 1
         if interactive {
             Console.error("connected to \(connection.device) (\(preset.name)); :help for commands, Ctrl-D to quit")
         }
-        let editor = LineEditor(historyFile: history ?? Self.defaultHistoryPath(), interactive: interactive)
         var printer = ReplyPrinter(output: .text, rawReply: false)
         printer.decoder = preset.decoder
         defer { editor.saveHistory() }
@@ -65,6 +80,7 @@ struct Shell: AsyncParsableCommand {
             let payload: [UInt8]
             switch trimmed.split(separator: " ", maxSplits: 1).first.map(String.init) {
             case ":quit", ":q", ":exit":
+                closing.withLockedValue { $0 = true }
                 await connection.close()
                 return
             case ":help":
@@ -106,10 +122,12 @@ struct Shell: AsyncParsableCommand {
             } catch let error as DeviceError {
                 Console.error(error.description)
                 if error.code == .replyTimeout || error.code == .tooLarge, connection.isOpen { continue }  // still up
+                closing.withLockedValue { $0 = true }
                 await connection.close()
                 throw ExitStatus.exit(for: error.code)
             }
         }
+        closing.withLockedValue { $0 = true }
         await connection.close()
     }
 

@@ -17,6 +17,8 @@ final class LineEditor: @unchecked Sendable {
     private var history: [String] = []
     private var added = 0
     private var rawModeSaved: termios?
+    /// What the edit line shows now (while a line is being edited), to draw it again below an interjected line.
+    private var shown: String?
 
     private let historyFile: String
     private let interactive: Bool
@@ -55,12 +57,40 @@ final class LineEditor: @unchecked Sendable {
     }
 
     private func end(bySignal number: Int32) {
+        end(status: 128 + number, message: nil)
+    }
+
+    /// Ends the shell from any thread (the device closed the session): the terminal restored, the history saved,
+    /// `message` on stderr, exit with `status`.
+    func end(status: Int32, message: String?) -> Never {
         lock.withLock {
             if var saved = rawModeSaved { tcsetattr(STDIN_FILENO, TCSANOW, &saved) }
             saveHistoryLocked()
+            if shown != nil { Console.errRaw("\r\u{1B}[K") }
         }
-        Console.errRaw("\r\n")
-        exit(128 + number)
+        if let message { Console.error(message) } else { Console.errRaw("\r\n") }
+        exit(status)
+    }
+
+    /// Prints `line` on stdout now, from any thread (a frame the device pushed): above the line being edited,
+    /// which is drawn again below it.
+    func interject(_ line: String) {
+        lock.withLock {
+            guard let shown else {
+                Console.out(line)
+                return
+            }
+            Console.errRaw("\r\u{1B}[K")
+            Console.out(line)
+            Console.errRaw(shown)
+        }
+    }
+
+    private func draw(_ text: String) {
+        lock.withLock {
+            shown = text
+            Console.errRaw(text)
+        }
     }
 
     func readLine(prompt: String) -> String? {
@@ -80,7 +110,8 @@ final class LineEditor: @unchecked Sendable {
         }
         let past = lock.withLock { history }
         var state = EditState(prompt: prompt, history: past, columns: Self.columns())
-        let line = state.run(next: Self.byte)
+        let line = state.run(next: Self.byte, draw: draw)
+        lock.withLock { shown = nil }
         if let line, !line.trimmingCharacters(in: .whitespaces).isEmpty, past.last != line {
             lock.withLock {
                 history.append(line)
@@ -130,8 +161,8 @@ struct EditState {
     }
 
     /// Edits until Enter (the line), or Ctrl-D on an empty line or the end of input (`nil`).
-    mutating func run(next: () -> UInt8?) -> String? {
-        draw()
+    mutating func run(next: () -> UInt8?, draw: (String) -> Void) -> String? {
+        draw(rendering())
         while let byte = next() {
             guard let key = decoder.feed(byte) else { continue }
             switch apply(key) {
@@ -142,7 +173,7 @@ struct EditState {
                 Console.errRaw("\r\n")
                 return nil
             case .editing:
-                draw()
+                draw(rendering())
             }
         }
         Console.errRaw("\r\n")
@@ -274,5 +305,4 @@ struct EditState {
         return text
     }
 
-    private mutating func draw() { Console.errRaw(rendering()) }
 }

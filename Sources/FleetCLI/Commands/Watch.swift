@@ -1,0 +1,110 @@
+import ArgumentParser
+import FleetClient
+import FleetFraming
+import Foundation
+import UnixSignals
+
+/// `fleetcmd watch HOST[:PORT]`: connect and print every frame the device sends unasked, with time stamps (what
+/// people use `socat -u TCP:host:port -` for), framed by the device's preset and after its session.
+struct Watch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Connect and print every frame the device sends unasked (events), with time stamps.",
+        discussion: """
+            Opens one connection (TLS and the preset's session first, as send does), sends nothing, and prints each \
+            frame the device pushes as it completes: `TIME #N TEXT` (escaped as send shows replies), or with -o json \
+            one object per frame (`time`, `device`, `frame`, `text` (exact, JSON-escaped), `hex`). Ends when the \
+            device closes the connection (exit 0), after --count frames, or on Ctrl-C/SIGTERM (exit 0); a \
+            connection that fails exits as send does.
+
+            EXAMPLES:
+              fleetcmd watch 10.0.0.7:5000 --preset kramer-p3000
+              fleetcmd watch plc-3 --preset line -o json --count 10
+            """)
+
+    @Argument(help: ArgumentHelp("The device.", valueName: "host[:port]"))
+    var device: String
+
+    @OptionGroup var client: ClientOptions
+
+    @Option(name: .shortAndLong, help: "Output: text, hex or json (one object per frame).")
+    var output = OutputFormat.text
+
+    @Option(help: ArgumentHelp("Stop after this many frames.", valueName: "n"))
+    var count: Int?
+
+    struct Record: Encodable {
+        var time: String
+        var device: String
+        var frame: Int
+        var text: String
+        var hex: String
+    }
+
+    func validate() throws {
+        do { _ = try DeviceAddress(parsing: device) } catch { throw ValidationError("\(error)") }
+        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+    }
+
+    func run() async throws {
+        let preset = try client.framing.devicePreset()
+        let address = try DeviceAddress(parsing: device, defaultPort: preset.defaultPort)
+        var configuration = try client.configuration(for: preset)
+        configuration.halfClose = .never  // a watcher keeps its side open: some devices stop at a FIN
+        let (events, continuation) = AsyncStream.makeStream(of: DeviceConnection.Event.self)
+        let connection: DeviceConnection
+        do {
+            connection = try await DeviceConnection.open(
+                address, configuration: configuration, events: { continuation.yield($0) })
+        } catch let error as DeviceError {
+            Console.error(error.description)
+            throw ExitStatus.exit(for: error.code)
+        }
+        Console.error("watching \(connection.device) (\(preset.name)); Ctrl-C to stop")
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let stop = Task {
+            for await _ in signals {
+                continuation.finish()
+                return
+            }
+        }
+        defer { stop.cancel() }
+        var frames = 0
+        for await event in events {
+            switch event {
+            case .unsolicited(let reply):
+                frames += 1
+                print(reply, number: frames, device: connection.device)
+                if let count, frames >= count {
+                    continuation.finish()
+                }
+            case .closed(let error):
+                continuation.finish()
+                if error.code == .closedEarly {
+                    Console.error("device \(connection.device) closed the connection after \(frames) frames")
+                } else {
+                    Console.error(error.description)
+                    throw ExitStatus.exit(for: error.code)
+                }
+            }
+        }
+        await connection.close()
+    }
+
+    private func print(_ reply: Reply, number: Int, device: String) {
+        let time = Render.timestamp()
+        switch output {
+        case .text:
+            Console.out("\(time) #\(number) \(Render.text(Array(reply.trimmed)))")
+        case .hex:
+            Console.out("\(time) #\(number) (\(reply.payload.count) bytes)")
+            if !reply.payload.isEmpty { Console.out(ByteEscapes.hexdump(reply.payload)) }
+        case .json:
+            Console.out(
+                Render.json(
+                    Record(
+                        time: time, device: device, frame: number,
+                        text: String(decoding: reply.trimmed, as: UTF8.self), hex: ByteEscapes.hex(reply.trimmed))))
+        }
+    }
+}
