@@ -74,7 +74,7 @@ struct Watch: AsyncParsableCommand {
             switch event {
             case .unsolicited(let reply):
                 frames += 1
-                print(reply, number: frames, device: connection.device)
+                show(reply, number: frames, device: connection.device)
                 if let count, frames >= count {
                     continuation.finish()
                 }
@@ -91,7 +91,7 @@ struct Watch: AsyncParsableCommand {
         await connection.close()
     }
 
-    private func print(_ reply: Reply, number: Int, device: String) {
+    private func show(_ reply: Reply, number: Int, device: String) {
         let time = Render.timestamp()
         switch output {
         case .text:
