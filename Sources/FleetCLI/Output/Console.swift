@@ -38,7 +38,7 @@ enum Console {
     /// Bytes on stdout exactly as given: no newline added, nothing escaped (`send --raw-reply` to a pipe or file).
     static func outBytes(_ bytes: [UInt8]) {
         LogSink.standardOutput.flush()
-        write(String(decoding: bytes, as: UTF8.self), to: STDOUT_FILENO, exact: bytes)
+        write(bytes, to: STDOUT_FILENO)
     }
 
     /// A line on stdout through a writer thread that writes many lines at once (a run's results: thousands a
@@ -63,8 +63,10 @@ enum Console {
 
     /// Unbuffered: each line is one or more `write(2)` calls under the lock, so lines never interleave and
     /// nothing is lost if the process exits right after.
-    private static func write(_ text: String, to descriptor: Int32, exact: [UInt8]? = nil) {
-        var bytes = exact ?? Array(text.utf8)
+    private static func write(_ text: String, to descriptor: Int32) { write(Array(text.utf8), to: descriptor) }
+
+    private static func write(_ bytes: [UInt8], to descriptor: Int32) {
+        var bytes = bytes
         lock.withLock {
             var offset = 0
             while offset < bytes.count {
