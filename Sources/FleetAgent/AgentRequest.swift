@@ -36,8 +36,20 @@ public struct AgentRequest: Sendable {
 public struct AgentReply: Sendable, Hashable {
     /// The reply's bytes, without framing (the agent adds the terminator).
     public var payload: [UInt8]
+    /// No reply at all: nothing is written (a printer taking `@PJL SET` without a word).
+    public var isSilent: Bool
 
-    public init(payload: [UInt8]) { self.payload = payload }
+    public init(payload: [UInt8]) {
+        self.payload = payload
+        self.isSilent = false
+    }
+
+    /// Nothing is written back.
+    public static let silent: AgentReply = {
+        var reply = AgentReply(payload: [])
+        reply.isSilent = true
+        return reply
+    }()
 
     /// A text reply.
     public static func text(_ text: String) -> AgentReply { AgentReply(payload: Array(text.utf8)) }

@@ -275,6 +275,7 @@ extension ByteBuffer {
     /// Appends `reply` framed by `spec`. A reply that contains its own terminator would let a client be fed fake
     /// replies, so it is replaced by an error; so is one the framing cannot carry.
     mutating func writeReply(_ reply: AgentReply, spec: FrameSpec) {
+        guard !reply.isSilent else { return }
         var payload = reply.payload
         if !spec.canFrame(payload) {
             payload = Array("ERR reply contains the frame terminator".utf8)

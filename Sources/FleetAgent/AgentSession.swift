@@ -22,12 +22,19 @@ public struct AgentSession: Sendable, Hashable {
     /// ``refusesHandshake``, 0x40 for anything that is not a CONNECT. On any status but OK the connection closes.
     public var isEscVpNet: Bool
     public var escvpnetPassword: String?
+    /// Bytes that mark a job's start and end wherever they appear in the stream (HP PJL's UEL): taken out before
+    /// framing, each one reported to the next handlers as a ``JobMarker`` event.
+    public var jobMarker: [UInt8]?
+
+    /// The user event for each ``jobMarker`` taken out of the stream, in order with the bytes around it.
+    public struct JobMarker: Sendable, Hashable {}
 
     public init(
         greeting: [UInt8]? = nil, handshake: [UInt8]? = nil, handshakeReply: [UInt8] = [],
         handshakeRefusal: [UInt8] = [], refusesHandshake: Bool = false, pjlinkPassword: String? = nil,
-        isEscVpNet: Bool = false, escvpnetPassword: String? = nil
+        isEscVpNet: Bool = false, escvpnetPassword: String? = nil, jobMarker: [UInt8]? = nil
     ) {
+        self.jobMarker = jobMarker.flatMap { $0.isEmpty ? nil : $0 }
         self.isEscVpNet = isEscVpNet
         self.escvpnetPassword = escvpnetPassword
         self.greeting = greeting
@@ -53,9 +60,11 @@ public final class AgentSessionHandler: ChannelInboundHandler {
     private var pending: ByteBuffer?
     private var random = ""
     private var greeted = false
+    private var markers: MarkerFilter?
 
     public init(session: AgentSession) {
         self.session = session
+        self.markers = session.jobMarker.map(MarkerFilter.init(marker:))
         state =
             session.handshake != nil || session.isEscVpNet
             ? .handshake : (session.pjlinkPassword != nil ? .login : .open)
@@ -87,7 +96,7 @@ public final class AgentSessionHandler: ChannelInboundHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var chunk = unwrapInboundIn(data)
         if state == .open, pending == nil {
-            context.fireChannelRead(wrapInboundOut(chunk))
+            forward(chunk, context: context)
             return
         }
         if pending == nil { pending = chunk } else { pending!.writeBuffer(&chunk) }  // set just above when nil
@@ -159,8 +168,36 @@ public final class AgentSessionHandler: ChannelInboundHandler {
             state = .open
         }
         pending = nil
-        if state == .open, buffer.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(buffer)) }
+        if state == .open, buffer.readableBytes > 0 { forward(buffer, context: context) }
         if state != .open { pending = buffer }
+    }
+
+    /// Passes bytes of the open session on, with job markers taken out and reported where they stood.
+    private func forward(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        guard var filter = markers else {
+            context.fireChannelRead(wrapInboundOut(buffer))
+            return
+        }
+        let pieces = filter.filter(buffer.readableBytesView)
+        markers = filter
+        for piece in pieces {
+            switch piece {
+            case .bytes(let bytes):
+                context.fireChannelRead(wrapInboundOut(context.channel.allocator.buffer(bytes: bytes)))
+            case .marker:
+                context.fireUserInboundEventTriggered(AgentSession.JobMarker())
+            }
+        }
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // At the end of input, bytes held back as the possible start of a marker are passed on.
+        if let event = event as? ChannelEvent, event == .inputClosed, var filter = markers {
+            let held = filter.flush()
+            markers = filter
+            if !held.isEmpty { context.fireChannelRead(wrapInboundOut(context.channel.allocator.buffer(bytes: held))) }
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     private func refuse(context: ChannelHandlerContext, with reply: [UInt8]) {

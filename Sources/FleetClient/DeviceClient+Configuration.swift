@@ -23,6 +23,8 @@ extension DeviceClient {
         public var session = DevicePreset.Session()
         /// The password for a session login (PJLink). Default: none.
         public var password: String? = nil
+        /// Which commands the device answers (a device preset's rule). Default: every command.
+        public var replies = DevicePreset.ReplyRule.always
 
         public init(
             format: FrameFormat = .escCR,

@@ -29,11 +29,16 @@ public final class DeviceConnection: Sendable {
     private let channel: any Channel
     private let handler: NIOLoopBound<ConnectionHandler>
     public let device: String
+    /// What the device greeted with (each greeting frame, as received); empty when it did not greet.
+    public let greeting: [[UInt8]]
 
-    private init(channel: any Channel, handler: NIOLoopBound<ConnectionHandler>, device: String) {
+    private init(
+        channel: any Channel, handler: NIOLoopBound<ConnectionHandler>, device: String, greeting: [[UInt8]]
+    ) {
         self.channel = channel
         self.handler = handler
         self.device = device
+        self.greeting = greeting
     }
 
     /// Connects, runs TLS and the session; throws a ``DeviceError`` when any of it fails.
@@ -78,11 +83,11 @@ public final class DeviceConnection: Sendable {
             try? await channel.close()
             throw DeviceError.classify(error, device: device, connecting: true, connectTimeout: timeout)
         }
-        let handler = try await channel.eventLoop.submit {
-            NIOLoopBound(
-                try channel.pipeline.syncOperations.handler(type: ConnectionHandler.self), eventLoop: channel.eventLoop)
+        let (handler, greeting) = try await channel.eventLoop.submit {
+            let handler = try channel.pipeline.syncOperations.handler(type: ConnectionHandler.self)
+            return (NIOLoopBound(handler, eventLoop: channel.eventLoop), handler.greeting)
         }.get()
-        return DeviceConnection(channel: channel, handler: handler, device: device)
+        return DeviceConnection(channel: channel, handler: handler, device: device, greeting: greeting)
     }
 
     /// Sends one command (framed by the configuration) and waits for its reply.
@@ -96,8 +101,11 @@ public final class DeviceConnection: Sendable {
     /// or the device closing does not).
     public var isOpen: Bool { channel.isActive }
 
+    /// Ends the session as the device expects (HP PJL's closing UEL, when a command was sent), then closes.
     public func close() async {
-        try? await channel.close()
+        let handler = self.handler
+        let loop = channel.eventLoop
+        try? await loop.flatSubmit { handler.value.leave(on: loop) }.get()
     }
 }
 
@@ -158,6 +166,18 @@ final class ConnectionHandler: ChannelInboundHandler {
         let chunk = unwrapInboundIn(data)
         wire?(.received, Array(chunk.readableBytesView))
         perform(conversation.received(chunk, now: .now), context: context)
+    }
+
+    var greeting: [[UInt8]] { conversation.greeting }
+
+    /// Writes what ends the session (``DeviceConversation/closing()``), then closes the channel.
+    func leave(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        guard let context else { return eventLoop.makeSucceededVoidFuture() }
+        let output = conversation.closing()
+        guard !output.write.isEmpty, context.channel.isActive else { return context.close() }
+        wire?(.sent, output.write)
+        return context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: output.write)))
+            .flatMap { context.close() }
     }
 
     func send(_ payload: [UInt8], on eventLoop: any EventLoop) -> EventLoopFuture<Reply> {

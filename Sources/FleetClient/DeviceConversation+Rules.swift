@@ -40,15 +40,24 @@ extension DeviceConversation {
             }
         case .refused(let detail):
             fail(DeviceError(code: .sessionRefused, device: device, detail: detail), now: now, &output)
+        case .awaitQuiet(let quiet):
+            greetingDeadline = now + quiet
         }
+    }
+
+    /// The device has been quiet since its last greeting line: the session is open.
+    private mutating func greetingEnded(now: Instant, _ output: inout Output) {
+        greetingDeadline = nil
+        handle(opener.quietPassed(), now: now, &output)
+        if opener.phase == .open, received != nil, !isClosed { scanReplies(now: now, &output) }
     }
 
     // MARK: - Commands and replies (one-shot)
 
     private mutating func perform(_ action: ExchangeStateMachine.Action, now: Instant, _ output: inout Output) {
         switch action {
-        case .write(let range, let halfClose):
-            var bytes: [UInt8] = []
+        case .write(let range, let halfClose), .writeAndComplete(let range, let halfClose):
+            var bytes: [UInt8] = range.lowerBound == 0 ? configuration.session.jobStart : []
             do {
                 for index in range {
                     let command =
@@ -63,10 +72,16 @@ extension DeviceConversation {
                     now: now, &output)
                 return
             }
+            if range.upperBound == commands.count { bytes += configuration.session.jobEnd }
             for index in range { writtenAt[index] = now }
+            writtenCount = range.upperBound
             if output.write.isEmpty { output.write = bytes } else { output.write += bytes }
             output.halfClose = halfClose
-            replyDeadline = now + configuration.timeouts.reply
+            if case .writeAndComplete = action {
+                finish(error: nil, now: now, &output)
+            } else {
+                replyDeadline = now + configuration.timeouts.reply
+            }
         case .awaitNextReply:
             replyDeadline = now + configuration.timeouts.reply
         case .complete:
@@ -129,6 +144,7 @@ extension DeviceConversation {
         }
         let stop = configuration.stopAfterReply.map { $0(Array(payload.readableBytesView)) } ?? false
         guard let (index, action) = machine?.replyReceived(stop: stop), let index else { return }
+        appendAbsentReplies(upTo: index)
         replies.append(
             Reply(
                 payload: Array(payload.readableBytesView), frame: Array(frame.readableBytesView),
@@ -160,7 +176,11 @@ extension DeviceConversation {
                 &output)
             return
         }
-        if opener.phase == .handshake || opener.phase == .greeting {
+        if opener.phase == .settling {
+            // The greeting was complete; the device closed before a command could be sent.
+            greetingDeadline = nil
+        }
+        if opener.phase == .handshake || opener.phase == .greeting || opener.phase == .settling {
             let phase = opener.phase == .handshake ? "handshake" : "greeting"
             fail(
                 DeviceError(
@@ -208,9 +228,22 @@ extension DeviceConversation {
         output.notice = .replyFailed(error)
     }
 
+    /// Puts ``Reply/absent`` in the place of every command before `index` that gets no reply (the commands that
+    /// do were answered before, in order).
+    private mutating func appendAbsentReplies(upTo index: Int) {
+        guard let machine else { return }
+        let limit = min(index, writtenCount)
+        while replies.count < limit, !machine.expectsReply[replies.count] { replies.append(.absent) }
+    }
+
     private mutating func finish(error: DeviceError?, now: Instant, _ output: inout Output) {
         guard !isFinished else { return }
         isFinished = true
+        if error == nil {
+            appendAbsentReplies(upTo: commands.count)
+        } else if let awaited = machine?.awaitedReply {
+            appendAbsentReplies(upTo: awaited)  // written before the reply that did not come
+        }
         _ = machine?.finish()
         connectDeadline = nil
         replyDeadline = nil
@@ -223,7 +256,8 @@ extension DeviceConversation {
             connectDuration: connectedAt.map { $0 - startedAt },
             totalDuration: now - startedAt,
             // After a failure the buffered bytes are the cut-off reply (reported in the error), not leftover.
-            leftoverBytes: error == nil ? received?.readableBytes ?? 0 : 0
+            leftoverBytes: error == nil ? received?.readableBytes ?? 0 : 0,
+            greeting: opener.greeting
         )
         received = nil
         output.close = true
@@ -259,6 +293,8 @@ extension DeviceConversation {
         } else if due == idleDeadline {
             idleDeadline = nil
             completeIdleReply(now: now, &output)
+        } else if due == greetingDeadline {
+            greetingEnded(now: now, &output)
         }
     }
 

@@ -62,6 +62,8 @@ public struct DeviceConversation {
     var pendingSince: Instant?
     /// Interactive: how many replies arrived so far.
     var interactiveReplies = 0
+    /// Interactive: how many commands were written so far.
+    var interactiveSent = 0
     let commands: [[UInt8]]
     var opener: SessionOpener
     var scanner: FrameScanner
@@ -69,6 +71,8 @@ public struct DeviceConversation {
     var received: ByteBuffer?
     var replies: [Reply] = []
     var writtenAt: [Instant]
+    /// One-shot: how many commands have been written.
+    var writtenCount = 0
     var connectedAt: Instant?
     /// Bytes put before the first command (a PJLink login digest).
     var firstCommandPrefix: [UInt8] = []
@@ -81,13 +85,17 @@ public struct DeviceConversation {
     var connectDeadline: Instant?
     var replyDeadline: Instant?
     var idleDeadline: Instant?
+    /// The end of a greeting that may go on (``DevicePreset/Session/greetingQuiet``).
+    var greetingDeadline: Instant?
     let totalDeadline: Instant?
 
     /// A one-shot conversation: `commands` (unframed payloads, at least one) in order.
     public init(commands: [[UInt8]], configuration: DeviceClient.Configuration, device: String, startedAt: Instant) {
         self.init(
             machine: ExchangeStateMachine(
-                commandCount: commands.count,
+                expectsReply: configuration.replies.isAlways
+                    ? Array(repeating: true, count: commands.count)
+                    : commands.map(configuration.replies.expectsReply),
                 isPipelined: configuration.format.reply.isSelfDelimiting && configuration.stopAfterReply == nil,
                 halfCloseAfterLast: configuration.halfClose.halfClosesAfterLast(of: commands.count)),
             commands: commands, configuration: configuration, device: device, startedAt: startedAt)
@@ -123,7 +131,9 @@ public struct DeviceConversation {
             guard let b else { return a }
             return min(a, b)
         }
-        return earlier(earlier(connectDeadline, replyDeadline), earlier(idleDeadline, isClosed ? nil : totalDeadline))
+        return earlier(
+            earlier(earlier(connectDeadline, replyDeadline), earlier(idleDeadline, isClosed ? nil : totalDeadline)),
+            greetingDeadline)
     }
 
     /// Whether nothing more can happen on this conversation (finished, or an interactive connection closed).
@@ -249,13 +259,22 @@ public struct DeviceConversation {
                 DeviceError(code: .ioError, device: device, detail: "a command is already waiting for its reply"))
             return output
         }
+        let isFirst = interactiveSent == 0
+        if isFirst { output.write = configuration.session.jobStart }
         do {
             try configuration.format.request.encode(
-                interactiveReplies == 0 ? firstCommandPrefix + payload : payload, into: &output.write)
+                isFirst ? firstCommandPrefix + payload : payload, into: &output.write)
         } catch {
+            output.write = []
             output.notice = .replyFailed(
                 DeviceError(
                     code: .ioError, device: device, detail: "cannot frame command: \(error)", mayHaveDelivered: false))
+            return output
+        }
+        interactiveSent += 1
+        guard configuration.replies.expectsReply(payload) else {
+            // The device answers this command with nothing: it is done once written.
+            output.notice = .reply(.absent)
             return output
         }
         pendingSince = now
@@ -263,6 +282,18 @@ public struct DeviceConversation {
         scanReplies(now: now, &output)
         return output
     }
+
+    /// Interactive: the user is leaving. Returns the bytes that end the session (HP PJL's closing UEL) when a
+    /// command was sent; the caller writes them, then closes.
+    public mutating func closing() -> Output {
+        var output = Output()
+        guard isInteractive, closedError == nil, interactiveSent > 0 else { return output }
+        output.write = configuration.session.jobEnd
+        return output
+    }
+
+    /// The greeting frames the device sent (payloads as received), for `-v`.
+    public var greeting: [[UInt8]] { opener.greeting }
 
     var effectiveConnectTimeout: Duration {
         let timeouts = configuration.timeouts

@@ -53,6 +53,7 @@ final class ExchangeHandler: ChannelInboundHandler {
     }
 
     private func perform(_ output: DeviceConversation.Output, context: ChannelHandlerContext) {
+        var lastWrite: EventLoopFuture<Void>?
         if !output.write.isEmpty {
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.assumeIsolated().whenFailure { [self] error in
@@ -60,11 +61,17 @@ final class ExchangeHandler: ChannelInboundHandler {
             }
             context.writeAndFlush(
                 wrapOutboundOut(context.channel.allocator.buffer(bytes: output.write)), promise: written)
+            lastWrite = written.futureResult
         }
         if output.halfClose { context.close(mode: .output, promise: nil) }
         if let exchange = output.finished {
             timer.cancel()
-            context.close(promise: nil)
+            if let lastWrite, exchange.error == nil {
+                // The last bytes (commands that get no reply, a job's end) leave before the close.
+                lastWrite.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
             promise.succeed(exchange)
             return
         }

@@ -8,12 +8,26 @@ public struct Reply: Sendable, Hashable {
     public var frame: [UInt8]
     /// Time from the command being written to the reply being complete.
     public var elapsed: Duration
+    /// The device answers this command with nothing (its preset's ``DevicePreset/ReplyRule``): the command was
+    /// written and no reply was read for it; `payload` and `frame` are empty.
+    public var isAbsent: Bool
 
     public init(payload: [UInt8], frame: [UInt8], elapsed: Duration) {
         self.payload = payload
         self.frame = frame
         self.elapsed = elapsed
+        self.isAbsent = false
     }
+
+    /// The place of a reply for a command that gets none.
+    public static let absent: Reply = {
+        var reply = Reply(payload: [], frame: [], elapsed: .zero)
+        reply.isAbsent = true
+        return reply
+    }()
+
+    /// How text output and `run`'s grouping show a command that gets no reply.
+    public static let absentText = "(no reply expected)"
 
     /// The payload with surrounding ASCII whitespace removed, as the seed article's client does.
     public var trimmed: ArraySlice<UInt8> { ByteEscapes.trimmingWhitespace(payload[...]) }
@@ -39,6 +53,22 @@ public struct Exchange: Sendable {
     public var totalDuration: Duration
     /// Bytes the device sent after the last expected reply (reported, never silently dropped).
     public var leftoverBytes: Int
+    /// What the device greeted with (every greeting frame, as received), for `-v`; empty when it did not.
+    public var greeting: [[UInt8]]
+
+    public init(
+        device: String, commandCount: Int, replies: [Reply], error: DeviceError?, connectDuration: Duration?,
+        totalDuration: Duration, leftoverBytes: Int, greeting: [[UInt8]] = []
+    ) {
+        self.device = device
+        self.commandCount = commandCount
+        self.replies = replies
+        self.error = error
+        self.connectDuration = connectDuration
+        self.totalDuration = totalDuration
+        self.leftoverBytes = leftoverBytes
+        self.greeting = greeting
+    }
 
     /// Whether every command got its reply.
     public var isComplete: Bool { error == nil && replies.count == commandCount }

@@ -14,14 +14,21 @@ struct SessionOpener {
         case open(prefix: [UInt8])
         /// The device refused the session (a ``DeviceError/Code/sessionRefused`` with this detail).
         case refused(String)
+        /// The greeting may go on (``DevicePreset/Session/greetingQuiet``): feed what arrives, and call
+        /// ``quietPassed()`` once the device has been quiet this long.
+        case awaitQuiet(Duration)
     }
 
-    enum Phase: Equatable { case idle, handshake, greeting, open }
+    enum Phase: Equatable { case idle, handshake, greeting, settling, open }
 
     private let session: DevicePreset.Session
     private let password: String?
     private(set) var phase = Phase.idle
     private var greetingScanner: FrameScanner?
+    /// The greeting's frames (payloads), as received.
+    private(set) var greeting: [[UInt8]] = []
+    /// A bound on greeting frames (a device that never stops greeting is refused, not buffered).
+    static let maxGreetingFrames = 16
 
     init(session: DevicePreset.Session, password: String?) {
         self.session = session
@@ -86,17 +93,40 @@ struct SessionOpener {
             let next = startGreeting()
             return next == .needMore ? consume(&buffer) : next
         }
-        guard phase == .greeting, var scanner = greetingScanner else { return .needMore }
-        let scanned: ScannedFrame
-        do {
-            scanned = try buffer.readFrame(using: &scanner)
-        } catch {
-            return .refused("the greeting is longer than 4 KiB")
+        guard phase == .greeting || phase == .settling, var scanner = greetingScanner else { return .needMore }
+        var heard = false
+        while true {
+            let scanned: ScannedFrame
+            do {
+                scanned = try buffer.readFrame(using: &scanner)
+            } catch {
+                return .refused("the greeting is longer than 4 KiB")
+            }
+            greetingScanner = scanner
+            guard let payload = scanned.payload else { break }
+            greeting.append(Array(payload.readableBytesView))
+            guard greeting.count <= Self.maxGreetingFrames else {
+                return .refused("the greeting goes on past \(Self.maxGreetingFrames) lines")
+            }
+            heard = true
+            if phase == .greeting {
+                guard session.greetingQuiet != nil else {
+                    phase = .open
+                    return greeted(String(decoding: payload.readableBytesView, as: UTF8.self))
+                }
+                phase = .settling
+            }
         }
-        greetingScanner = scanner
-        guard let payload = scanned.payload else { return .needMore }
+        guard phase == .settling, let quiet = session.greetingQuiet else { return .needMore }
+        // A further line, or bytes of one: the device is still greeting.
+        return heard || buffer.readableBytes > 0 ? .awaitQuiet(quiet) : .needMore
+    }
+
+    /// The device has been quiet for ``DevicePreset/Session/greetingQuiet`` after its greeting: the session is open.
+    mutating func quietPassed() -> Step {
+        guard phase == .settling else { return .needMore }
         phase = .open
-        return greeted(String(decoding: payload.readableBytesView, as: UTF8.self))
+        return greeted(String(decoding: greeting.first ?? [], as: UTF8.self))
     }
 
     private func greeted(_ text: String) -> Step {

@@ -52,13 +52,13 @@ extension ByteBuffer {
     package mutating func writeFrame(_ payload: ByteBuffer, spec: FrameSpec) throws(FramingError) {
         try spec.writeHeader(payloadCount: payload.readableBytes) { writeBytes($0) }
         writeImmutableBuffer(payload)
-        if let terminator = spec.terminator { writeBytes(terminator) }
+        if let terminator = spec.terminator(after: payload.readableBytesView) { writeBytes(terminator) }
     }
 
     /// Appends `payload` framed by `spec`.
     package mutating func writeFrame(_ payload: some Collection<UInt8>, spec: FrameSpec) throws(FramingError) {
         try spec.writeHeader(payloadCount: payload.count) { writeBytes($0) }
         writeBytes(payload)
-        if let terminator = spec.terminator { writeBytes(terminator) }
+        if let terminator = spec.terminator(after: payload) { writeBytes(terminator) }
     }
 }

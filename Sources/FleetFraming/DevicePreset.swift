@@ -14,18 +14,87 @@ public struct DevicePreset: Sendable, Hashable {
         public var greeting: FrameSpec?
         /// The login the greeting may ask for.
         public var authentication: Authentication?
+        /// When set, the greeting is the first frame and every further frame that arrives before the device has
+        /// been quiet this long (an Extron unit's copyright line, then its date line). `nil`: exactly one frame.
+        public var greetingQuiet: Duration?
+        /// Bytes put before the first command (HP PJL's UEL, which opens a job).
+        public var jobStart: [UInt8]
+        /// Bytes written after the last command (HP PJL's closing UEL, which ends the job).
+        public var jobEnd: [UInt8]
 
         public init(
             handshake: [UInt8]? = nil, handshakeReply: [UInt8?] = [], greeting: FrameSpec? = nil,
-            authentication: Authentication? = nil
+            authentication: Authentication? = nil, greetingQuiet: Duration? = nil, jobStart: [UInt8] = [],
+            jobEnd: [UInt8] = []
         ) {
             self.handshake = handshake
             self.handshakeReply = handshakeReply
             self.greeting = greeting
             self.authentication = authentication
+            self.greetingQuiet = greetingQuiet
+            self.jobStart = jobStart
+            self.jobEnd = jobEnd
         }
 
-        public var isEmpty: Bool { handshake == nil && greeting == nil }
+        public var isEmpty: Bool {
+            handshake == nil && greeting == nil && authentication == nil && jobStart.isEmpty && jobEnd.isEmpty
+        }
+    }
+
+    /// Which commands the device answers. Most devices answer every command; an HP printer answers only PJL's
+    /// readback commands (`@PJL INFO`, `ECHO`, …) and takes `@PJL SET` or `@PJL ENTER` without a word.
+    ///
+    /// A command is named by its first words, compared without regard to case, with spaces and `=` separating
+    /// words: `@PJL INFO` names `@pjl info id` but not `@PJL INFOX`.
+    public struct ReplyRule: Sendable, Hashable {
+        /// Whether a command that no entry of ``exceptions`` names gets a reply.
+        public var byDefault: Bool
+        /// Commands, by their first words, that get the opposite of ``byDefault``.
+        public var exceptions: [[String]]
+
+        public init(byDefault: Bool = true, exceptions: [[String]] = []) {
+            self.byDefault = byDefault
+            self.exceptions = exceptions.map { $0.map { $0.uppercased() } }
+        }
+
+        /// Every command gets a reply.
+        public static let always = ReplyRule()
+
+        /// Only the commands named by `names` (each a text of words, like `@PJL INFO`) get a reply.
+        public static func only(_ names: [String]) -> ReplyRule {
+            ReplyRule(byDefault: false, exceptions: names.map(words))
+        }
+
+        /// Every command except those named by `names` gets a reply.
+        public static func except(_ names: [String]) -> ReplyRule {
+            ReplyRule(byDefault: true, exceptions: names.map(words))
+        }
+
+        /// Whether every command gets a reply (nothing to look up per command).
+        public var isAlways: Bool { byDefault && exceptions.isEmpty }
+
+        /// Whether the device answers the command `payload`.
+        public func expectsReply(_ payload: [UInt8]) -> Bool {
+            guard !exceptions.isEmpty else { return byDefault }
+            let commandWords = Self.words(String(decoding: payload, as: UTF8.self)).map { $0.uppercased() }
+            let named = exceptions.contains { name in
+                name.count <= commandWords.count && zip(name, commandWords).allSatisfy { $0.0 == $0.1 }
+            }
+            return named ? !byDefault : byDefault
+        }
+
+        /// The words of `text`: separated by ASCII whitespace and `=`.
+        public static func words(_ text: String) -> [String] {
+            text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "=" || $0 == "\r" || $0 == "\n" })
+                .map(String.init)
+        }
+
+        /// The rule as text (`presets` shows it): `every command`, `only @PJL INFO, @PJL ECHO`, `all but …`.
+        public var summary: String {
+            guard !exceptions.isEmpty else { return byDefault ? "every command" : "no command" }
+            let names = exceptions.map { $0.joined(separator: " ") }.joined(separator: ", ")
+            return byDefault ? "all but \(names)" : "only \(names)"
+        }
     }
 
     public enum Authentication: String, Sendable, Hashable, CaseIterable {
@@ -75,14 +144,16 @@ public struct DevicePreset: Sendable, Hashable {
     /// Connections one device accepts at a time (the runner never opens more to one address). `nil`: no limit known.
     public var maxConnectionsPerDevice: Int?
     public var session: Session
+    /// Which commands get a reply (default: every one).
+    public var replies: ReplyRule
     public var decoder: ReplyDecoder?
     /// Where the framing comes from (the vendor manual).
     public var source: String
 
     public init(
         name: String, summary: String, defaultPort: Int = 9100, format: FrameFormat, halfClose: HalfClose = .auto,
-        maxConnectionsPerDevice: Int? = nil, session: Session = Session(), decoder: ReplyDecoder? = nil,
-        source: String = ""
+        maxConnectionsPerDevice: Int? = nil, session: Session = Session(), replies: ReplyRule = .always,
+        decoder: ReplyDecoder? = nil, source: String = ""
     ) {
         self.name = name
         self.summary = summary
@@ -91,6 +162,7 @@ public struct DevicePreset: Sendable, Hashable {
         self.halfClose = halfClose
         self.maxConnectionsPerDevice = maxConnectionsPerDevice
         self.session = session
+        self.replies = replies
         self.decoder = decoder
         self.source = source
     }
@@ -100,6 +172,8 @@ extension DevicePreset {
     private static let esc: UInt8 = 0x1B
     private static let cr: UInt8 = 0x0D
     private static let lf: UInt8 = 0x0A
+    /// HP PJL's Universal Exit Language command, `ESC %-12345X`.
+    public static let uel: [UInt8] = Array("\u{1B}%-12345X".utf8)
 
     /// The device families fleetcmd ships, then the generic framings.
     public static let builtins: [DevicePreset] =
@@ -109,13 +183,20 @@ extension DevicePreset {
                 format: .escCR, halfClose: .auto, source: "the originating article's script"),
             DevicePreset(
                 name: "hp-pjl",
-                summary: "HP PJL on 9100: UEL + @PJL command + LF, reply ends with form feed; one connection at a time",
+                summary:
+                    "HP PJL on 9100: a job of @PJL lines between UELs; readbacks (INFO, ECHO, …) answer, ending with FF",
                 format: FrameFormat(
-                    name: "hp-pjl",
-                    request: .delimited(prefix: Array("\u{1B}%-12345X".utf8), terminator: [lf]),
-                    reply: .delimited(terminator: [0x0C])),
+                    name: "hp-pjl", request: .delimited(terminator: [lf]), reply: .delimited(terminator: [0x0C])),
                 halfClose: .never, maxConnectionsPerDevice: 1,
-                source: "HP PJL Technical Reference Manual, ch. 2 (UEL) and ch. 7 (INFO/ECHO replies end with FF)"),
+                session: Session(jobStart: uel, jobEnd: uel),
+                replies: .only([
+                    "@PJL INQUIRE", "@PJL DINQUIRE", "@PJL ECHO", "@PJL INFO", "@PJL USTATUS", "@PJL FSQUERY",
+                    "@PJL FSDIRLIST", "@PJL FSUPLOAD",
+                ]),
+                source:
+                    "HP PJL Technical Reference Manual: 'PJL Command Syntax and Format' (UEL, lines end [CR]LF), "
+                    + "'Kernel Commands' (a job starts and ends with UEL), 'Status Readback Commands' (only readback "
+                    + "commands answer; the answer ends with FF)"),
             DevicePreset(
                 name: "zebra-hs",
                 summary: "Zebra ZPL host status (~HS): three STX…ETX CR LF blocks; silence in some error states",
@@ -132,13 +213,16 @@ extension DevicePreset {
                 source: "Epson ESC/POS Command Reference, DLE EOT n (transmit real-time status), n = 1…4"),
             DevicePreset(
                 name: "extron-sis",
-                summary: "Extron SIS over Telnet: Esc-prefixed commands ending CR, replies ending CR LF",
+                summary:
+                    "Extron SIS over Telnet: greets with a copyright line; Q, N, 1! sent plain, ESC commands end CR",
                 defaultPort: 23,
-                format: FrameFormat(
-                    name: "extron-sis", request: .delimited(prefix: [esc], terminator: [cr]),
-                    reply: .delimited(terminator: [cr, lf])),
+                format: FrameFormat(name: "extron-sis", request: .sisCommand, reply: .delimited(terminator: [cr, lf])),
                 halfClose: .never,
-                source: "Extron SIS (Simple Instruction Set) programmer's guides: commands end CR, responses end CR LF"),
+                session: Session(greeting: .delimited(terminator: [cr, lf]), greetingQuiet: .milliseconds(200)),
+                source:
+                    "Extron SIS programmer's guides, 'Host-to-device communications' (the copyright message, and on "
+                    + "Ethernet the date line, sent on connection; symbols: E = Esc, } = CR, ] = CR LF; basic commands "
+                    + "take no Esc and no CR)"),
             DevicePreset(
                 name: "epson-escvp21",
                 summary: "Epson ESC/VP21 over ESC/VP.net: 16-byte handshake, commands end CR, answers end with ':'",
@@ -146,7 +230,7 @@ extension DevicePreset {
                 format: FrameFormat(
                     name: "epson-escvp21", request: .delimited(terminator: [cr]), reply: .delimited(terminator: [0x3A])),
                 halfClose: .never, maxConnectionsPerDevice: 1,
-                session: Session(handshake: EscVpNet.connect(password: nil), authentication: .escvpnet),
+                session: Session(authentication: .escvpnet),
                 source:
                     "Epson ESC/VP.net Protocol specification (TCP 3629, CONNECT with a Password header, status 0x20 OK); ESC/VP21 command reference"
             ),

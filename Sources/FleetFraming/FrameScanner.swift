@@ -111,7 +111,50 @@ public struct FrameScanner: Sendable {
             let payloadCount = bytes.count - start - prefix.count
             if payloadCount > maxFrameBytes { throw tooLarge(payloadCount) }
             return .needMoreData(discard: start)
+
+        case .sisCommand:
+            return try nextSISCommand(in: bytes)
         }
+    }
+
+    /// An Extron SIS command (``FrameSpec/sisCommand``): CR, LF, spaces and NULs between commands belong to no
+    /// frame; ESC starts an Esc command that ends at CR; anything else is a basic command: parameter bytes, then
+    /// the command character that ends it.
+    private mutating func nextSISCommand(in bytes: UnsafeRawBufferPointer) throws(FramingError) -> Step {
+        var start = 0
+        while start < bytes.count, Self.isSISSeparator(bytes[start]) { start += 1 }
+        guard start < bytes.count else { return .needMoreData(discard: start) }
+        var index = max(start + 1, scanOffset)
+        if bytes[start] == 0x1B {
+            while index < bytes.count, bytes[index] != 0x0D { index += 1 }
+            // The payload keeps the ESC: `index - start` bytes.
+            guard index - start <= maxFrameBytes else { throw tooLarge(index - start) }
+            guard index < bytes.count else {
+                scanOffset = index - start
+                return .needMoreData(discard: start)
+            }
+            scanOffset = 0
+            return .frame(Match(skipped: start, payload: start..<index, frame: start..<(index + 1)))
+        }
+        index = max(start, scanOffset)
+        while index < bytes.count, Self.isSISParameter(bytes[index]) { index += 1 }
+        guard index < bytes.count else {
+            if index - start > maxFrameBytes { throw tooLarge(index - start) }
+            scanOffset = index - start
+            return .needMoreData(discard: start)
+        }
+        guard index + 1 - start <= maxFrameBytes else { throw tooLarge(index + 1 - start) }
+        scanOffset = 0
+        return .frame(Match(skipped: start, payload: start..<(index + 1), frame: start..<(index + 1)))
+    }
+
+    private static func isSISSeparator(_ byte: UInt8) -> Bool {
+        byte == 0x0D || byte == 0x0A || byte == 0x20 || byte == 0x00
+    }
+
+    /// Digits and `*` (the SIS guides' X1*X2 parameters), and the `+`/`-` of relative settings (`+V`).
+    private static func isSISParameter(_ byte: UInt8) -> Bool {
+        (0x30...0x39).contains(byte) || byte == 0x2A || byte == 0x2B || byte == 0x2D || byte == 0x2E
     }
 
     /// Called once the stream has ended, after ``next(in:)`` returned `.needMoreData` and its discard was
@@ -147,6 +190,10 @@ public struct FrameScanner: Sendable {
         case .fixed(let count):
             guard !bytes.isEmpty else { return nil }
             throw FramingError(.incompleteFrame, byteCount: bytes.count, limit: count, detail: "expected \(count)")
+        case .sisCommand:
+            guard bytes.contains(where: { !Self.isSISSeparator($0) }) else { return nil }
+            let detail = bytes.first == 0x1B ? "no CR after the Esc command" : "no command character"
+            throw FramingError(.incompleteFrame, byteCount: bytes.count, detail: detail)
         }
     }
 

@@ -25,6 +25,8 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
         /// As `delimited`, but the frame ends at the `count`-th terminator (a Zebra `~HS` reply is three blocks).
         /// Boxed (`indirect`) so that the enum, and every ``FrameSpec``, keeps the size of two arrays.
         indirect case delimitedRepeatedly(prefix: [UInt8], terminator: [UInt8], count: Int)
+        /// Extron SIS commands (``sisCommand``): ESC … CR, or a basic command ending at its command character.
+        case sisCommand
     }
 
     @usableFromInline
@@ -85,11 +87,18 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
     /// One frame that ends when the peer closes the connection; nothing is added when encoding.
     public static let untilClose = FrameSpec(kind: .untilClose(prefix: []))
 
+    /// Extron SIS commands, as the SIS programmer's guides write them: a *basic* command is its parameters
+    /// (digits, `*`, `+`, `-`, `.`) and one command character, sent as it is (`Q`, `N`, `1!`, `1*2&`, `+V`); an
+    /// *Esc* command starts with ESC and ends with CR (`ESC CN CR`). Encoding adds the CR to a payload that
+    /// starts with ESC and nothing to a basic one; decoding (for a listener or the simulator) finds either kind,
+    /// and skips CR, LF and spaces between commands. The payload keeps the ESC of an Esc command.
+    public static let sisCommand = FrameSpec(kind: .sisCommand)
+
     /// The bytes written before each payload (empty unless delimited or until-close with a prefix).
     public var prefix: [UInt8] {
         switch kind {
         case .delimited(let prefix, _), .untilClose(let prefix), .delimitedRepeatedly(let prefix, _, _): return prefix
-        case .lengthPrefixed, .fixed: return []
+        case .lengthPrefixed, .fixed, .sisCommand: return []
         }
     }
 
@@ -117,7 +126,13 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
     public func encode(_ payload: some Collection<UInt8>, into out: inout [UInt8]) throws(FramingError) {
         try writeHeader(payloadCount: payload.count) { out.append(contentsOf: $0) }
         out.append(contentsOf: payload)
-        if let terminator { out.append(contentsOf: terminator) }
+        if let terminator = terminator(after: payload) { out.append(contentsOf: terminator) }
+    }
+
+    /// The bytes written after `payload`: the ``terminator``, or for SIS commands a CR after an Esc command.
+    public func terminator(after payload: some Collection<UInt8>) -> [UInt8]? {
+        if case .sisCommand = kind { return payload.first == 0x1B ? [0x0D] : nil }
+        return terminator
     }
 
     /// Convenience: the framed bytes for `payload`.
@@ -148,6 +163,8 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
             guard payloadCount == count else {
                 throw FramingError(.wrongFixedLength, byteCount: payloadCount, limit: count)
             }
+        case .sisCommand:
+            break
         }
     }
 
@@ -161,6 +178,7 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
         case .lengthPrefixed(let width): return "\(width)-byte length prefix"
         case .fixed(let count): return count == 1 ? "1 byte" : "\(count) bytes"
         case .untilClose: return "close"
+        case .sisCommand: return "its command character, or CR after ESC"
         }
     }
 
@@ -173,10 +191,12 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
         case .lengthPrefixed(let width): return "length\(width * 8)"
         case .fixed(let count): return "fixed:\(count)"
         case .untilClose(let prefix): return prefix.isEmpty ? "until close" : "\(Self.describeBytes(prefix)) … close"
+        case .sisCommand: return "SIS command (plain, or ESC … CR)"
         }
     }
 
-    static func describeBytes(_ bytes: [UInt8]) -> String {
+    /// Bytes by their control names (`CR LF`, `ESC`) when they all have one, else as escaped text.
+    public static func describeBytes(_ bytes: [UInt8]) -> String {
         let names: [UInt8: String] = [
             0x00: "NUL", 0x02: "STX", 0x03: "ETX", 0x0A: "LF", 0x0C: "FF", 0x0D: "CR", 0x1B: "ESC",
         ]

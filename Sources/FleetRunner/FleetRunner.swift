@@ -314,6 +314,7 @@ public struct FleetRunner: Sendable {
         // The lean path for literal addresses and self-delimiting replies; DeviceClient for everything else.
         let leanAddress =
             client.format.reply.isSelfDelimiting && client.tls == nil && client.session.isEmpty
+                && client.replies.isAlways
             ? SocketAddressBytes(host: target.host, port: target.port) : nil
         let onLean = lean != nil && leanAddress != nil
         let deviceClient = onLean ? nil : DeviceClient(configuration: settings, eventLoopGroup: group)
@@ -322,7 +323,7 @@ public struct FleetRunner: Sendable {
             let finished: @Sendable (AttemptResult) -> Void = { outcome in
                 var result = fresh
                 result.attempts = number
-                result.replies = outcome.replies.map(\.text)
+                result.replies = outcome.replies.map { $0.isAbsent ? Reply.absentText : $0.text }
                 result.timings.connectMilliseconds = outcome.connectDuration.map(Self.milliseconds)
                 if let error = outcome.error {
                     result.outcome = Outcome(error.code)

@@ -1,4 +1,4 @@
-import FleetAgent
+public import FleetAgent
 public import FleetFraming
 
 extension SimulatorProfile {
@@ -15,15 +15,26 @@ extension SimulatorProfile {
     ) -> SimulatorProfile? {
         var profile = SimulatorProfile()
         profile.configuration.format = preset.format
+        profile.configuration.session =
+            familySession(preset, password: password, refusesHandshake: refusesHandshake) ?? AgentSession()
         var router = defaultRouter
         switch preset.name {
         case "esc-cr", "line", "crlf", "cr", "raw", "length16", "length32":
             return profile
         case "hp-pjl":
+            // Only the readback commands answer (PJL Technical Reference, "Status Readback Commands"); SET,
+            // ENTER, COMMENT, JOB and the rest are taken without a word.
+            profile.configuration.unknownCommandReply = .silent
+            router = CommandRouter()
             router.on(
                 "@PJL INFO STATUS", reply: "@PJL INFO STATUS\r\nCODE=10001\r\nDISPLAY=\"Ready\"\r\nONLINE=TRUE\r\n")
             router.on("@PJL INFO ID", reply: "@PJL INFO ID\r\n\"HP LaserJet {device}\"\r\n")
             router.on(prefix: "@PJL ECHO", reply: "{0}\r\n")
+            router.on(prefix: "@PJL INQUIRE", reply: "{0}\r\n1\r\n")
+            router.on(prefix: "@PJL DINQUIRE", reply: "{0}\r\n1\r\n")
+            router.on(
+                prefix: "@PJL USTATUS",
+                reply: "@PJL USTATUS DEVICE\r\nCODE=10001\r\nDISPLAY=\"Ready\"\r\nONLINE=TRUE\r\n")
             // One connection at a time, as the printers: a second one is closed at once.
             profile.faults.append(FaultRule(fault: .singleSession, rate: 1))
         case "zebra-hs":
@@ -45,12 +56,16 @@ extension SimulatorProfile {
             router.on("100403", reply: "\u{12}")  // no error
             router.on("100404", reply: "\u{1E}")  // roll paper near end
         case "extron-sis":
+            // Basic SIS commands as the programmer's guides list them, and Esc CN (the unit's name).
+            router = CommandRouter()
             router.on("Q", reply: "1.23")
             router.on("N", reply: "60-1234-01")
             router.on("I", reply: "V1 A1 T1")
+            profile.configuration.matchesBinaryCommandsAsHex = true  // Esc commands carry their ESC
+            router.on("1b434e", reply: "{device}")  // Esc CN: the unit's name
+            for input in 1...8 { router.on("\(input)!", reply: "In\(input) All") }
+            profile.configuration.unknownCommandReply = .text("E10")  // SIS: invalid command
         case "epson-escvp21":
-            profile.configuration.session = AgentSession(
-                refusesHandshake: refusesHandshake, isEscVpNet: true, escvpnetPassword: password)
             router.on("PWR?", reply: "PWR=01\r")
             router.on("LAMP?", reply: "LAMP=1234\r")
             router.on("SOURCE?", reply: "SOURCE=30\r")
@@ -59,8 +74,6 @@ extension SimulatorProfile {
             router.on("VID? 1", reply: "01@VID 1>1")
             router.on(prefix: "VID", reply: "01@VID {1}")
         case "pjlink":
-            profile.configuration.session =
-                password.map { AgentSession(pjlinkPassword: $0) } ?? AgentSession(greeting: Array("PJLINK 0\r".utf8))
             router.on("%1POWR ?", reply: "%1POWR=1")
             router.on("%1INPT ?", reply: "%1INPT=31")
             router.on("%1NAME ?", reply: "%1NAME={device}")
@@ -72,4 +85,28 @@ extension SimulatorProfile {
         profile.router = router
         return profile
     }
+
+    /// What a device of `preset`'s family does before it takes commands, as the simulator plays it: PJLink's
+    /// greeting (and login with a password), the ESC/VP.net CONNECT, an Extron unit's copyright and date lines,
+    /// HP PJL's UEL job markers. `nil` when the family has no session. `fleetcmd listen --preset` speaks the same.
+    public static func familySession(
+        _ preset: DevicePreset, password: String? = nil, refusesHandshake: Bool = false
+    ) -> AgentSession? {
+        switch preset.name {
+        case "hp-pjl":
+            return AgentSession(jobMarker: preset.session.jobStart)
+        case "extron-sis":
+            return AgentSession(greeting: Array(extronBanner.utf8))
+        case "epson-escvp21":
+            return AgentSession(refusesHandshake: refusesHandshake, isEscVpNet: true, escvpnetPassword: password)
+        case "pjlink":
+            return password.map { AgentSession(pjlinkPassword: $0) } ?? AgentSession(greeting: Array("PJLINK 0\r".utf8))
+        default:
+            return nil
+        }
+    }
+
+    /// What an Extron unit sends on a new Ethernet connection: the copyright message, then the date line.
+    static let extronBanner =
+        "(c) Copyright 2026, Extron Electronics, SIM 1000, V1.23, 60-1234-01\r\nWed, 02 Dec 2026 08:00:00\r\n"
 }

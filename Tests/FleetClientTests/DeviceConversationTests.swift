@@ -444,4 +444,92 @@ private func splits(_ stream: [UInt8]) -> [[[UInt8]]] {
             if code == nil { #expect(finished?.replies.map(\.text) == ["READY 42"], "\(fault)") }
         }
     }
+
+    // MARK: - Families from their manuals: HP PJL (replies only to readbacks, a job between UELs), Extron SIS
+
+    private func presetConfiguration(_ name: String) -> DeviceClient.Configuration {
+        let preset = DevicePreset.builtin(named: name)!
+        var settings = configuration(preset.format, halfClose: preset.halfClose, session: preset.session)
+        settings.replies = preset.replies
+        return settings
+    }
+
+    @Test func pjlSetGetsNoReplyAndTheInfoReplyIsFiledUnderInfo() {
+        let uel = DevicePreset.uel
+        var pjl = oneShot(["@PJL SET COPIES=2", "@PJL INFO ID", "@pjl set duplex=on"], presetConfiguration("hp-pjl"))
+        let opened = pjl.connected(now: at(0))
+        // The manual's job: UEL, the commands one per line, the closing UEL; all at once (the reply ends with FF).
+        #expect(opened.write == uel + bytes("@PJL SET COPIES=2\n@PJL INFO ID\n@pjl set duplex=on\n") + uel)
+        #expect(opened.finished == nil)
+        let done = feed(&pjl, [bytes("@PJL INFO ID\r\n\"HP LaserJet\"\r\n\u{0C}")]).finished
+        #expect(done?.error == nil && done?.isComplete == true)
+        #expect(done?.replies.map(\.isAbsent) == [true, false, true])
+        #expect(done?.replies[1].payload == bytes("@PJL INFO ID\r\n\"HP LaserJet\"\r\n"))
+    }
+
+    @Test func pjlCommandsThatGetNoReplyEndTheConversationOnceWritten() {
+        var pjl = oneShot(["@PJL SET COPIES=2", "@PJL ENTER LANGUAGE=PCL"], presetConfiguration("hp-pjl"))
+        let opened = pjl.connected(now: at(0))
+        #expect(opened.write.count > 0 && opened.close)
+        #expect(opened.finished?.error == nil && opened.finished?.replies.allSatisfy(\.isAbsent) == true)
+    }
+
+    @Test func pjlATimeoutStillCountsTheSilentCommandBeforeItAsSent() {
+        var pjl = oneShot(["@PJL SET COPIES=2", "@PJL INFO ID"], presetConfiguration("hp-pjl"))
+        _ = pjl.connected(now: at(0))
+        let failed = pjl.deadlinePassed(now: at(10_000)).finished
+        #expect(failed?.error?.code == .replyTimeout)
+        #expect(failed?.replies.map(\.isAbsent) == [true])
+    }
+
+    @Test func pjlInteractiveCommandsOpenTheJobOnceAndCloseItAtTheEnd() {
+        var shell = DeviceConversation(interactiveWith: presetConfiguration("hp-pjl"), device: device, startedAt: t0)
+        _ = shell.connected(now: at(0))
+        let set = shell.send(bytes("@PJL SET COPIES=2"), now: at(1))
+        #expect(set.write == DevicePreset.uel + bytes("@PJL SET COPIES=2\n"))
+        guard case .reply(let absent) = set.notice else {
+            Issue.record("a command without reply is done once written")
+            return
+        }
+        #expect(absent.isAbsent)
+        let info = shell.send(bytes("@PJL INFO ID"), now: at(2))
+        #expect(info.write == bytes("@PJL INFO ID\n"))
+        #expect(info.notice == nil)
+        #expect(shell.closing().write == DevicePreset.uel)
+    }
+
+    @Test func extronBannerAndDateLineAreTheGreetingNotTheFirstReply() {
+        let banner = bytes("(c) Copyright 2026, Extron Electronics, DXP 44, V1.02, 60-1146-01\r\n")
+        let date = bytes("Wed, 02 Dec 2026 08:00:00\r\n")
+        for pieces in [[banner + date], [banner, date], [banner]] {
+            var extron = oneShot(["Q", "1!"], presetConfiguration("extron-sis"))
+            #expect(extron.connected(now: at(0)).write.isEmpty)  // the device speaks first
+            var written: [UInt8] = []
+            for piece in pieces { written += extron.received(ByteBuffer(bytes: piece), now: at(1)).write }
+            #expect(written.isEmpty)  // still greeting until it is quiet
+            #expect(extron.deadlinePassed(now: at(150)).write.isEmpty)
+            let opened = extron.deadlinePassed(now: at(201))
+            #expect(opened.write == bytes("Q1!"))  // basic commands: no Esc, no CR
+            let done = feed(&extron, [bytes("1.02\r\nIn1 All\r\n")], now: 210).finished
+            #expect(done?.replies.map(\.text) == ["1.02", "In1 All"])
+            #expect(done?.greeting.count == pieces.flatMap { $0 }.split(separator: 0x0A).count)
+        }
+    }
+
+    @Test func extronEscCommandsEndWithCR() {
+        var extron = oneShot(["\u{1B}CN"], presetConfiguration("extron-sis"))
+        _ = extron.connected(now: at(0))
+        _ = extron.received(ByteBuffer(bytes: bytes("(c) Copyright 2026, Extron Electronics\r\n")), now: at(1))
+        #expect(extron.deadlinePassed(now: at(201)).write == bytes("\u{1B}CN\r"))
+    }
+
+    @Test func aGreetingThatNeverEndsIsRefused() {
+        var extron = oneShot(["Q"], presetConfiguration("extron-sis"))
+        _ = extron.connected(now: at(0))
+        var last = DeviceConversation.Output()
+        for index in 0..<20 where last.finished == nil {
+            last = extron.received(ByteBuffer(bytes: bytes("line \(index)\r\n")), now: at(index))
+        }
+        #expect(last.finished?.error?.code == .sessionRefused)
+    }
 }

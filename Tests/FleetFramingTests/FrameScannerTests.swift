@@ -85,6 +85,22 @@ let scanCases: [ScanCase] = [
         spec: .delimited(prefix: [0x02, 0x02], terminator: [0x03, 0x0D, 0x0A]),
         input: b("zz") + [0x02, 0x02] + b("A\u{3}B") + [0x03, 0x0D, 0x0A] + [0x02], frames: [b("A\u{3}B")], discarded: 3
     ),
+    // Extron SIS commands: basic ones end at their command character, Esc ones at CR; separators are no frame.
+    ScanCase(
+        name: "sis basic and Esc commands", spec: .sisCommand, input: b("Q1!1*2&+V") + [0x1B] + b("CN\r12V"),
+        frames: [b("Q"), b("1!"), b("1*2&"), b("+V"), [0x1B] + b("CN"), b("12V")]),
+    ScanCase(
+        name: "sis separators between commands", spec: .sisCommand, input: b("Q\r\n N\r\n"), frames: [b("Q"), b("N")],
+        discarded: 5),
+    ScanCase(
+        name: "sis Esc command cut off", spec: .sisCommand, input: b("Q") + [0x1B] + b("CN"), frames: [b("Q")],
+        end: .incomplete(byteCount: 3)),
+    ScanCase(
+        name: "sis parameters past the limit", spec: .sisCommand, input: b("123456789Q"), frames: [], end: .tooLarge,
+        maxFrameBytes: 4),
+    ScanCase(
+        name: "sis Esc command past the limit", spec: .sisCommand, input: [0x1B] + b("123456789\r"), frames: [],
+        end: .tooLarge, maxFrameBytes: 4),
 ]
 
 /// The outcome of decoding a case with chunks cut at the given offsets.
@@ -173,6 +189,14 @@ private func decode(_ scanCase: ScanCase, cuts: [Int]) -> (frames: [[UInt8]], en
             if let last = try buffer.finish() { frames.append(last) }
             #expect(frames == [payload])
         }
+    }
+
+    @Test func sisEncodingAddsCROnlyAfterAnEscCommand() throws {
+        #expect(try FrameSpec.sisCommand.encode(b("Q")) == b("Q"))
+        #expect(try FrameSpec.sisCommand.encode(b("1*2!")) == b("1*2!"))
+        #expect(try FrameSpec.sisCommand.encode([0x1B] + b("CN")) == [0x1B] + b("CN\r"))
+        let extron = try #require(DevicePreset.builtin(named: "extron-sis"))
+        #expect(try extron.format.request.encode(b("N")) == b("N"))
     }
 
     @Test func encodingAddsPresetBytes() throws {

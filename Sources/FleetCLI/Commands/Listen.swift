@@ -67,7 +67,7 @@ struct Listen: AsyncParsableCommand {
         let preset = try framing.devicePreset()
         let format = try framing.format(for: preset)
         // A listener stands in for the device: it speaks the family's session (greeting, handshake) first.
-        let session = SimulatorProfile.family(preset, password: password)?.configuration.session
+        let session = SimulatorProfile.familySession(preset, password: password)
         let replyBytes = try reply.map(ByteEscapes.parse)
         let output = self.output
         let once = self.once
@@ -122,6 +122,9 @@ struct Listen: AsyncParsableCommand {
             }
         case .discarded(let bytes):
             Console.error("connection \(event.connection): discarded \(bytes) bytes outside a frame")
+        case .jobMarker(let marker):
+            Console.error(
+                "connection \(event.connection): job boundary \(ByteEscapes.render(marker)) (\(marker.count) bytes)")
         case .error(let message):
             Console.error("connection \(event.connection) from \(event.peer): \(message)")
         case .closed(let frames):

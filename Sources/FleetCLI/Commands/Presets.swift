@@ -27,6 +27,8 @@ struct Presets: ParsableCommand {
         var request: String
         var reply: String
         var session: String?
+        /// Which commands get a reply: `every command`, `only @PJL INFO, …`, `all but …`.
+        var replies: String
         var maxConnections: Int?
         var halfClose: String
         var source: String
@@ -44,7 +46,8 @@ struct Presets: ParsableCommand {
             Record(
                 name: preset.name, summary: preset.summary, port: preset.defaultPort,
                 request: preset.format.request.description, reply: preset.format.reply.description,
-                session: Self.describe(preset.session), maxConnections: preset.maxConnectionsPerDevice,
+                session: Self.describe(preset.session), replies: preset.replies.summary,
+                maxConnections: preset.maxConnectionsPerDevice,
                 halfClose: preset.halfClose.rawValue, source: preset.source)
         }
         if output == .json {
@@ -71,6 +74,11 @@ struct Presets: ParsableCommand {
         if let handshake = session.handshake { parts.append("handshake \(handshake.count) bytes") }
         if session.greeting != nil { parts.append("greeting") }
         if let authentication = session.authentication { parts.append("\(authentication.rawValue) login") }
+        if let quiet = session.greetingQuiet { parts.append("more greeting until \(DurationText.format(quiet)) quiet") }
+        if !session.jobStart.isEmpty || !session.jobEnd.isEmpty {
+            parts.append(
+                "job \(FrameSpec.describeBytes(session.jobStart)) … \(FrameSpec.describeBytes(session.jobEnd))")
+        }
         return parts.isEmpty ? nil : parts.joined(separator: ", ")
     }
 }

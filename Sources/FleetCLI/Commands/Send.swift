@@ -41,6 +41,7 @@ struct Send: AsyncParsableCommand {
     var files: [String] = []
 
     @OptionGroup var client: ClientOptions
+    @OptionGroup var session: SessionDisplayOptions
 
     @Option(name: .shortAndLong, help: "Output: text, hex or json (one object per reply).")
     var output = OutputFormat.text
@@ -69,6 +70,7 @@ struct Send: AsyncParsableCommand {
         let payloads = try payloads(readingFiles: true)
         let configuration = try client.configuration(for: preset)
         let exchange = await DeviceClient(configuration: configuration).exchange(payloads.map(\.bytes), with: address)
+        session.showGreeting(exchange.greeting, device: exchange.device)
         if rawReply, output == .text, Console.stdoutIsTerminal {
             Console.error(
                 "note: stdout is a terminal, so --raw-reply escapes control bytes; redirect for the exact bytes")
@@ -139,6 +141,13 @@ struct ReplyPrinter {
         var bytes: Int?
         var timing: Timing?
         var error: String?
+        /// `true` for a command the device answers with nothing (the preset's rule): `reply` is absent.
+        var noReply: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case device, index, command, outcome, reply, hex, bytes, timing, error
+            case noReply = "no_reply"
+        }
     }
 
     struct Timing: Encodable { var ms: Double }
@@ -147,6 +156,16 @@ struct ReplyPrinter {
 
     /// `request`: the bytes sent for it (a status decoder reads which status was asked for).
     func printReply(_ reply: Reply, command: String, request: [UInt8], index: Int, device: String) {
+        if reply.isAbsent {
+            // A command the device answers with nothing: no line in text (stdout keeps only replies), a record
+            // in JSON.
+            if output == .json {
+                Console.out(
+                    Render.json(
+                        Record(device: device, index: index, command: command, outcome: "ok", noReply: true)))
+            }
+            return
+        }
         let shown = bytes(of: reply)
         switch output {
         case .text:

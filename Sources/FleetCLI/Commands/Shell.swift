@@ -25,6 +25,7 @@ struct Shell: AsyncParsableCommand {
     var device: String
 
     @OptionGroup var client: ClientOptions
+    @OptionGroup var session: SessionDisplayOptions
 
     @Option(help: ArgumentHelp("History file (default: $XDG_STATE_HOME/fleetcmd/shell_history).", valueName: "path"))
     var history: String?
@@ -68,6 +69,7 @@ struct Shell: AsyncParsableCommand {
             Console.error(error.description)
             throw ExitStatus.exit(for: error.code)
         }
+        session.showGreeting(connection.greeting, device: connection.device)
         if interactive {
             Console.error("connected to \(connection.device) (\(preset.name)); :help for commands, Ctrl-D to quit")
         }
@@ -117,7 +119,11 @@ struct Shell: AsyncParsableCommand {
                 }
             }
             do {
-                let reply = try await connection.send(payload)
+                let reply = try await editor.whilePending { try await connection.send(payload) }
+                if reply.isAbsent {
+                    Console.out("(sent; the device answers this command with nothing)")
+                    continue
+                }
                 printer.printReply(reply, command: trimmed, request: payload, index: 0, device: connection.device)
             } catch let error as DeviceError {
                 Console.error(error.description)

@@ -26,6 +26,7 @@ struct Watch: AsyncParsableCommand {
     var device: String
 
     @OptionGroup var client: ClientOptions
+    @OptionGroup var session: SessionDisplayOptions
 
     @Option(name: .shortAndLong, help: "Output: text, hex or json (one object per frame).")
     var output = OutputFormat.text
@@ -60,6 +61,7 @@ struct Watch: AsyncParsableCommand {
             Console.error(error.description)
             throw ExitStatus.exit(for: error.code)
         }
+        session.showGreeting(connection.greeting, device: connection.device)
         Console.error("watching \(connection.device) (\(preset.name)); Ctrl-C to stop")
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let stop = Task {

@@ -18,6 +18,8 @@ struct FrameServer {
             case frame(payload: [UInt8], skippedBytes: Int, number: Int)
             /// Bytes outside any frame after the last one, counted when the connection ended.
             case discarded(bytes: Int)
+            /// The session's job marker (HP PJL's UEL), taken out of the stream between frames.
+            case jobMarker([UInt8])
             case error(String)
             case closed(frames: Int)
         }
@@ -57,7 +59,8 @@ struct FrameServer {
                         ByteToMessageHandler(FrameDecoder(spec: format.request, maxFrameBytes: maxFrameBytes)))
                     try child.pipeline.syncOperations.addHandler(
                         FrameServerHandler(
-                            connection: number, replySpec: format.reply, respond: respond, onEvent: onEvent)
+                            connection: number, replySpec: format.reply, jobMarker: session?.jobMarker ?? [],
+                            respond: respond, onEvent: onEvent)
                     )
                 }
             }
@@ -76,6 +79,7 @@ final class FrameServerHandler: ChannelInboundHandler {
 
     private let connection: Int
     private let replySpec: FrameSpec
+    private let jobMarker: [UInt8]
     private let respond: @Sendable ([UInt8]) -> [UInt8]?
     private let onEvent: @Sendable (FrameServer.Event) -> Void
     private var peer = "?"
@@ -83,11 +87,12 @@ final class FrameServerHandler: ChannelInboundHandler {
     private var lastWrite: EventLoopFuture<Void>?
 
     init(
-        connection: Int, replySpec: FrameSpec, respond: @escaping @Sendable ([UInt8]) -> [UInt8]?,
-        onEvent: @escaping @Sendable (FrameServer.Event) -> Void
+        connection: Int, replySpec: FrameSpec, jobMarker: [UInt8] = [],
+        respond: @escaping @Sendable ([UInt8]) -> [UInt8]?, onEvent: @escaping @Sendable (FrameServer.Event) -> Void
     ) {
         self.connection = connection
         self.replySpec = replySpec
+        self.jobMarker = jobMarker
         self.respond = respond
         self.onEvent = onEvent
     }
@@ -122,6 +127,10 @@ final class FrameServerHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is AgentSession.JobMarker {
+            onEvent(.init(kind: .jobMarker(jobMarker), connection: connection, peer: peer))
+            return
+        }
         if let event = event as? ChannelEvent, event == .inputClosed {
             // The client half-closed: finish writing what we owe it, then close.
             if let lastWrite {

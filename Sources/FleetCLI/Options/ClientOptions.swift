@@ -29,6 +29,7 @@ struct ClientOptions: ParsableArguments {
             halfClose: halfClose ?? preset.halfClose,
             maxReplyBytes: maxReply.value)
         configuration.session = preset.session
+        configuration.replies = preset.replies
         return configuration
     }
 

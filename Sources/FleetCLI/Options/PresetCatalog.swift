@@ -16,9 +16,16 @@ import Yams
 ///     half_close: never                             # auto | always | never
 ///     max_connections: 1
 ///     greeting: {end: "\r"}                         # the device speaks first: one frame
+///     greeting_quiet: 200ms                         # ... and more frames until it is quiet this long
 ///     handshake: {send: "hex:0102", expect: "hex:06"}
+///     job_start: "\e%-12345X"                       # before the first command
+///     job_end: "\e%-12345X"                         # after the last command
+///     no_reply_to: ["SET", "RESET"]                 # commands (by first words, any case) that get no reply
+///     # or: replies_only_to: ["GET", "INFO"]        # only these get a reply
 ///     source: "ACME PLC protocol manual, section 4"
 /// ```
+///
+/// `request: {sis: true}` is Extron SIS command framing (basic commands plain, ESC commands ending CR).
 struct PresetCatalog {
     var presets: [DevicePreset]
     /// Where the user presets came from, if anywhere.
@@ -74,7 +81,7 @@ struct PresetCatalog {
         guard case .mapping(let map) = node else { throw PresetFileError("each preset is a mapping") }
         let known: Set<String> = [
             "name", "summary", "port", "request", "reply", "half_close", "max_connections", "greeting", "handshake",
-            "source",
+            "source", "greeting_quiet", "job_start", "job_end", "no_reply_to", "replies_only_to",
         ]
         for key in map.keys.compactMap(\.string) where !known.contains(key) {
             throw PresetFileError("unknown key '\(key)' (expected \(known.sorted().joined(separator: ", ")))")
@@ -115,7 +122,43 @@ struct PresetCatalog {
             preset.session.handshake = try bytes(send, what: "handshake send")
             preset.session.handshakeReply = try bytes(expect, what: "handshake expect").map { Optional($0) }
         }
+        if let quiet = map["greeting_quiet"] {
+            guard preset.session.greeting != nil else { throw PresetFileError("greeting_quiet needs a greeting") }
+            guard let text = quiet.string, let value = try? DurationText.parse(text), value > .zero,
+                value <= .seconds(10)
+            else {
+                throw PresetFileError("greeting_quiet must be a duration from 1ms to 10s (like 200ms)")
+            }
+            preset.session.greetingQuiet = value
+        }
+        for (key, what) in [("job_start", "job_start"), ("job_end", "job_end")] {
+            guard let node = map[key] else { continue }
+            guard let text = node.string else { throw PresetFileError("\(key) must be text (escapes or hex:..)") }
+            let value = try bytes(text, what: what)
+            if key == "job_start" { preset.session.jobStart = value } else { preset.session.jobEnd = value }
+        }
+        switch (map["no_reply_to"], map["replies_only_to"]) {
+        case (.some, .some):
+            throw PresetFileError("give no_reply_to or replies_only_to, not both")
+        case (let node?, nil):
+            preset.replies = .except(try commandNames(node, key: "no_reply_to"))
+        case (nil, let node?):
+            preset.replies = .only(try commandNames(node, key: "replies_only_to"))
+        case (nil, nil):
+            break
+        }
         return preset
+    }
+
+    /// A list of command names (texts of words, like `@PJL INFO`).
+    private static func commandNames(_ node: Node, key: String) throws -> [String] {
+        guard case .sequence(let items) = node else { throw PresetFileError("\(key) must be a list of commands") }
+        return try items.map { item in
+            guard let text = item.string, !DevicePreset.ReplyRule.words(text).isEmpty else {
+                throw PresetFileError("\(key): each entry is a command's first words, like \"@PJL INFO\"")
+            }
+            return text
+        }
     }
 
     private static func spec(_ node: Node, what: String, isRequest: Bool) throws -> FrameSpec {
@@ -133,6 +176,10 @@ struct PresetCatalog {
             return .fixedLength(count)
         }
         if map["close"]?.bool == true { return .untilClose }
+        if map["sis"]?.bool == true {
+            guard isRequest else { throw PresetFileError("sis is a request framing") }
+            return .sisCommand
+        }
         let prefix = try map["prefix"]?.string.map { try bytes($0, what: "\(what) prefix") } ?? []
         let endKey = isRequest ? "suffix" : "end"
         let end =

@@ -19,6 +19,8 @@ final class LineEditor: @unchecked Sendable {
     private var rawModeSaved: termios?
     /// What the edit line shows now (while a line is being edited), to draw it again below an interjected line.
     private var shown: String?
+    /// Keys typed while a reply was pending, for the next line.
+    private var typeAhead: [UInt8] = []
 
     private let historyFile: String
     private let interactive: Bool
@@ -110,7 +112,7 @@ final class LineEditor: @unchecked Sendable {
         }
         let past = lock.withLock { history }
         var state = EditState(prompt: prompt, history: past, columns: Self.columns())
-        let line = state.run(next: Self.byte, draw: draw)
+        let line = state.run(next: nextByte, draw: draw)
         lock.withLock { shown = nil }
         if let line, !line.trimmingCharacters(in: .whitespaces).isEmpty, past.last != line {
             lock.withLock {
@@ -119,6 +121,51 @@ final class LineEditor: @unchecked Sendable {
             }
         }
         return line
+    }
+
+    /// While `body` waits for the device (a reply pending), the keyboard still works: Ctrl-D leaves the shell at
+    /// once (exit 0), Ctrl-C as SIGINT does (130), and anything else typed is kept for the next line. Without this
+    /// the terminal is in cooked mode while waiting, and a Ctrl-D typed then is lost.
+    func whilePending<T>(_ body: () async throws -> T) async throws -> T {
+        guard interactive else { return try await body() }
+        var saved = termios()
+        guard tcgetattr(STDIN_FILENO, &saved) == 0 else { return try await body() }
+        var raw = saved
+        raw.c_lflag &= ~tcflag_t(ECHO | ICANON | ISIG | IEXTEN)
+        raw.c_iflag &= ~tcflag_t(IXON | ICRNL)
+        lock.withLock {
+            rawModeSaved = saved
+            tcsetattr(STDIN_FILENO, TCSADRAIN, &raw)
+        }
+        let stop = NIOLockedValueBox(false)
+        let stopped = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { [self] in
+            defer { stopped.signal() }
+            while !stop.withLockedValue({ $0 }) {
+                var ready = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+                guard poll(&ready, 1, 50) > 0 else { continue }
+                guard let byte = Self.byte() else { return }  // end of input: the next line sees it
+                switch byte {
+                case 0x04: end(status: 0, message: "(closed with a reply pending)")
+                case 0x03: end(status: 128 + SIGINT, message: nil)
+                default: lock.withLock { typeAhead.append(byte) }
+                }
+            }
+        }
+        defer {
+            stop.withLockedValue { $0 = true }
+            stopped.wait()  // at most one poll interval: then only the line editor reads the keyboard
+            lock.withLock {
+                tcsetattr(STDIN_FILENO, TCSADRAIN, &saved)
+                rawModeSaved = nil
+            }
+        }
+        return try await body()
+    }
+
+    private func nextByte() -> UInt8? {
+        let typed: UInt8? = lock.withLock { typeAhead.isEmpty ? nil : typeAhead.removeFirst() }
+        return typed ?? Self.byte()
     }
 
     private static func byte() -> UInt8? {
