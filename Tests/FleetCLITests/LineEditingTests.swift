@@ -85,4 +85,12 @@ import Testing
         #expect(start.hasPrefix("\r> 0123456789abcdefg"))
         #expect(!start.contains("xyz"))
     }
+
+    @Test func ctrlCDropsTheLineAndLeavesTheShowingToTheCaller() {
+        var state = EditState(prompt: "> ", history: [], columns: 40)
+        for character in "STATUS" { _ = state.apply(.text(character)) }
+        #expect(state.apply(.interrupt) == .cancelled)
+        #expect(state.buffer.isEmpty && state.cursor == 0)
+        #expect(typed("junk\u{3}PING\r").2 == "PING")
+    }
 }

@@ -51,8 +51,8 @@ def test_listen_line_preset_with_ncat(listener):
 
 
 def test_listen_hp_pjl_counts_every_byte_of_the_manuals_example_job(listener):
-    """The PJL Technical Reference's example job (UEL, four @PJL lines, UEL): bytes that are in no frame of the
-    preset's request framing are counted and reported, never dropped silently."""
+    """The PJL Technical Reference's example job (UEL, four @PJL lines, UEL): every line is a frame, and each UEL is
+    reported as a job boundary; no byte is dropped or left unexplained."""
     lst = listener("--preset", "hp-pjl", "--once")
     uel = b"\x1b%-12345X"
     lines = [b"@PJL \r\n", b"@PJL COMMENT example job\r\n", b"@PJL SET COPIES = 2\r\n",
@@ -64,10 +64,10 @@ def test_listen_hp_pjl_counts_every_byte_of_the_manuals_example_job(listener):
         s.recv(100)
     code, out, err = lst.finish()
     assert code == 0
-    framed = out.splitlines()
-    assert len(framed) == 1 and framed[0].endswith("@PJL \\r")
-    outside = sum(len(line) for line in lines[1:])
-    assert f"after {outside} bytes outside any frame" in err, err
+    framed = [line.split(" ", 3)[3] for line in out.splitlines()]
+    assert framed == [line[:-2].decode() + "\\r" for line in lines]
+    assert err.count("job boundary \\x1b%-12345X (9 bytes)") == 2, err
+    assert "discarded" not in err and "outside any frame" not in err, err
 
 
 def test_listen_counts_bytes_after_the_last_frame(listener):

@@ -219,6 +219,9 @@ struct EditState {
             case .endOfInput:
                 Console.errRaw("\r\n")
                 return nil
+            case .cancelled:
+                Console.errRaw("^C\r\n")
+                draw(rendering())
             case .editing:
                 draw(rendering())
             }
@@ -229,6 +232,8 @@ struct EditState {
 
     enum Outcome: Equatable {
         case editing
+        /// Ctrl-C: the line was dropped (the caller shows `^C` and a fresh prompt).
+        case cancelled
         case line(String)
         case endOfInput
     }
@@ -244,7 +249,7 @@ struct EditState {
         case .interrupt:
             buffer = []
             cursor = 0
-            Console.errRaw("^C\r\n")
+            return .cancelled
         case .backspace:
             if cursor > 0 {
                 buffer.remove(at: cursor - 1)
