@@ -38,17 +38,14 @@ extension SimulatorProfile {
             // One connection at a time, as the printers: a second one is closed at once.
             profile.faults.append(FaultRule(fault: .singleSession, rate: 1))
         case "zebra-hs":
-            // ZPL tilde commands are three bytes (~HS); the printer parses them without a terminator.
-            profile.configuration.format = FrameFormat(
-                name: "zebra-hs", request: .fixedLength(3), reply: preset.format.reply)
+            profile.configuration.format.request = deviceRequestFraming(preset) ?? preset.format.request
             router.on(
                 "~HS",
                 reply:
                     "\u{2}030,0,0,1245,000,0,0,0,000,0,0,0\u{3}\r\n\u{2}000,0,0,0,0,2,4,0,00000000,1,000\u{3}\r\n\u{2}1234,0\u{3}"
             )
         case "escpos-status":
-            profile.configuration.format = FrameFormat(
-                name: "escpos-status", request: .fixedLength(3), reply: .fixedLength(1))
+            profile.configuration.format.request = deviceRequestFraming(preset) ?? preset.format.request
             profile.configuration.matchesBinaryCommandsAsHex = true
             router = CommandRouter()
             router.on("100401", reply: "\u{12}")  // online
@@ -109,4 +106,14 @@ extension SimulatorProfile {
     /// What an Extron unit sends on a new Ethernet connection: the copyright message, then the date line.
     static let extronBanner =
         "(c) Copyright 2026, Extron Electronics, SIM 1000, V1.23, 60-1234-01\r\nWed, 02 Dec 2026 08:00:00\r\n"
+
+    /// How a device of `preset`'s family finds its requests when the client's framing adds nothing to find them
+    /// by: ZPL's `~HS` and ESC/POS's `DLE EOT n` are three bytes, read without a terminator. `nil`: the preset's
+    /// own request framing. The simulator and `fleetcmd listen --preset` decode with it.
+    public static func deviceRequestFraming(_ preset: DevicePreset) -> FrameSpec? {
+        switch preset.name {
+        case "zebra-hs", "escpos-status": .fixedLength(3)
+        default: nil
+        }
+    }
 }

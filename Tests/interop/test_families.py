@@ -261,3 +261,33 @@ def test_ctrl_d_while_a_reply_is_pending_leaves_at_once(fleetcmd, device, shell_
     # The terminal got its settings back: echo is on again for the next program.
     assert b"\x1b[" not in term.output.split(b"closed with a reply pending")[-1]
     assert os.path.exists(shell_env["XDG_STATE_HOME"] + "/fleetcmd/shell_history")
+
+
+def test_listen_reads_three_byte_status_requests_as_the_printers_do(fleetcmd, tmp_path):
+    """ESC/POS `DLE EOT n` and ZPL `~HS` carry no terminator: a printer reads three bytes (ESC/POS Command
+    Reference, DLE EOT n; ZPL II Programming Guide, ~HS), and so does a listener standing in for one."""
+    for preset, port, requests, reply in [("escpos-status", 23413, b"\x10\x04\x01\x10\x04\x04", r"\x12"),
+                                          ("zebra-hs", 23414, b"~HS~HS", r"\x02ok\x03\r\n")]:
+        out = open(tmp_path / f"{preset}.out", "w+")
+        listener = subprocess.Popen([fleetcmd, "listen", "--preset", preset, "--port", str(port), "--once",
+                                     "--reply", reply], stdout=out, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    host = socket.create_connection(("127.0.0.1", port), timeout=5)
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "listener did not start"
+                    time.sleep(0.05)  # ok-sleep: polling for the port with a deadline
+            host.sendall(requests)  # no half-close: the replies must come from the frames alone
+            answered = b""
+            while len(answered) < 2 * len(reply.encode().decode("unicode_escape")):
+                answered += host.recv(64)
+            host.close()
+            assert listener.wait(timeout=10) == 0
+        finally:
+            if listener.poll() is None:
+                listener.kill()
+        out.seek(0)
+        assert len(out.read().splitlines()) == 2, preset

@@ -65,7 +65,10 @@ struct Listen: AsyncParsableCommand {
 
     func run() async throws {
         let preset = try framing.devicePreset()
-        let format = try framing.format(for: preset)
+        var format = try framing.format(for: preset)
+        if framing.suffix == nil, framing.prefix == nil, let request = SimulatorProfile.deviceRequestFraming(preset) {
+            format.request = request  // read as the device reads (`~HS`, `DLE EOT n`: three bytes each)
+        }
         // A listener stands in for the device: it speaks the family's session (greeting, handshake) first.
         let session = SimulatorProfile.familySession(preset, password: password)
         let replyBytes = try reply.map(ByteEscapes.parse)
