@@ -225,7 +225,8 @@ extension DevicePreset {
                     + "take no Esc and no CR)"),
             DevicePreset(
                 name: "epson-escvp21",
-                summary: "Epson ESC/VP21 over ESC/VP.net: 16-byte handshake, commands end CR, answers end with ':'",
+                summary:
+                    "Epson ESC/VP21 over ESC/VP.net: CONNECT (password when given), commands end CR, answers end with ':'",
                 defaultPort: 3629,
                 format: FrameFormat(
                     name: "epson-escvp21", request: .delimited(terminator: [cr]), reply: .delimited(terminator: [0x3A])),

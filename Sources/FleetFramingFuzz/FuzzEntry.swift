@@ -1,6 +1,6 @@
 import FleetFraming
 
-// libFuzzer entry point over the framing core: the reply/request scanner for every preset, fed in two chunks
+// libFuzzer entry point over the framing core: the reply/request scanner for every preset (and its reply rule), fed in two chunks
 // split where the input says, and the escape and hex parsers. Any crash, trap or hang is a bug.
 // Build: swift build --sanitize fuzzer --product FleetFramingFuzz (see scripts/fuzz.sh).
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -8,10 +8,11 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let input = Array(UnsafeBufferPointer(start: data, count: size))
     guard let selector = input.first else { return 0 }
     let body = Array(input.dropFirst())
-    let formats: [FrameFormat] = [
-        .escCR, .line, .crlf, .cr, .raw, .length16, .length32, .fixed(3),
-        FrameFormat.escCR.customized(prefix: [0x02, 0x02], suffix: [0x03], replyEnd: [0x0D, 0x0A]),
-    ]
+    let formats: [FrameFormat] =
+        [
+            .escCR, .line, .crlf, .cr, .raw, .length16, .length32, .fixed(3),
+            FrameFormat.escCR.customized(prefix: [0x02, 0x02], suffix: [0x03], replyEnd: [0x0D, 0x0A]),
+        ] + DevicePreset.builtins.map(\.format)  // the families: SIS commands, three ETX CR LF blocks, ...
     let format = formats[Int(selector) % formats.count]
     let split = body.isEmpty ? 0 : Int(selector) % (body.count + 1)
     for spec in [format.request, format.reply] {
@@ -32,6 +33,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     _ = try? ByteEscapes.parseHex(text)
     _ = ByteEscapes.render(body)
+    _ = DevicePreset.builtins[Int(selector) % DevicePreset.builtins.count].replies.expectsReply(body)
     _ = try? DurationText.parse(text)
     _ = try? ByteCount.parse(text)
     return 0

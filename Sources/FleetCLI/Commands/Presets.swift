@@ -72,9 +72,11 @@ struct Presets: ParsableCommand {
     static func describe(_ session: DevicePreset.Session) -> String? {
         var parts: [String] = []
         if let handshake = session.handshake { parts.append("handshake \(handshake.count) bytes") }
-        if session.greeting != nil { parts.append("greeting") }
+        if session.greeting != nil {
+            parts.append(
+                session.greetingQuiet.map { "greeting (lines until \(DurationText.format($0)) quiet)" } ?? "greeting")
+        }
         if let authentication = session.authentication { parts.append("\(authentication.rawValue) login") }
-        if let quiet = session.greetingQuiet { parts.append("more greeting until \(DurationText.format(quiet)) quiet") }
         if !session.jobStart.isEmpty || !session.jobEnd.isEmpty {
             parts.append(
                 "job \(FrameSpec.describeBytes(session.jobStart)) … \(FrameSpec.describeBytes(session.jobEnd))")

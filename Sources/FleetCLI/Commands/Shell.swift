@@ -75,7 +75,10 @@ struct Shell: AsyncParsableCommand {
         }
         var printer = ReplyPrinter(output: .text, rawReply: false)
         printer.decoder = preset.decoder
-        defer { editor.saveHistory() }
+        defer {
+            editor.restoreTerminal()
+            editor.saveHistory()
+        }
         while let line = editor.readLine(prompt: "\(address.host)> ") {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }

@@ -96,20 +96,7 @@ final class LineEditor: @unchecked Sendable {
     }
 
     func readLine(prompt: String) -> String? {
-        guard interactive else { return Swift.readLine(strippingNewline: true) }
-        var saved = termios()
-        guard tcgetattr(STDIN_FILENO, &saved) == 0 else { return Swift.readLine(strippingNewline: true) }
-        var raw = saved
-        raw.c_lflag &= ~tcflag_t(ECHO | ICANON | ISIG | IEXTEN)
-        raw.c_iflag &= ~tcflag_t(IXON | ICRNL)
-        lock.withLock { rawModeSaved = saved }
-        tcsetattr(STDIN_FILENO, TCSADRAIN, &raw)  // DRAIN, not FLUSH: keep what was typed ahead
-        defer {
-            lock.withLock {
-                tcsetattr(STDIN_FILENO, TCSADRAIN, &saved)
-                rawModeSaved = nil
-            }
-        }
+        guard interactive, enterRawMode() else { return Swift.readLine(strippingNewline: true) }
         let past = lock.withLock { history }
         var state = EditState(prompt: prompt, history: past, columns: Self.columns())
         let line = state.run(next: nextByte, draw: draw)
@@ -127,16 +114,7 @@ final class LineEditor: @unchecked Sendable {
     /// once (exit 0), Ctrl-C as SIGINT does (130), and anything else typed is kept for the next line. Without this
     /// the terminal is in cooked mode while waiting, and a Ctrl-D typed then is lost.
     func whilePending<T>(_ body: () async throws -> T) async throws -> T {
-        guard interactive else { return try await body() }
-        var saved = termios()
-        guard tcgetattr(STDIN_FILENO, &saved) == 0 else { return try await body() }
-        var raw = saved
-        raw.c_lflag &= ~tcflag_t(ECHO | ICANON | ISIG | IEXTEN)
-        raw.c_iflag &= ~tcflag_t(IXON | ICRNL)
-        lock.withLock {
-            rawModeSaved = saved
-            tcsetattr(STDIN_FILENO, TCSADRAIN, &raw)
-        }
+        guard interactive, enterRawMode() else { return try await body() }
         let stop = NIOLockedValueBox(false)
         let stopped = DispatchSemaphore(value: 0)
         Thread.detachNewThread { [self] in
@@ -155,12 +133,35 @@ final class LineEditor: @unchecked Sendable {
         defer {
             stop.withLockedValue { $0 = true }
             stopped.wait()  // at most one poll interval: then only the line editor reads the keyboard
-            lock.withLock {
-                tcsetattr(STDIN_FILENO, TCSADRAIN, &saved)
-                rawModeSaved = nil
-            }
         }
         return try await body()
+    }
+
+    /// Puts the terminal in raw mode (no echo, no line discipline, no signals from keys) for the whole session:
+    /// switching back to cooked mode between lines would lose a Ctrl-D typed while the terminal was cooked (the
+    /// line discipline takes it as end-of-file, which raw mode never sees). Output processing stays on. `false`
+    /// when stdin is not a terminal after all.
+    private func enterRawMode() -> Bool {
+        lock.withLock {
+            if rawModeSaved != nil { return true }
+            var saved = termios()
+            guard tcgetattr(STDIN_FILENO, &saved) == 0 else { return false }
+            var raw = saved
+            raw.c_lflag &= ~tcflag_t(ECHO | ICANON | ISIG | IEXTEN)
+            raw.c_iflag &= ~tcflag_t(IXON | ICRNL)
+            rawModeSaved = saved
+            tcsetattr(STDIN_FILENO, TCSADRAIN, &raw)  // DRAIN, not FLUSH: keep what was typed ahead
+            return true
+        }
+    }
+
+    /// Gives the terminal back its settings (the shell is ending).
+    func restoreTerminal() {
+        lock.withLock {
+            guard var saved = rawModeSaved else { return }
+            tcsetattr(STDIN_FILENO, TCSADRAIN, &saved)
+            rawModeSaved = nil
+        }
     }
 
     private func nextByte() -> UInt8? {
