@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine, and nothing when it is already there:
-# ncat and openssl (Debian) for the interop tests, pytest (PyPI) to run them, ansible-core (PyPI, in a virtual
-# environment under .build/ so it touches nothing else) for the Ansible integration tests.
+# ncat and openssl (Debian) for the interop tests, systemd-analyze and promtool (Debian) for the service tests,
+# pytest (PyPI) to run them, ansible-core (PyPI, in a virtual environment under .build/ so it touches nothing
+# else) for the Ansible integration tests.
 set -euo pipefail
 apt_install() {
     if [ "$(id -u)" = 0 ]; then
@@ -19,6 +20,9 @@ if ! command -v ncat >/dev/null 2>&1; then
         sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ncat >/dev/null
     fi
 fi
+# systemd-analyze checks the agent's unit file; promtool (Debian's prometheus) checks its metrics.
+if ! command -v systemd-analyze >/dev/null 2>&1; then apt_install systemd; fi
+if ! command -v promtool >/dev/null 2>&1; then apt_install --no-install-recommends prometheus; fi
 if ! python3 -m pytest --version >/dev/null 2>&1; then
     python3 -m pip install --quiet pytest
 fi

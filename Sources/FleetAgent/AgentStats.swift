@@ -44,6 +44,11 @@ public final class AgentStats: Sendable {
     private let refusedCounter = Counter(label: "fleet_agent_connections_refused_total")
     private let framesCounter = Counter(label: "fleet_agent_frames_total")
     private let garbageCounter = Counter(label: "fleet_agent_garbage_bytes_total")
+    /// One counter per kind, made at start so that every series is there at zero before the first error.
+    private let errorCounters: [ErrorKind: Counter] = Dictionary(
+        uniqueKeysWithValues: ErrorKind.allCases.map {
+            ($0, Counter(label: "fleet_agent_errors_total", dimensions: [("kind", $0.rawValue)]))
+        })
 
     public init() {}
 
@@ -100,10 +105,10 @@ public final class AgentStats: Sendable {
         case .accessDenied: denied.add(1, ordering: .relaxed)
         case .tlsHandshake: tlsFailed.add(1, ordering: .relaxed)
         }
-        Counter(label: "fleet_agent_errors_total", dimensions: [("kind", kind.rawValue)]).increment()
+        errorCounters[kind]?.increment()
     }
 
-    enum ErrorKind: String {
+    enum ErrorKind: String, CaseIterable {
         case errorReply = "error_reply"
         case tooLarge = "too_large"
         case invalidByte = "invalid_byte"

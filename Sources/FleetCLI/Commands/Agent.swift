@@ -10,6 +10,10 @@ import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `fleetcmd agent`: the device-side daemon.
 struct Agent: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -239,7 +243,8 @@ struct Agent: AsyncParsableCommand {
                 throw ExitCode(ExitStatus.configInvalid)
             }
             let registry = PrometheusCollectorRegistry()
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            MetricsSystem.bootstrap(DescribedMetricsFactory(registry: registry))
+            Counter(label: "fleet_log_lines_dropped_total").increment(by: 0)  // present from the start, at zero
             services.append(
                 MetricsEndpoint(host: host, port: metricsPort, registry: registry, logger: logger) { address in
                     Console.error("metrics on http://\(host):\(address.port ?? metricsPort)/metrics")
@@ -252,21 +257,33 @@ struct Agent: AsyncParsableCommand {
         let audit = level <= .info ? AuditBatcher(format: format) : nil
         if let audit { hooks.audit = { @Sendable record in audit.write(record) } }
         defer { audit?.flush() }
+        // Under systemd (`Type=notify`): READY=1 once every listener is up, RELOADING=1 at SIGHUP, STOPPING=1 and
+        // the watchdog in SystemdService.
+        let notifier = SystemdNotifier()
         let agent = DeviceAgent(configuration: configuration, router: file.router, logger: logger, hooks: hooks) {
             addresses in
             for (index, address) in addresses.enumerated() {
                 let tls = index < listeners.count && listeners[index].tls ? ", tls" : ""
                 Console.error("agent listening on \(Self.describe(address)) (\(framingName)\(tls))")
             }
+            notifier?.notify([
+                "READY=1", "STATUS=listening on \(addresses.map(Self.describe).joined(separator: " "))",
+                "MAINPID=\(getpid())",
+            ])
         }
         services.insert(agent, at: 0)
+        if let notifier {
+            services.append(
+                SystemdService(notifier: notifier, watchdog: SystemdNotifier.watchdogInterval(), logger: logger))
+        }
         // SIGHUP never stops the agent (its default action would): it reloads what can be reloaded.
         // Trapped before any listener opens: a SIGHUP right after the "listening" line must not stop the agent.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        services.append(TLSReloader(agent: agent, logger: logger, signals: hangups))
+        services.append(TLSReloader(agent: agent, logger: logger, signals: hangups, notifier: notifier))
         let group = ServiceGroup(
             configuration: .init(
-                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                services: services.map { .init(service: $0, successTerminationBehavior: .ignore) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger)
         )
         do {
@@ -299,9 +316,13 @@ struct TLSReloader: Service {
     let logger: Logger
     /// SIGHUP, trapped by the caller before the agent starts.
     let signals: UnixSignalsSequence
+    /// systemd, told RELOADING=1 before and READY=1 after each reload.
+    var notifier: SystemdNotifier? = nil
 
     func run() async throws {
         for await _ in signals.cancelOnGracefulShutdown() {
+            notifier?.notify(["RELOADING=1", SystemdNotifier.monotonicField(), "STATUS=reloading TLS files"])
+            defer { notifier?.notify(["READY=1", "STATUS=reloaded"]) }
             do {
                 if let summary = try agent.reloadTLS() {
                     Console.error("TLS certificate reloaded: \(summary)")

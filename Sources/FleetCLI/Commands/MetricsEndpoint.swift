@@ -51,7 +51,11 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             break
         case .end:
             let found = path == "/metrics" || path.hasPrefix("/metrics?")
-            let body = found ? registry.emitToBuffer() : Array("not found: try /metrics\n".utf8)
+            // The registry's families, then the process's own (CPU, memory, open files, start time).
+            let body =
+                found
+                ? registry.emitToBuffer() + Array(ProcessMetrics.render().utf8)
+                : Array("not found: try /metrics\n".utf8)
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: found ? "text/plain; version=0.0.4" : "text/plain")
             headers.add(name: "Content-Length", value: String(body.count))
