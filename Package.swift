@@ -105,6 +105,8 @@ let package = Package(
         ),
         // epoll and eventfd for the runner's lean fan-out path (Linux only; elsewhere the runner uses DeviceClient).
         .target(name: "CFleetSockets"),
+        // The commit `fleetcmd --version` names (written by scripts/release.sh).
+        .target(name: "CFleetBuildInfo"),
         .target(
             name: "FleetRunner",
             dependencies: [
@@ -131,6 +133,7 @@ let package = Package(
         .target(
             name: "FleetCLI",
             dependencies: [
+                "CFleetBuildInfo",
                 "FleetClient",
                 "FleetTLS",
                 "FleetAgent",

@@ -1,26 +1,40 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what the tests need, builds, then runs the Swift tests,
 # the interop tests against real peers (the seed article's client, ncat) and a bounded fuzz run.
-# Environment: FUZZ_SECONDS (default 60; 0 skips the fuzz run).
+# Environment: FUZZ_SECONDS (default 60; 0 skips the fuzz run), RELEASE_CHECK (default 1; 0 skips building and
+# checking the release tarball).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Each phase says when it starts (seconds since the start), so a slow one shows in the log.
+phase() { echo "== $1 (at ${SECONDS}s)"; }
 
 scripts/install-test-deps.sh
 
 # Simulated fleets open many sockets; raise the soft limit up to the hard one.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-echo "== swift format (the style in .swift-format; fix with: swift format format -i -r Sources Tests Package.swift)"
+phase "swift format (the style in .swift-format; fix with: swift format format -i -r Sources Tests Package.swift)"
 swift format lint --strict -r Sources Tests Package.swift
 
-echo "== swift build"
+phase "swift build"
 swift build --build-tests
 export FLEETCMD_BIN="$(swift build --show-bin-path)/fleetcmd"
 
-echo "== swift test"
+phase "swift test"
 swift test --skip-build
 
-echo "== inventory parity with ansible-core (a fixed seed, a fresh seed, the corpus of tricky cases)"
+# The release tarball builds in the background (a release build of its own, about 8 minutes on two cores) while
+# the parity and sanity checks run, which need no build; it is checked before the interop tests.
+release_pid=""
+if [ "${RELEASE_CHECK:-1}" != 0 ]; then
+    phase "release tarball (building in the background)"
+    release_log="$(mktemp)"
+    scripts/release.sh >"$release_log" 2>&1 &
+    release_pid=$!
+fi
+
+phase "inventory parity with ansible-core (a fixed seed, a fresh seed, the corpus of tricky cases)"
 ANSIBLE_PY="${ANSIBLE_VENV:-.build/ansible-venv}/bin/python"
 parity_log="$(mktemp)"
 parity() {  # ansible-core's own warnings go to a log, shown only when a check fails
@@ -35,15 +49,26 @@ parity --cases "${PARITY_CASES:-2000}" --seed 1 --full-every 40
 parity --cases "${PARITY_FRESH_CASES:-500}" --seed "${PARITY_SEED:-$(date +%s)}" --full-every 40
 rm -f "$parity_log"
 
-echo "== ansible-test sanity (the fleetcmd.fleet collection)"
+phase "ansible-test sanity (the fleetcmd.fleet collection)"
 scripts/ansible-sanity.sh
 
-echo "== interop (pytest)"
+if [ -n "$release_pid" ]; then
+    phase "release check (the tarball's binary with the Swift toolchain hidden)"
+    if ! wait "$release_pid"; then
+        tail -n 60 "$release_log"
+        exit 1
+    fi
+    tail -n 1 "$release_log"
+    version="$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/FleetFraming/FleetVersion.swift)"
+    scripts/release-check.sh "dist/out/fleetcmd-$version-linux-$(uname -m).tar.gz"
+fi
+
+phase "interop (pytest)"
 python3 -m pytest -q Tests/interop
 
 seconds="${FUZZ_SECONDS:-60}"
 if [ "$seconds" != "0" ]; then
-    echo "== fuzz (${seconds}s)"
+    phase "fuzz (${seconds}s)"
     scripts/fuzz.sh "$seconds"
 fi
-echo "== all tests passed"
+phase "all tests passed"

@@ -1,4 +1,5 @@
 public import ArgumentParser
+import CFleetBuildInfo
 import FleetFraming
 import FleetSimulator
 
@@ -8,7 +9,7 @@ public struct FleetCommand: AsyncParsableCommand {
         commandName: "fleetcmd",
         abstract: "Send commands to fleets of devices that speak short text or binary commands over raw TCP.",
         discussion: "Start with `fleetcmd demo`, which needs no hardware.",
-        version: FleetVersion.current,
+        version: FleetCommand.versionText,
         subcommands: [
             Send.self, Run.self, Runs.self, Probe.self, Listen.self, Agent.self, Simulate.self, Demo.self, TLS.self,
             Presets.self, Shell.self, Watch.self, InventoryCommand.self,
@@ -16,6 +17,10 @@ public struct FleetCommand: AsyncParsableCommand {
     )
 
     public init() {}
+
+    /// `fleetcmd --version`: `0.1.0 (commit 1a2b3c4d5e6f)`; a build that did not go through scripts/release.sh
+    /// says `commit unknown`.
+    static let versionText = "\(FleetVersion.current) (commit \(String(cString: fleet_build_commit())))"
 }
 
 /// The entry point the `fleetcmd` executable calls, so that it needs no import but this module.

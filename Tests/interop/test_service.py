@@ -109,3 +109,10 @@ def test_metrics_are_described_complete_from_the_start_and_promtool_clean(fleetc
     finally:
         agent.send_signal(signal.SIGTERM)
         agent.wait(timeout=20)
+
+
+def test_version_names_the_commit(fleetcmd):
+    version = subprocess.run([fleetcmd, "--version"], capture_output=True, text=True, timeout=30)
+    assert version.returncode == 0
+    # scripts/release.sh puts the commit in (release-check.sh checks it there); other builds say "unknown".
+    assert re.fullmatch(r"\d+\.\d+\.\d+ \(commit ([0-9a-f]{7,}(-dirty)?|unknown)\)\n", version.stdout), version.stdout

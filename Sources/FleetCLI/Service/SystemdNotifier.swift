@@ -63,11 +63,4 @@ struct SystemdNotifier: Sendable {
         if let owner = environment["WATCHDOG_PID"], owner != String(pid) { return nil }
         return .microseconds(microseconds / 2)
     }
-
-    /// `MONOTONIC_USEC=…`: CLOCK_MONOTONIC now, in microseconds, as systemd wants with `RELOADING=1`.
-    static func monotonicField() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return "MONOTONIC_USEC=\(Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000)"
-    }
 }
