@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine, and nothing when it is already there:
 # ncat and openssl (Debian) for the interop tests, systemd-analyze and promtool (Debian) for the service tests,
-# pytest (PyPI) to run them, ansible-core (PyPI, in a virtual environment under .build/ so it touches nothing
+# pytest and jsonschema (PyPI) to run them, ansible-core (PyPI, in a virtual environment under .build/ so it touches nothing
 # else) for the Ansible integration tests.
 set -euo pipefail
 apt_install() {
@@ -25,6 +25,10 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then apt_install systemd; fi
 if ! command -v promtool >/dev/null 2>&1; then apt_install --no-install-recommends prometheus; fi
 if ! python3 -m pytest --version >/dev/null 2>&1; then
     python3 -m pip install --quiet pytest
+fi
+# jsonschema checks every JSON output against its schema in docs/schemas.
+if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
+    python3 -m pip install --quiet jsonschema
 fi
 ANSIBLE_VENV="${ANSIBLE_VENV:-.build/ansible-venv}"
 if [ ! -x "$ANSIBLE_VENV/bin/ansible-playbook" ]; then

@@ -24,14 +24,25 @@ export FLEETCMD_BIN="$(swift build --show-bin-path)/fleetcmd"
 phase "swift test"
 swift test --skip-build
 
-# The release tarball builds in the background (a release build of its own, about 8 minutes on two cores) while
-# the parity and sanity checks run, which need no build; it is checked before the interop tests.
-release_pid=""
-if [ "${RELEASE_CHECK:-1}" != 0 ]; then
-    phase "release tarball (building in the background)"
-    release_log="$(mktemp)"
-    scripts/release.sh >"$release_log" 2>&1 &
-    release_pid=$!
+# Two builds of their own go on in the background while the parity and sanity checks run (they need no build): the
+# release tarball (a static release build, about 8 minutes on two cores), then the fuzzers (a sanitizer build).
+# The tarball is checked before the interop tests; the fuzz runs come last.
+seconds="${FUZZ_SECONDS:-60}"
+background_pid=""
+background_log="$(mktemp)"
+release_made=0
+if [ "${RELEASE_CHECK:-1}" != 0 ] || [ "$seconds" != "0" ]; then
+    phase "release tarball and fuzzers (building in the background)"
+    [ "${RELEASE_CHECK:-1}" != 0 ] && release_made=1
+    (
+        set -e
+        if [ "$release_made" = 1 ]; then scripts/release.sh; fi
+        if [ "$seconds" != "0" ]; then
+            swift build --sanitize fuzzer --product FleetFramingFuzz --scratch-path .build-fuzz >/dev/null
+            swift build --sanitize fuzzer --product FleetParsersFuzz --scratch-path .build-fuzz >/dev/null
+        fi
+    ) >"$background_log" 2>&1 &
+    background_pid=$!
 fi
 
 phase "inventory parity with ansible-core (a fixed seed, a fresh seed, the corpus of tricky cases)"
@@ -52,21 +63,23 @@ rm -f "$parity_log"
 phase "ansible-test sanity (the fleetcmd.fleet collection)"
 scripts/ansible-sanity.sh
 
-if [ -n "$release_pid" ]; then
-    phase "release check (the tarball's binary with the Swift toolchain hidden)"
-    if ! wait "$release_pid"; then
-        tail -n 60 "$release_log"
+if [ -n "$background_pid" ]; then
+    phase "background builds done; release check (the tarball's binary with the Swift toolchain hidden)"
+    if ! wait "$background_pid"; then
+        echo "-- the background builds failed (last 60 lines):"
+        tail -n 60 "$background_log"
         exit 1
     fi
-    tail -n 1 "$release_log"
-    version="$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/FleetFraming/FleetVersion.swift)"
-    scripts/release-check.sh "dist/out/fleetcmd-$version-linux-$(uname -m).tar.gz"
+    if [ "$release_made" = 1 ]; then
+        grep -E '^dist/out/' "$background_log" || true
+        version="$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/FleetFraming/FleetVersion.swift)"
+        scripts/release-check.sh "dist/out/fleetcmd-$version-linux-$(uname -m).tar.gz"
+    fi
 fi
 
 phase "interop (pytest)"
 python3 -m pytest -q Tests/interop
 
-seconds="${FUZZ_SECONDS:-60}"
 if [ "$seconds" != "0" ]; then
     phase "fuzz (${seconds}s)"
     scripts/fuzz.sh "$seconds"

@@ -2,6 +2,7 @@ public import ArgumentParser
 import CFleetBuildInfo
 import FleetFraming
 import FleetSimulator
+import Foundation
 
 /// The `fleetcmd` command line: every subcommand hangs off this root.
 public struct FleetCommand: AsyncParsableCommand {
@@ -12,7 +13,7 @@ public struct FleetCommand: AsyncParsableCommand {
         version: FleetCommand.versionText,
         subcommands: [
             Send.self, Run.self, Runs.self, Probe.self, Listen.self, Agent.self, Simulate.self, Demo.self, TLS.self,
-            Presets.self, Shell.self, Watch.self, InventoryCommand.self,
+            Presets.self, Shell.self, Watch.self, InventoryCommand.self, ConfigCommand.self,
         ]
     )
 
@@ -27,6 +28,20 @@ public struct FleetCommand: AsyncParsableCommand {
 public enum FleetCommandLine {
     public static func main() async {
         OpenFileLimit.raiseToHardLimit()
-        await FleetCommand.main()
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if let help = HelpExamples.helpRequested(arguments) {
+            print(help)
+            return
+        }
+        // The user's config file supplies defaults for options the command line leaves out.
+        do {
+            arguments = try UserConfig.load().applied(to: arguments)
+        } catch {
+            if arguments.first != "config" {
+                Console.error("\(error)")
+                exit(ExitStatus.configInvalid)
+            }
+        }
+        await FleetCommand.main(arguments)
     }
 }

@@ -52,7 +52,7 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
 
     @Test func jsonOutputHasOneObjectPerReplyWithTheDocumentedFields() async throws {
         let device = try await ScriptedDevice.start(behavior: .answer(pong))
-        let result = try await FleetcmdProcess.run(["send", "-o", "json", "127.0.0.1:\(device.port)", "PING", "Z"])
+        let result = try await FleetcmdProcess.run(["send", "-o", "jsonl", "127.0.0.1:\(device.port)", "PING", "Z"])
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count == 2)
         let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
@@ -61,7 +61,12 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
         #expect(first["reply"] as? String == "PONG")
         #expect(first["bytes"] as? Int == 4)
         #expect(first["outcome"] as? String == "ok")
-        #expect((first["timing"] as? [String: Any])?["ms"] is Double)
+        #expect(first["address"] as? String == "127.0.0.1:\(device.port)")
+        #expect((first["timings"] as? [String: Any])?["reply_ms"] is Double)
+        // -o json: the same records as one document.
+        let document = try await FleetcmdProcess.run(["send", "-o", "json", "127.0.0.1:\(device.port)", "PING", "Z"])
+        let array = try #require(try JSONSerialization.jsonObject(with: Data(document.stdout.utf8)) as? [[String: Any]])
+        #expect(array.map { $0["reply"] as? String } == ["PONG", "ECHO Z"])
         await device.stop()
     }
 
@@ -69,7 +74,7 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
     /// exact bytes; text output escapes them for display.
     @Test func jsonReplyIsTheExactTextAndHexTheBytes() async throws {
         let device = try await ScriptedDevice.start(behavior: .answer({ _ in [0x41, 0x0D, 0x42, 0x5C, 0x43, 0xFF] }))
-        let json = try await FleetcmdProcess.run(["send", "-o", "json", "127.0.0.1:\(device.port)", "Q"])
+        let json = try await FleetcmdProcess.run(["send", "-o", "jsonl", "127.0.0.1:\(device.port)", "Q"])
         let object = try #require(
             try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(object["reply"] as? String == "A\rB\\C\u{FFFD}")
@@ -82,7 +87,7 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
     @Test func jsonOutputReportsTheFailureOutcomePerCommand() async throws {
         let hole = try BlackHoleListener()
         let result = try await FleetcmdProcess.run([
-            "send", "-o", "json", "--connect-timeout", "200ms", "127.0.0.1:\(hole.port)", "PING",
+            "send", "-o", "jsonl", "--connect-timeout", "200ms", "127.0.0.1:\(hole.port)", "PING",
         ])
         #expect(result.status == 4)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -237,7 +242,7 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
         #expect(ok.status == 0)
         #expect(ok.stdout.hasPrefix("127.0.0.1:\(up.port): reachable ("))
         let mixed = try await FleetcmdProcess.run([
-            "probe", "-o", "json", "127.0.0.1:\(up.port)", "127.0.0.1:\(downPort)",
+            "probe", "-o", "jsonl", "127.0.0.1:\(up.port)", "127.0.0.1:\(downPort)",
         ])
         #expect(mixed.status == 2)
         let lines = mixed.stdout.split(separator: "\n").map(String.init)

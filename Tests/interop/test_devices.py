@@ -74,7 +74,7 @@ def device():
 def test_presets_lists_every_family(fleetcmd):
     r = run(fleetcmd, "presets", "-o", "json")
     assert r.returncode == 0, r.stderr
-    presets = {p["name"]: p for p in map(json.loads, r.stdout.splitlines())}
+    presets = {p["name"]: p for p in json.loads(r.stdout)}  # one document
     expected_ports = {"esc-cr": 9100, "hp-pjl": 9100, "zebra-hs": 9100, "escpos-status": 9100, "extron-sis": 23,
                       "epson-escvp21": 3629, "kramer-p3000": 5000, "pjlink": 4352}
     for name, port in expected_ports.items():

@@ -180,7 +180,7 @@ def test_pjl_json_marks_the_command_without_reply(fleetcmd, device):
     r = run(fleetcmd, "send", "--preset", "hp-pjl", f"127.0.0.1:{d.port}", "@PJL SET COPIES=2", "@PJL INFO STATUS",
             "-o", "json")
     assert r.returncode == 0, r.stderr
-    records = [json.loads(line) for line in r.stdout.splitlines()]
+    records = json.loads(r.stdout)  # one document
     assert records[0]["no_reply"] is True and "reply" not in records[0] and records[0]["outcome"] == "ok"
     assert records[1]["reply"].startswith("@PJL INFO STATUS\r\nCODE=10001")
     only_set = run(fleetcmd, "send", "--preset", "hp-pjl", f"127.0.0.1:{d.port}", "@PJL SET COPIES=1")

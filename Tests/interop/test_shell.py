@@ -284,11 +284,18 @@ def test_watch_prints_every_pushed_frame_with_a_time_stamp(fleetcmd):
         assert [line.split(" ", 2)[1:] for line in lines] == [["#1", "EVT 1"], ["#2", "EVT 2"], ["#3", "EVT \\x1b3"]]
         assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", lines[0].split(" ")[0])
         assert "closed the connection after 3 frames" in r.stderr
-        j = subprocess.run([fleetcmd, "watch", "--preset", "line", "-o", "json", "--count", "2",
+        j = subprocess.run([fleetcmd, "watch", "--preset", "line", "-o", "jsonl", "--count", "2",
                             f"127.0.0.1:{d.port}"], capture_output=True, text=True, timeout=20)
         assert j.returncode == 0, j.stderr
         import json
         frames = [json.loads(line) for line in j.stdout.splitlines()]
+        schema_file = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                   "docs", "schemas", "watch.schema.json")
+        try:
+            import jsonschema
+            jsonschema.validate(frames, json.load(open(schema_file)))
+        except ImportError:
+            assert not os.environ.get("CI"), "jsonschema is missing"
         assert [(f["frame"], f["text"], f["hex"]) for f in frames] == [(1, "EVT 1", "45565420 31".replace(" ", "")),
                                                                        (2, "EVT 2", "4556542032")]
     finally:

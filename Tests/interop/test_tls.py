@@ -91,7 +91,7 @@ def test_probe_shows_the_pin_and_send_accepts_it(fleetcmd, pki, tls_agent):
     pin = pin_line.split()[0]
     probe = run(fleetcmd, "probe", f"127.0.0.1:{a.port}", "--ca-file", str(pki / "ca.pem"), "-o", "json")
     assert probe.returncode == 0, probe.stderr
-    record = json.loads(probe.stdout)
+    [record] = json.loads(probe.stdout)
     assert record["tls"]["pin"] == pin
     assert record["tls"]["names"] == "CN=127.0.0.1, IP:127.0.0.1"
     pinned = run(fleetcmd, "send", f"127.0.0.1:{a.port}", "PING", "--pin", pin)
@@ -141,7 +141,7 @@ def test_sighup_reloads_the_certificate(fleetcmd, pki, tls_agent, tmp_path):
 
         def pin_now():
             r = run(fleetcmd, "probe", f"127.0.0.1:{port}", "--ca-file", str(pki / "ca.pem"), "-o", "json")
-            return json.loads(r.stdout)["tls"]["pin"] if r.returncode == 0 else None
+            return json.loads(r.stdout)[0]["tls"]["pin"] if r.returncode == 0 else None
 
         assert pin_now() == new_pin
         assert a.proc.poll() is None  # still serving

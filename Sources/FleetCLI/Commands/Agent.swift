@@ -30,7 +30,7 @@ struct Agent: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("YAML configuration file.", valueName: "path"))
+    @Option(help: ArgumentHelp("YAML configuration file.", valueName: "path"), completion: .file())
     var config: String?
 
     @Flag(help: "Check the configuration file, report every problem with its line number, and exit.")
@@ -44,7 +44,8 @@ struct Agent: AsyncParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one). Default: 9100.")
     var port: Int?
 
-    @Option(help: ArgumentHelp("Framing preset (as for send).", valueName: "name"))
+    @Option(
+        help: ArgumentHelp("Framing preset (as for send).", valueName: "name"), completion: PresetOptions.presetNames)
     var preset: String?
 
     @Option(help: ArgumentHelp("Close connections with no input for this long. Default: 60s.", valueName: "duration"))
@@ -82,14 +83,15 @@ struct Agent: AsyncParsableCommand {
             "Also listen with TLS at ADDR:PORT (repeatable); needs --tls-cert and --tls-key.", valueName: "addr:port"))
     var tlsListen: [String] = []
 
-    @Option(help: ArgumentHelp("The agent's certificate (PEM, chain allowed).", valueName: "path"))
+    @Option(help: ArgumentHelp("The agent's certificate (PEM, chain allowed).", valueName: "path"), completion: .file())
     var tlsCert: String?
 
-    @Option(help: ArgumentHelp("The agent's private key (PEM).", valueName: "path"))
+    @Option(help: ArgumentHelp("The agent's private key (PEM).", valueName: "path"), completion: .file())
     var tlsKey: String?
 
     @Option(
-        help: ArgumentHelp("CA (PEM) that issues client certificates: turns on mutual TLS.", valueName: "path"))
+        help: ArgumentHelp("CA (PEM) that issues client certificates: turns on mutual TLS.", valueName: "path"),
+        completion: .file())
     var tlsClientCA: String?
 
     @Option(

@@ -82,7 +82,7 @@ struct Demo: AsyncParsableCommand {
             configuration: .init(
                 commands: [Array("FIRMWARE".utf8)],
                 client: .init(timeouts: .init(connect: .seconds(3), reply: .seconds(2))), forks: concurrency))
-        let progress = Progress(total: layout.count, live: Console.stderrIsTerminal)
+        let progress = Progress(total: layout.count, live: Console.stderrTakesEscapes)
         let began = ContinuousClock.now
         let results = await runner.run(targets) { _, state in
             progress.update(state.done, ok: state.ok, inFlight: state.inFlight)

@@ -11,11 +11,6 @@ struct InventoryCommand: ParsableCommand {
             with Ansible's rules, and prints them in ansible-inventory's layout, so that the two can be compared: \
             --list (groups, children and _meta.hostvars, as JSON), --host NAME (one host's variables), --graph \
             [GROUP] (the group tree). --limit applies to --list, as in ansible-inventory.
-
-            EXAMPLES:
-              fleetcmd inventory -i fleet.ini --graph
-              fleetcmd inventory -i inventory/ --list --limit 'printers:!lab'
-              diff <(fleetcmd inventory -i fleet.ini --list) <(ansible-inventory -i fleet.ini --list)
             """
     )
 

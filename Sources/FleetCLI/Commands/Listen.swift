@@ -3,6 +3,7 @@ import FleetAgent
 import FleetFraming
 import FleetSimulator
 import NIOCore
+import UnixSignals
 
 /// `fleetcmd listen`: the `nc -vlp 9100` job, made framing-aware.
 struct Listen: AsyncParsableCommand {
@@ -44,7 +45,9 @@ struct Listen: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Largest request frame accepted.", valueName: "size"))
     var maxFrame = ByteCountArgument(1 << 20)
 
-    @Option(name: .shortAndLong, help: "Output: text, hex or json (one object per frame).")
+    @Option(
+        name: .shortAndLong,
+        help: "Output: text, hex, json (one document, an array, at exit) or jsonl (one object per frame as it comes).")
     var output = OutputFormat.text
 
     func validate() throws {
@@ -73,6 +76,7 @@ struct Listen: AsyncParsableCommand {
         let session = SimulatorProfile.familySession(preset, password: password)
         let replyBytes = try reply.map(ByteEscapes.parse)
         let output = self.output
+        let records = JSONRecords(output)
         let once = self.once
         let (closedStream, closedContinuation) = AsyncStream.makeStream(of: Void.self)
         let server: FrameServer
@@ -81,7 +85,7 @@ struct Listen: AsyncParsableCommand {
                 host: bind, port: port, format: format, maxFrameBytes: maxFrame.value, session: session,
                 respond: { _ in replyBytes },
                 onEvent: { event in
-                    Self.report(event, output: output)
+                    Self.report(event, output: output, records: records)
                     if once, case .closed = event.kind { closedContinuation.yield() }
                 }
             )
@@ -90,15 +94,21 @@ struct Listen: AsyncParsableCommand {
             throw ExitCode(ExitStatus.failure)
         }
         Console.error("listening on \(FrameServerHandler.describe(server.boundAddress)) (\(format.name))")
-        if once {
-            for await _ in closedStream { break }
-            await server.close()
-        } else {
-            try await server.channel.closeFuture.get()
+        // SIGINT or SIGTERM ends listening as --once's first close does: with -o json the document still comes out.
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let stop = Task {
+            for await _ in signals {
+                closedContinuation.yield()
+                return
+            }
         }
+        for await _ in closedStream { break }
+        await server.close()
+        stop.cancel()
+        records.finish()
     }
 
-    static func report(_ event: FrameServer.Event, output: OutputFormat) {
+    static func report(_ event: FrameServer.Event, output: OutputFormat, records: JSONRecords) {
         switch event.kind {
         case .opened:
             Console.error("connection \(event.connection) from \(event.peer)")
@@ -113,15 +123,14 @@ struct Listen: AsyncParsableCommand {
             case .hex:
                 Console.out("\(time) \(event.peer) #\(event.connection).\(number) (\(payload.count) bytes)")
                 if !payload.isEmpty { Console.out(ByteEscapes.hexdump(payload)) }
-            case .json:
-                Console.out(
-                    Render.json(
-                        Record(
-                            time: time, peer: event.peer, connection: event.connection, frame: number,
-                            bytes: payload.count,
-                            text: String(decoding: payload, as: UTF8.self), hex: ByteEscapes.hex(payload),
-                            skipped: skipped
-                        )))
+            case .json, .jsonl:
+                records.emit(
+                    Record(
+                        time: time, peer: event.peer, connection: event.connection, frame: number,
+                        bytes: payload.count,
+                        text: String(decoding: payload, as: UTF8.self), hex: ByteEscapes.hex(payload),
+                        skipped: skipped
+                    ))
             }
         case .discarded(let bytes):
             Console.error("connection \(event.connection): discarded \(bytes) bytes outside a frame")

@@ -14,11 +14,15 @@ struct Presets: ParsableCommand {
             $XDG_CONFIG_HOME/fleetcmd/presets.yaml (~/.config/fleetcmd/presets.yaml); see docs/devices.md.
             """)
 
-    @Option(help: ArgumentHelp("YAML file of your own presets.", valueName: "path"))
+    @Option(help: ArgumentHelp("YAML file of your own presets.", valueName: "path"), completion: .file())
     var presets: String?
 
-    @Option(name: .shortAndLong, help: "Output: text (a table) or json (one object per preset).")
+    @Option(
+        name: .shortAndLong,
+        help: "Output: text (a table), json (one document: an array) or jsonl (one object per preset per line).")
     var output = OutputFormat.text
+
+    func validate() throws { try output.require([.text, .json, .jsonl], for: "presets") }
 
     struct Record: Encodable {
         var name: String
@@ -50,8 +54,10 @@ struct Presets: ParsableCommand {
                 maxConnections: preset.maxConnectionsPerDevice,
                 halfClose: preset.halfClose.rawValue, source: preset.source)
         }
-        if output == .json {
-            for record in records { Console.out(Render.json(record)) }
+        if output.isJSON {
+            let printer = JSONRecords(output)
+            for record in records { printer.emit(record) }
+            printer.finish()
             return
         }
         let header = ["NAME", "PORT", "REQUEST", "REPLY", "SESSION", "SUMMARY"]

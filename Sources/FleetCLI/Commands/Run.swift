@@ -64,18 +64,31 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Regular expression that marks a reply as an error.", valueName: "regex"))
     var errorPattern = "^ERR"
 
-    @Option(help: "Output: text (grouped), jsonl (one object per device as it finishes) or json (one array).")
+    @Option(
+        help: ArgumentHelp(
+            "Mask what this regular expression matches (its first group, if it has one) before replies are grouped, e.g. 'uptime=(\\d+)s' (repeatable).",
+            valueName: "regex"))
+    var normalize: [String] = []
+
+    @Option(
+        name: [.customShort("o"), .customLong("output"), .customLong("format")],
+        help: "Output: text (grouped), json (one document: an array) or jsonl (one object per device as it finishes).")
     var format = RunOutputFormat.text
 
-    @Option(help: ArgumentHelp("Write the names of devices that ended ok to this file.", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("Write the names of devices that ended ok to this file.", valueName: "path"),
+        completion: .file())
     var okHosts: String?
 
     @Option(
         help: ArgumentHelp(
-            "Write the names of devices that did not end ok to this file (use with --limit @file).", valueName: "path"))
+            "Write the names of devices that did not end ok to this file (use with --limit @file).", valueName: "path"),
+        completion: .file())
     var failedHosts: String?
 
-    @Option(help: ArgumentHelp("Journal file. Default: STATE_DIR/runs/RUN_ID.jsonl.", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("Journal file. Default: STATE_DIR/runs/RUN_ID.jsonl.", valueName: "path"),
+        completion: .file())
     var journal: String?
 
     @Flag(help: "Keep no journal (the run cannot be resumed, and nothing proves what was sent).")
@@ -108,6 +121,11 @@ struct Run: AsyncParsableCommand {
             _ = try Regex(errorPattern)
         } catch {
             throw ValidationError("--error-pattern is not a valid regular expression: \(errorPattern)")
+        }
+        do {
+            _ = try ReplyNormalizer(normalize)
+        } catch {
+            throw ValidationError("\(error)")
         }
     }
 
@@ -223,7 +241,7 @@ struct Run: AsyncParsableCommand {
 
         let format = self.format
         if format == .jsonl { for result in carried { Console.out(RunReport.json(result)) } }
-        let live = Progress(total: toRun.count, live: progress ?? Console.stderrIsTerminal)
+        let live = Progress(total: toRun.count, live: progress ?? Console.stderrTakesEscapes)
         let began = ContinuousClock.now
         // SIGINT/SIGTERM: start nothing new, let conversations in flight finish, report the rest as skipped.
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
@@ -231,7 +249,8 @@ struct Run: AsyncParsableCommand {
         // Results are tallied as they finish, not kept (one JSON document, `--format json`, needs them all):
         // the report needs a group number per device, so memory does not grow with what devices answered.
         let keeping = format == .json
-        let tally = NIOLockedValueBox(RunTally(devices: keeping ? 0 : targets.count))
+        let normalizer = try ReplyNormalizer(normalize)
+        let tally = NIOLockedValueBox(RunTally(devices: keeping ? 0 : targets.count, normalizer: normalizer))
         var position: [Int] = []  // toRun's index -> targets' index (a resumed run runs a subset of targets)
         if !keeping, resuming != nil {
             let indexOf = Dictionary(targets.indices.map { (targets[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -276,7 +295,7 @@ struct Run: AsyncParsableCommand {
             let byName = Dictionary((carried + ran).map { ($0.device, $0) }, uniquingKeysWith: { first, _ in first })
             let results = targets.compactMap { byName[$0.name] }
             Console.out("[" + results.map(RunReport.json).joined(separator: ",\n") + "]")
-            final = RunTally(results)
+            final = RunTally(results, normalizer: normalizer)
         } else {
             final = tally.withLockedValue { $0 }
             // Devices that never started (interrupted) are skipped (the runner returned just those: `ran`).

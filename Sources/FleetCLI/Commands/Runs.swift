@@ -13,21 +13,51 @@ struct Runs: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "list", abstract: "List past runs, newest last.")
 
+        @Option(name: .shortAndLong, help: "Output: text (a table), json (one document: an array) or jsonl.")
+        var output = OutputFormat.text
+
+        struct Record: Encodable {
+            var run: String
+            var started: String
+            var devices: Int
+            var ok: Int
+            var notOk: Int
+            var pending: Int
+            var commands: [String]
+
+            enum CodingKeys: String, CodingKey {
+                case run, started, devices, ok, pending, commands
+                case notOk = "not_ok"
+            }
+        }
+
+        func validate() throws { try output.require([.text, .json, .jsonl], for: "runs list") }
+
         func run() async throws {
             let directory = StateDirectory.runs
             let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
                 .filter { $0.hasSuffix(".jsonl") }.sorted()
+            let records = JSONRecords(output)
+            defer { records.finish() }
             guard !files.isEmpty else {
                 Console.err("no runs in \(directory)")
                 return
             }
-            Console.out("RUN                   DEVICES  OK  NOT-OK  PENDING  COMMANDS")
+            if !output.isJSON { Console.out("RUN                   DEVICES  OK  NOT-OK  PENDING  COMMANDS") }
             for file in files {
                 guard let contents = try? RunJournal.read(path: (directory as NSString).appendingPathComponent(file))
                 else { continue }
                 let outcomes = contents.outcomes.values
                 let ok = outcomes.filter { $0.outcome == .ok }.count
                 let pending = contents.header.devices - outcomes.count
+                if output.isJSON {
+                    records.emit(
+                        Record(
+                            run: contents.header.id, started: Runs.timestamp(contents.header.started),
+                            devices: contents.header.devices, ok: ok, notOk: outcomes.count - ok, pending: pending,
+                            commands: contents.header.commands))
+                    continue
+                }
                 Console.out(
                     "\(contents.header.id.padding(toLength: 21, withPad: " ", startingAt: 0)) \(pad(contents.header.devices, 7))  \(pad(ok, 2))  \(pad(outcomes.count - ok, 6))  \(pad(pending, 7))  \(contents.header.commands.joined(separator: " "))"
                 )
@@ -47,6 +77,42 @@ struct Runs: AsyncParsableCommand {
         @Argument(help: ArgumentHelp("A run id or a journal path.", valueName: "run"))
         var run: String
 
+        @Option(
+            name: .shortAndLong,
+            help:
+                "Output: text, json (one document: the run with its counts and every device) or jsonl (a device per line)."
+        )
+        var output = OutputFormat.text
+
+        /// `runs show -o json`: the run, its counts per outcome, and every device (the same records as `run -o json`,
+        /// plus the devices whose outcome is unknown or that were never attempted).
+        struct Document: Encodable {
+            var run: String
+            var started: String
+            var commandLine: [String]
+            var devices: Int
+            var counts: [String: Int]
+            var results: [DeviceRecord]
+
+            enum CodingKeys: String, CodingKey {
+                case run, started, devices, counts, results
+                case commandLine = "command_line"
+            }
+        }
+
+        struct DeviceRecord: Encodable {
+            var device: String
+            var address: String?
+            var outcome: String
+            var replies: [String]?
+            var error: String?
+            /// The machine that ran it (`null` for a file journal: this one) and its site.
+            var worker: String?
+            var site: String?
+        }
+
+        func validate() throws { try output.require([.text, .json, .jsonl], for: "runs show") }
+
         func run() async throws {
             let path = StateDirectory.journalPath(forRun: run)
             let contents: RunJournal.Contents
@@ -57,6 +123,10 @@ struct Runs: AsyncParsableCommand {
                 throw ExitCode(ExitStatus.usage)
             }
             let header = contents.header
+            if output.isJSON {
+                showJSON(contents)
+                return
+            }
             let started = Date(timeIntervalSince1970: header.started)
             Console.out("run \(header.id), started \(started) (journal \(path))")
             Console.out("command line: fleetcmd run \(header.arguments.joined(separator: " "))")
@@ -79,5 +149,36 @@ struct Runs: AsyncParsableCommand {
             if pending > 0 { Console.out("  not attempted (\(pending))") }
             if !interrupted.isEmpty || pending > 0 { Console.out("finish it with: fleetcmd run --resume \(header.id)") }
         }
+
+        private func showJSON(_ contents: RunJournal.Contents) {
+            let header = contents.header
+            var results = contents.outcomes.values.sorted { $0.device < $1.device }.map { result in
+                DeviceRecord(
+                    device: result.device, address: result.address, outcome: result.outcome.rawValue,
+                    replies: result.replies, error: result.error)
+            }
+            for name in contents.intents.subtracting(contents.outcomes.keys).sorted() {
+                results.append(
+                    DeviceRecord(
+                        device: name, outcome: "unknown",
+                        error: "interrupted after its commands may have been sent (the journal has no outcome)"))
+            }
+            var counts: [String: Int] = [:]
+            for result in results { counts[result.outcome, default: 0] += 1 }
+            let pending = header.devices - results.count
+            if pending > 0 { counts["skipped", default: 0] += pending }
+            if output == .jsonl {
+                for result in results { Console.out(Render.json(result)) }
+                return
+            }
+            Console.out(
+                Render.json(
+                    Document(
+                        run: header.id, started: Runs.timestamp(header.started), commandLine: header.arguments,
+                        devices: header.devices, counts: counts, results: results)))
+        }
     }
+
+    /// A journal's start time as ISO 8601 (UTC, milliseconds).
+    static func timestamp(_ seconds: Double) -> String { Render.timestamp(Date(timeIntervalSince1970: seconds)) }
 }

@@ -37,14 +37,22 @@ struct Send: AsyncParsableCommand {
         name: .customLong("file"),
         help: ArgumentHelp(
             "Send the bytes of a file as one command ('-' reads stdin). Repeatable; after the COMMANDs.",
-            valueName: "path"))
+            valueName: "path"), completion: .file())
     var files: [String] = []
 
     @OptionGroup var client: ClientOptions
     @OptionGroup var session: SessionDisplayOptions
 
-    @Option(name: .shortAndLong, help: "Output: text, hex or json (one object per reply).")
+    @Option(
+        name: .shortAndLong,
+        help: "Output: text, hex, json (one document: an array of a record per command) or jsonl (one per line).")
     var output = OutputFormat.text
+
+    @Option(
+        help: ArgumentHelp(
+            "Regular expression that marks a reply as an error reply (exit 10, outcome error-reply), as run.",
+            valueName: "regex"))
+    var errorPattern = "^ERR"
 
     @Flag(
         help: ArgumentHelp(
@@ -62,6 +70,11 @@ struct Send: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         _ = try payloads(readingFiles: false)
+        do {
+            _ = try Regex(errorPattern)
+        } catch {
+            throw ValidationError("--error-pattern is not a valid regular expression: \(errorPattern)")
+        }
     }
 
     func run() async throws {
@@ -77,15 +90,20 @@ struct Send: AsyncParsableCommand {
         }
         var printer = ReplyPrinter(output: output, rawReply: rawReply)
         printer.decoder = preset.decoder
+        printer.errorPattern = ErrorPattern(regex: try Regex(errorPattern))
+        printer.deviceName = device
+        var errorReplies: [String] = []
         for (index, payload) in payloads.enumerated() {
             if index < exchange.replies.count {
+                let reply = exchange.replies[index]
+                if printer.isErrorReply(reply) { errorReplies.append(payload.shown) }
                 printer.printReply(
-                    exchange.replies[index], command: payload.shown, request: payload.bytes, index: index,
-                    device: exchange.device)
+                    reply, command: payload.shown, request: payload.bytes, index: index, device: exchange.device)
             } else if let error = exchange.error {
                 printer.printFailure(error, command: payload.shown, index: index, device: exchange.device)
             }
         }
+        printer.finish()
         if exchange.leftoverBytes > 0 {
             Console.error(
                 "warning: device \(exchange.device) sent \(exchange.leftoverBytes) bytes after the last reply (ignored)"
@@ -94,6 +112,11 @@ struct Send: AsyncParsableCommand {
         if let error = exchange.error {
             Console.error(error.description)
             throw ExitStatus.exit(for: error.code)
+        }
+        if !errorReplies.isEmpty {
+            let commands = errorReplies.map { "'\($0)'" }.joined(separator: ", ")
+            Console.error("device \(exchange.device) answered \(commands) with an error reply (--error-pattern)")
+            throw ExitCode(ExitStatus.runErrorReply)
         }
     }
 
@@ -124,33 +147,61 @@ struct Send: AsyncParsableCommand {
     }
 }
 
-/// Prints replies and failures in the chosen output format.
+/// Prints replies and failures in the chosen output format (`send`, `shell`).
 struct ReplyPrinter {
     var output: OutputFormat
     var rawReply: Bool
     /// How the preset explains a reply in text output (ESC/POS status bits).
     var decoder: DevicePreset.ReplyDecoder? = nil
+    /// Replies it matches are error replies (JSON outcome `error-reply`). `nil`: none is.
+    var errorPattern: ErrorPattern? = nil
+    private let records: JSONRecords
 
+    init(output: OutputFormat, rawReply: Bool) {
+        self.output = output
+        self.rawReply = rawReply
+        self.records = JSONRecords(output)
+    }
+
+    func isErrorReply(_ reply: Reply) -> Bool {
+        guard let errorPattern, !reply.isAbsent else { return false }
+        return errorPattern.matches(String(decoding: reply.trimmed, as: UTF8.self))
+    }
+
+    /// Ends the output: with `-o json`, the one document of every record.
+    func finish() { records.finish() }
+
+    /// One command's record: the same field names as `run` and `probe` (`device` as typed, `address` as
+    /// `host:port`, `timings` in milliseconds).
     struct Record: Encodable {
         var device: String
+        var address: String
         var index: Int
         var command: String
         var outcome: String
         var reply: String?
         var hex: String?
         var bytes: Int?
-        var timing: Timing?
+        var timings: Timings?
         var error: String?
         /// `true` for a command the device answers with nothing (the preset's rule): `reply` is absent.
         var noReply: Bool?
 
         enum CodingKeys: String, CodingKey {
-            case device, index, command, outcome, reply, hex, bytes, timing, error
+            case device, address, index, command, outcome, reply, hex, bytes, timings, error
             case noReply = "no_reply"
         }
     }
 
-    struct Timing: Encodable { var ms: Double }
+    struct Timings: Encodable {
+        /// From the command written to its reply complete.
+        var replyMs: Double
+
+        enum CodingKeys: String, CodingKey { case replyMs = "reply_ms" }
+    }
+
+    /// `device` in records: the target as typed (`send`), or the address (`shell`).
+    var deviceName: String? = nil
 
     func bytes(of reply: Reply) -> [UInt8] { rawReply ? reply.frame : Array(reply.trimmed) }
 
@@ -159,10 +210,11 @@ struct ReplyPrinter {
         if reply.isAbsent {
             // A command the device answers with nothing: no line in text (stdout keeps only replies), a record
             // in JSON.
-            if output == .json {
-                Console.out(
-                    Render.json(
-                        Record(device: device, index: index, command: command, outcome: "ok", noReply: true)))
+            if output.isJSON {
+                records.emit(
+                    Record(
+                        device: deviceName ?? device, address: device, index: index, command: command, outcome: "ok",
+                        noReply: true))
             }
             return
         }
@@ -178,24 +230,23 @@ struct ReplyPrinter {
             }
         case .hex:
             Console.out(shown.isEmpty ? "(empty reply)" : ByteEscapes.hexdump(shown))
-        case .json:
-            Console.out(
-                Render.json(
-                    Record(
-                        device: device, index: index, command: command, outcome: "ok",
-                        reply: String(decoding: shown, as: UTF8.self),
-                        hex: ByteEscapes.hex(shown), bytes: reply.payload.count,
-                        timing: Timing(ms: DurationText.milliseconds(reply.elapsed)), error: nil
-                    )))
+        case .json, .jsonl:
+            records.emit(
+                Record(
+                    device: deviceName ?? device, address: device, index: index, command: command,
+                    outcome: isErrorReply(reply) ? "error-reply" : "ok",
+                    reply: String(decoding: shown, as: UTF8.self),
+                    hex: ByteEscapes.hex(shown), bytes: reply.payload.count,
+                    timings: Timings(replyMs: DurationText.milliseconds(reply.elapsed)), error: nil
+                ))
         }
     }
 
     func printFailure(_ error: DeviceError, command: String, index: Int, device: String) {
-        guard output == .json else { return }  // text and hex report the error once, on stderr
-        Console.out(
-            Render.json(
-                Record(
-                    device: device, index: index, command: command, outcome: error.code.label, error: error.description)
-            ))
+        guard output.isJSON else { return }  // text and hex report the error once, on stderr
+        records.emit(
+            Record(
+                device: deviceName ?? device, address: device, index: index, command: command,
+                outcome: error.code.label, error: error.description))
     }
 }

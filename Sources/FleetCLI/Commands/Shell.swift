@@ -27,7 +27,9 @@ struct Shell: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
     @OptionGroup var session: SessionDisplayOptions
 
-    @Option(help: ArgumentHelp("History file (default: $XDG_STATE_HOME/fleetcmd/shell_history).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("History file (default: $XDG_STATE_HOME/fleetcmd/shell_history).", valueName: "path"),
+        completion: .file())
     var history: String?
 
     func validate() throws {
@@ -43,7 +45,8 @@ struct Shell: AsyncParsableCommand {
         let configuration = try client.configuration(for: preset)
         let showWire = NIOLockedValueBox(false)
         let closing = NIOLockedValueBox(false)  // the shell itself is closing the connection
-        let interactive = isatty(STDIN_FILENO) == 1
+        // Line editing draws with escape sequences: only on a terminal that takes them (not TERM=dumb).
+        let interactive = isatty(STDIN_FILENO) == 1 && Console.termTakesEscapes
         let editor = LineEditor(historyFile: history ?? Self.defaultHistoryPath(), interactive: interactive)
         let connection: DeviceConnection
         do {

@@ -51,7 +51,8 @@ struct Simulate: AsyncParsableCommand {
     var basePort: Int?
 
     @Option(
-        help: ArgumentHelp("YAML profile: command table, state, faults (see docs/simulator.md).", valueName: "path"))
+        help: ArgumentHelp("YAML profile: command table, state, faults (see docs/simulator.md).", valueName: "path"),
+        completion: .file())
     var profile: String?
 
     @Option(
@@ -63,7 +64,7 @@ struct Simulate: AsyncParsableCommand {
         help: ArgumentHelp(
             "Device family to simulate (`fleetcmd presets`): its framing, session and commands, as its manual "
                 + "says (pjlink greets, epson-escvp21 wants its handshake, hp-pjl takes one connection at a time).",
-            valueName: "name"))
+            valueName: "name"), completion: PresetOptions.presetNames)
     var preset: String?
 
     @Option(
@@ -81,13 +82,15 @@ struct Simulate: AsyncParsableCommand {
     @Option(
         help: ArgumentHelp(
             "Write the fleet's inventory: .yaml/.yml Ansible YAML, .ini Ansible INI, else host:port lines.",
-            valueName: "path"))
+            valueName: "path"), completion: .file())
     var inventoryOut: String?
 
-    @Option(help: ArgumentHelp("Write per-device counters as JSON on SIGUSR1 and at exit.", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("Write per-device counters as JSON on SIGUSR1 and at exit.", valueName: "path"),
+        completion: .file())
     var statsOut: String?
 
-    @Option(help: ArgumentHelp("Create this file once every device listens.", valueName: "path"))
+    @Option(help: ArgumentHelp("Create this file once every device listens.", valueName: "path"), completion: .file())
     var readyFile: String?
 
     @Option(help: ArgumentHelp("Stop after this long. Default: run until SIGTERM/SIGINT.", valueName: "duration"))

@@ -26,7 +26,7 @@ struct TLS: ParsableCommand {
                 """
         )
 
-        @Option(help: ArgumentHelp("Folder for the CA and certificates.", valueName: "path"))
+        @Option(help: ArgumentHelp("Folder for the CA and certificates.", valueName: "path"), completion: .directory)
         var dir = "fleet-tls"
 
         @Option(help: ArgumentHelp("Common name of a new CA.", valueName: "name"))
@@ -40,7 +40,8 @@ struct TLS: ParsableCommand {
 
         @Option(
             name: [.short, .customLong("inventory")],
-            help: ArgumentHelp("Issue an agent certificate for every host of this inventory.", valueName: "path"))
+            help: ArgumentHelp("Issue an agent certificate for every host of this inventory.", valueName: "path"),
+            completion: .file())
         var inventory: String?
 
         @Option(help: ArgumentHelp("Ansible host pattern to pick inventory hosts.", valueName: "pattern"))
@@ -176,7 +177,7 @@ struct TLS: ParsableCommand {
             commandName: "pin",
             abstract: "Print the key pin (sha256:BASE64) of a certificate file, for --pin.")
 
-        @Argument(help: ArgumentHelp("PEM certificate file(s).", valueName: "path"))
+        @Argument(help: ArgumentHelp("PEM certificate file(s).", valueName: "path"), completion: .file())
         var files: [String]
 
         func run() throws {

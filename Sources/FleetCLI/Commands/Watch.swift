@@ -12,14 +12,10 @@ struct Watch: AsyncParsableCommand {
         abstract: "Connect and print every frame the device sends unasked (events), with time stamps.",
         discussion: """
             Opens one connection (TLS and the preset's session first, as send does), sends nothing, and prints each \
-            frame the device pushes as it completes: `TIME #N TEXT` (escaped as send shows replies), or with -o json \
-            one object per frame (`time`, `device`, `frame`, `text` (exact, JSON-escaped), `hex`). Ends when the \
-            device closes the connection (exit 0), after --count frames, or on Ctrl-C/SIGTERM (exit 0); a \
-            connection that fails exits as send does.
-
-            EXAMPLES:
-              fleetcmd watch 10.0.0.7:5000 --preset kramer-p3000
-              fleetcmd watch plc-3 --preset line -o json --count 10
+            frame the device pushes as it completes: `TIME #N TEXT` (escaped as send shows replies), or with -o jsonl \
+            one object per frame as it comes (`time`, `device`, `frame`, `text` (exact, JSON-escaped), `hex`; -o \
+            json: one document of them at the end). Ends when the device closes the connection (exit 0), after \
+            --count frames, or on Ctrl-C/SIGTERM (exit 0); a connection that fails exits as send does.
             """)
 
     @Argument(help: ArgumentHelp("The device.", valueName: "host[:port]"))
@@ -28,7 +24,10 @@ struct Watch: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
     @OptionGroup var session: SessionDisplayOptions
 
-    @Option(name: .shortAndLong, help: "Output: text, hex or json (one object per frame).")
+    @Option(
+        name: .shortAndLong,
+        help:
+            "Output: text, hex, json (one document, an array, at the end) or jsonl (one object per frame as it comes).")
     var output = OutputFormat.text
 
     @Option(help: ArgumentHelp("Stop after this many frames.", valueName: "n"))
@@ -72,11 +71,13 @@ struct Watch: AsyncParsableCommand {
         }
         defer { stop.cancel() }
         var frames = 0
+        let records = JSONRecords(output)
+        defer { records.finish() }
         for await event in events {
             switch event {
             case .unsolicited(let reply):
                 frames += 1
-                show(reply, number: frames, device: connection.device)
+                show(reply, number: frames, device: connection.device, records: records)
                 if let count, frames >= count {
                     continuation.finish()
                 }
@@ -93,7 +94,7 @@ struct Watch: AsyncParsableCommand {
         await connection.close()
     }
 
-    private func show(_ reply: Reply, number: Int, device: String) {
+    private func show(_ reply: Reply, number: Int, device: String, records: JSONRecords) {
         let time = Render.timestamp()
         switch output {
         case .text:
@@ -101,12 +102,11 @@ struct Watch: AsyncParsableCommand {
         case .hex:
             Console.out("\(time) #\(number) (\(reply.payload.count) bytes)")
             if !reply.payload.isEmpty { Console.out(ByteEscapes.hexdump(reply.payload)) }
-        case .json:
-            Console.out(
-                Render.json(
-                    Record(
-                        time: time, device: device, frame: number,
-                        text: String(decoding: reply.trimmed, as: UTF8.self), hex: ByteEscapes.hex(reply.trimmed))))
+        case .json, .jsonl:
+            records.emit(
+                Record(
+                    time: time, device: device, frame: number,
+                    text: String(decoding: reply.trimmed, as: UTF8.self), hex: ByteEscapes.hex(reply.trimmed)))
         }
     }
 }

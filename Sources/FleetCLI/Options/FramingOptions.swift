@@ -7,11 +7,18 @@ struct PresetOptions: ParsableArguments {
         name: .long,
         help: ArgumentHelp(
             "Device preset (`fleetcmd presets` lists them): framing, port, session.",
-            valueName: "name"))
+            valueName: "name"), completion: PresetOptions.presetNames)
     var preset: String = "esc-cr"
 
-    @Option(help: ArgumentHelp("YAML file of your own presets (see `fleetcmd presets`).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("YAML file of your own presets (see `fleetcmd presets`).", valueName: "path"),
+        completion: .file())
     var presets: String?
+
+    /// Shell completion for `--preset`: the built-in presets and the user's (from the default presets file).
+    static let presetNames = CompletionKind.custom { _, _, _ in
+        ((try? PresetCatalog.load(file: nil).presets) ?? DevicePreset.builtins).map(\.name)
+    }
 
     /// The chosen device preset (built-in or from the presets file).
     func devicePreset() throws -> DevicePreset {

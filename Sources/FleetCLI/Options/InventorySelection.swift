@@ -8,7 +8,7 @@ struct InventoryOptions: ParsableArguments {
         name: [.short, .customLong("inventory")],
         help: ArgumentHelp(
             "Inventory source (repeatable): file, directory, executable script, host1,host2, or - for stdin.",
-            valueName: "source"))
+            valueName: "source"), completion: .file())
     var inventory: [String] = []
 
     @Option(

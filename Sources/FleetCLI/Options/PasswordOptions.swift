@@ -11,7 +11,9 @@ struct PasswordOptions: ParsableArguments {
                 + "--password-file or $FLEETCMD_PASSWORD.", valueName: "text"))
     var password: String?
 
-    @Option(help: ArgumentHelp("Read the device password from this file (its first line).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("Read the device password from this file (its first line).", valueName: "path"),
+        completion: .file())
     var passwordFile: String?
 
     func validate() throws {

@@ -8,7 +8,9 @@ struct TLSOptions: ParsableArguments {
     @Flag(help: "Talk TLS to the device, verifying its certificate (system trust store, or --ca-file).")
     var tls = false
 
-    @Option(help: ArgumentHelp("PEM file of the CA(s) to trust instead of the system store.", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("PEM file of the CA(s) to trust instead of the system store.", valueName: "path"),
+        completion: .file())
     var caFile: String?
 
     @Option(
@@ -24,10 +26,10 @@ struct TLSOptions: ParsableArguments {
             valueName: "sha256:..."))
     var pin: [String] = []
 
-    @Option(help: ArgumentHelp("Client certificate (PEM) for mutual TLS.", valueName: "path"))
+    @Option(help: ArgumentHelp("Client certificate (PEM) for mutual TLS.", valueName: "path"), completion: .file())
     var cert: String?
 
-    @Option(help: ArgumentHelp("Private key (PEM) of --cert.", valueName: "path"))
+    @Option(help: ArgumentHelp("Private key (PEM) of --cert.", valueName: "path"), completion: .file())
     var key: String?
 
     @Flag(help: "Do not check the device's certificate at all (encrypted but unauthenticated; warned about).")

@@ -92,4 +92,15 @@ enum Console {
 
     static var stdoutIsTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
     static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
+
+    /// Whether the terminal takes escape sequences: `TERM` is set and is not `dumb` (Emacs shells, some CI
+    /// consoles). Nothing fleetcmd writes to a pipe, a file or a dumb terminal carries one.
+    static var termTakesEscapes: Bool {
+        guard let value = getenv("TERM") else { return false }
+        let term = String(cString: value)
+        return !term.isEmpty && term != "dumb"
+    }
+
+    /// A live progress line on stderr: a terminal that takes escape sequences.
+    static var stderrTakesEscapes: Bool { stderrIsTerminal && termTakesEscapes }
 }

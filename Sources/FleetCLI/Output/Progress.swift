@@ -8,6 +8,9 @@ final class Progress: Sendable {
     private let began = ContinuousClock.now
     private let lastDrawn = NIOLockedValueBox(ContinuousClock.now - .seconds(1))
 
+    /// Whether the line is redrawn in place (`\r`, erase to the end of line).
+    private let escapes = Console.stderrTakesEscapes
+
     init(total: Int, live: Bool) {
         self.total = total
         self.live = live
@@ -25,10 +28,11 @@ final class Progress: Sendable {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let rate = Double(done) / max(seconds, 1e-3)
         let eta = rate > 0 ? Double(total - done) / rate : 0
-        Console.errRaw(
-            "\r[\(done)/\(total)] ok \(ok)  failed \(done - ok)  in flight \(inFlight)  \(Int(rate))/s  ETA \(Int(eta.rounded()))s\u{1B}[K"
-        )
+        let line =
+            "[\(done)/\(total)] ok \(ok)  failed \(done - ok)  in flight \(inFlight)  \(Int(rate))/s  ETA \(Int(eta.rounded()))s"
+        // `--progress` forced where escape sequences are not taken (TERM=dumb, a file): a plain line each time.
+        Console.errRaw(escapes ? "\r" + line + "\u{1B}[K" : line + "\n")
     }
 
-    func finish() { if live { Console.errRaw("\r\u{1B}[K") } }
+    func finish() { if live, escapes { Console.errRaw("\r\u{1B}[K") } }
 }

@@ -21,13 +21,17 @@ struct RunTally {
     private(set) var resumed = 0
     private static let failureBase: Int32 = 1 << 30
 
-    init(devices: Int) {
+    /// Masks volatile parts of replies before they are grouped (`--normalize`).
+    private let normalizer: ReplyNormalizer?
+
+    init(devices: Int, normalizer: ReplyNormalizer? = nil) {
         groupOf = Array(repeating: -1, count: devices)
+        self.normalizer = normalizer.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// Results in target order (tests, the demo, `--format json`).
-    init(_ results: [DeviceResult]) {
-        self.init(devices: results.count)
+    init(_ results: [DeviceResult], normalizer: ReplyNormalizer? = nil) {
+        self.init(devices: results.count, normalizer: normalizer)
         for (index, result) in results.enumerated() { add(result, at: index) }
     }
 
@@ -41,13 +45,14 @@ struct RunTally {
         if result.resumed == true { resumed += 1 }
         switch result.outcome {
         case .ok, .errorReply:
+            let replies = normalizer.map { normalizer in result.replies.map(normalizer.normalize) } ?? result.replies
             let number: Int32
-            if let known = groupNumber[result.replies] {
+            if let known = groupNumber[replies] {
                 number = known
             } else {
                 number = Int32(groups.count)
-                groupNumber[result.replies] = number
-                groups.append(Group(replies: result.replies, outcome: result.outcome))
+                groupNumber[replies] = number
+                groups.append(Group(replies: replies, outcome: result.outcome))
             }
             groupOf[index] = number
         default:
