@@ -194,3 +194,19 @@ def test_every_json_output_matches_its_schema_in_docs(fleetcmd, agent, tmp_path)
     assert run(fleetcmd, "send", f"127.0.0.1:{port}", "HELLO").returncode == 0
     out, _ = listener.communicate(timeout=20)
     check("listen", json.loads(out))
+
+
+def test_runs_list_and_show_take_the_same_output_formats(fleetcmd, agent, tmp_path):
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(f"a ansible_host=127.0.0.1 fleetcmd_port={agent.port}\n"
+                         "b ansible_host=127.0.0.1 fleetcmd_port=1\n")
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+    r = run(fleetcmd, "run", "-i", str(inventory), "--retries", "0", "PING", env=env)
+    assert r.returncode == 11, r.stderr
+    [listed] = json.loads(run(fleetcmd, "runs", "list", "-o", "json", env=env).stdout)
+    assert listed["devices"] == 2 and listed["ok"] == 1 and listed["not_ok"] == 1 and listed["commands"] == ["PING"]
+    shown = json.loads(run(fleetcmd, "runs", "show", listed["run"], "-o", "json", env=env).stdout)
+    assert shown["run"] == listed["run"] and shown["counts"] == {"ok": 1, "refused": 1}
+    assert [(d["device"], d["outcome"]) for d in shown["results"]] == [("a", "ok"), ("b", "refused")]
+    lines = run(fleetcmd, "runs", "show", listed["run"], "-o", "jsonl", env=env).stdout.splitlines()
+    assert [json.loads(line)["device"] for line in lines] == ["a", "b"]
