@@ -23,6 +23,17 @@ BANNER = b"(c) Copyright 2016, Extron Electronics, DXP 84 HD 4K, V1.04, 60-1368-
 DATE = b"Tue, 01 Dec 2026 10:00:00\r\n"
 
 
+def connect_when_listening(port):
+    """A connection to a listener on 127.0.0.1:PORT once it listens (bounded: 20 s)."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=5)
+        except OSError:
+            assert time.monotonic() < deadline, "listener did not start"
+            time.sleep(0.05)  # ok-sleep: polling for the port with a deadline
+
+
 def extron_unit(dev, conn):
     """An Extron switcher as its guide describes it: banner and date line first, then SIS commands."""
     conn.sendall(BANNER)
@@ -134,14 +145,7 @@ def test_listen_stands_in_for_an_extron_unit(fleetcmd, tmp_path):
     listener = subprocess.Popen([fleetcmd, "listen", "--preset", "extron-sis", "--port", "23411", "--once",
                                  "--reply", "1.04"], stdout=out, stderr=err)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                controller = socket.create_connection(("127.0.0.1", 23411), timeout=5)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "listener did not start"
-                time.sleep(0.05)  # ok-sleep: polling for the port with a deadline
+        controller = connect_when_listening(23411)
         greeting = b""
         while not greeting.endswith(b"\r\n") or greeting.count(b"\r\n") < 2:
             greeting += controller.recv(256)
@@ -208,14 +212,7 @@ def test_listen_shows_every_line_of_the_manuals_example_job(fleetcmd, tmp_path):
     listener = subprocess.Popen([fleetcmd, "listen", "--preset", "hp-pjl", "--port", "23412", "--once"],
                                 stdout=out, stderr=err)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client = socket.create_connection(("127.0.0.1", 23412), timeout=5)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "listener did not start"
-                time.sleep(0.05)  # ok-sleep: polling for the port with a deadline
+        client = connect_when_listening(23412)
         client.sendall(job)
         client.shutdown(socket.SHUT_WR)
         client.recv(100)
@@ -272,14 +269,7 @@ def test_listen_reads_three_byte_status_requests_as_the_printers_do(fleetcmd, tm
         listener = subprocess.Popen([fleetcmd, "listen", "--preset", preset, "--port", str(port), "--once",
                                      "--reply", reply], stdout=out, stderr=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    host = socket.create_connection(("127.0.0.1", port), timeout=5)
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline, "listener did not start"
-                    time.sleep(0.05)  # ok-sleep: polling for the port with a deadline
+            host = connect_when_listening(port)
             host.sendall(requests)  # no half-close: the replies must come from the frames alone
             answered = b""
             while len(answered) < 2 * len(reply.encode().decode("unicode_escape")):
