@@ -247,10 +247,15 @@ struct Agent: AsyncParsableCommand {
             let registry = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(DescribedMetricsFactory(registry: registry))
             Counter(label: "fleet_log_lines_dropped_total").increment(by: 0)  // present from the start, at zero
-            services.append(
-                MetricsEndpoint(host: host, port: metricsPort, registry: registry, logger: logger) { address in
-                    Console.error("metrics on http://\(host):\(address.port ?? metricsPort)/metrics")
-                })
+            do {
+                let endpoint = try await MetricsEndpoint.bind(
+                    host: host, port: metricsPort, registry: registry, logger: logger)
+                Console.error("metrics on http://\(host):\(endpoint.server.localAddress?.port ?? metricsPort)/metrics")
+                services.append(endpoint)
+            } catch {
+                Console.error("metrics endpoint \(endpoint): \(ErrorText.describe(error))")
+                throw ExitCode(ExitStatus.failure)
+            }
         }
         let framingName = configuration.format.name
         let listeners = configuration.listen

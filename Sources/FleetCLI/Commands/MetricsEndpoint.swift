@@ -5,16 +5,17 @@ import NIOPosix
 import Prometheus
 import ServiceLifecycle
 
-/// Serves `GET /metrics` as Prometheus text from a registry: the agent's `--metrics ADDR:PORT`.
+/// Serves `GET /metrics` as Prometheus text from a registry: the agent's `--metrics ADDR:PORT`. Bound by
+/// ``bind(host:port:registry:logger:)`` before the agent's listeners open, so that a port in use fails the start
+/// and the start-up lines come in one order; as a service it serves until graceful shutdown.
 struct MetricsEndpoint: Service {
-    let host: String
-    let port: Int
-    let registry: PrometheusCollectorRegistry
-    let logger: Logger
-    let onRunning: @Sendable (SocketAddress) -> Void
+    let server: any Channel
 
-    func run() async throws {
-        let registry = self.registry
+    static func bind(
+        host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger
+    ) async throws
+        -> MetricsEndpoint
+    {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -24,8 +25,12 @@ struct MetricsEndpoint: Service {
                 }
             }
             .bind(host: host, port: port).get()
-        if let address = server.localAddress { onRunning(address) }
         logger.info("metrics endpoint started", metadata: ["listen": "\(host):\(server.localAddress?.port ?? port)"])
+        return MetricsEndpoint(server: server)
+    }
+
+    func run() async throws {
+        let server = self.server
         try await withGracefulShutdownHandler {
             try await server.closeFuture.get()
         } onGracefulShutdown: {

@@ -43,7 +43,7 @@ struct Runs: AsyncParsableCommand {
                 Console.err("no runs in \(directory)")
                 return
             }
-            if !output.isJSON { Console.out("RUN                   DEVICES  OK  NOT-OK  PENDING  COMMANDS") }
+            var rows = [["RUN", "DEVICES", "OK", "NOT-OK", "PENDING", "COMMANDS"]]
             for file in files {
                 guard let contents = try? RunJournal.read(path: (directory as NSString).appendingPathComponent(file))
                 else { continue }
@@ -58,15 +58,25 @@ struct Runs: AsyncParsableCommand {
                             commands: contents.header.commands))
                     continue
                 }
-                Console.out(
-                    "\(contents.header.id.padding(toLength: 21, withPad: " ", startingAt: 0)) \(pad(contents.header.devices, 7))  \(pad(ok, 2))  \(pad(outcomes.count - ok, 6))  \(pad(pending, 7))  \(contents.header.commands.joined(separator: " "))"
-                )
+                rows.append([
+                    contents.header.id, String(contents.header.devices), String(ok), String(outcomes.count - ok),
+                    String(pending), contents.header.commands.joined(separator: " "),
+                ])
             }
+            if !output.isJSON { for line in Runs.table(rows) { Console.out(line) } }
         }
+    }
 
-        private func pad(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: " ", count: max(0, width - text.count)) + text
+    /// Rows as aligned columns, two spaces apart: the first and last left-aligned, the counts between right-aligned.
+    static func table(_ rows: [[String]]) -> [String] {
+        guard let columns = rows.first?.count else { return [] }
+        let widths = (0..<columns).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.indices.map { column -> String in
+                let gap = String(repeating: " ", count: widths[column] - row[column].count)
+                if column == columns - 1 { return row[column] }
+                return column == 0 ? row[column] + gap : gap + row[column]
+            }.joined(separator: "  ")
         }
     }
 

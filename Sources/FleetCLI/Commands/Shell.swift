@@ -145,7 +145,7 @@ struct Shell: AsyncParsableCommand {
 
     static func defaultHistoryPath() -> String {
         let environment = ProcessInfo.processInfo.environment
-        let state = environment["XDG_STATE_HOME"] ?? (NSHomeDirectory() + "/.local/state")
+        let state = environment["XDG_STATE_HOME"] ?? (HomeDirectory.path(environment) + "/.local/state")
         return state + "/fleetcmd/shell_history"
     }
 }

@@ -259,9 +259,13 @@ struct Simulate: AsyncParsableCommand {
             counts.isEmpty
             ? "no faults" : counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         let span = layout.count == 1 ? layout.address(1) : "\(layout.address(1)) … \(layout.address(layout.count))"
+        let devices =
+            layout.count == 1
+            ? "1 device (\(layout.name(1)))"
+            : "\(layout.count) devices (\(layout.name(1))…\(layout.name(layout.count)))"
         let milliseconds = took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000
         return
-            "ready: \(layout.count) devices (\(layout.name(1))…\(layout.name(layout.count))) on \(span), seed \(seed), \(faults); \(processes) process\(processes == 1 ? "" : "es"), \(milliseconds) ms"
+            "ready: \(devices) on \(span), seed \(seed), \(faults); \(processes) process\(processes == 1 ? "" : "es"), \(milliseconds) ms"
     }
 
     static func `extension`(of path: String) -> String { (path as NSString).pathExtension.lowercased() }

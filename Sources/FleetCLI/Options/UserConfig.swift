@@ -57,7 +57,9 @@ struct UserConfig {
     /// The file in effect: `$FLEETCMD_CONFIG`, else `$XDG_CONFIG_HOME/fleetcmd/config.yaml`.
     static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let explicit = environment["FLEETCMD_CONFIG"], !explicit.isEmpty { return explicit }
-        let home = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.config")
+        let home =
+            environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (HomeDirectory.path(environment) + "/.config")
         return home + "/fleetcmd/config.yaml"
     }
 

@@ -8,7 +8,7 @@ enum StateDirectory {
         if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty {
             return (xdg as NSString).appendingPathComponent("fleetcmd")
         }
-        return (NSHomeDirectory() as NSString).appendingPathComponent(".local/state/fleetcmd")
+        return (HomeDirectory.path(environment) as NSString).appendingPathComponent(".local/state/fleetcmd")
     }
 
     static var runs: String { (path as NSString).appendingPathComponent("runs") }
