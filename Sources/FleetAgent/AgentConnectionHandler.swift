@@ -217,6 +217,9 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         }
         let keepGoing = shared.registry.endCommand(id)
         if batch.frameTooLarge {
+            shared.logLimiter.info(
+                shared.responder.logger, kind: "frame_too_large", "frame too large; connection closed",
+                metadata: ["peer": "\(peer(context))", "connection.id": "\(id)"])
             lingeringClose(context: context)
         } else if !queue.isEmpty {
             let next = queue.removeFirst()

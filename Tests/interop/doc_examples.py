@@ -4,7 +4,8 @@ The rules (docs/cli.md, "Examples in these docs are tested"):
 
 - Every ```console block is a transcript: lines that start with `$ ` are commands (a line ending in `\\` continues
   on the next), the lines after a command are what it prints, stdout and stderr together, as a terminal shows them.
-  Lines that start with `#` between commands and blank lines are commentary.
+  Lines that start with `#` between commands and blank lines are commentary. A command with a here-document
+  (`cat > fleet.ini <<'EOF'`) takes the lines up to its end marker.
 - Each block runs on its own: one bash session, an empty working folder, a HOME of its own, `fleetcmd` on PATH,
   no terminal (TERM=dumb). Whatever a block needs (a device, a simulated fleet, an inventory) it starts or writes
   itself, with commands a reader can copy.
@@ -72,6 +73,13 @@ def parse(body):
             while command.rstrip().endswith("\\") and index + 1 < len(body):
                 index += 1
                 command = command.rstrip()[:-1] + " " + body[index].strip()
+            heredoc = re.search(r"<<-?\s*'?(\w+)'?", command)
+            if heredoc:  # `cat > FILE <<'EOF'`: the lines up to EOF belong to the command
+                while index + 1 < len(body):
+                    index += 1
+                    command += "\n" + body[index]
+                    if body[index] == heredoc.group(1):
+                        break
             steps.append((command, []))
         elif text.strip() == "" or text.startswith("#"):
             pass
@@ -141,9 +149,12 @@ class Session:
         self.bash = subprocess.Popen(
             ["bash", "--noprofile", "--norc"], cwd=self.work, env=env, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.count = 0
+        # job control as in an interactive shell: each background job is its own process group, so `kill %1`
+        # signals the program, not only the subshell around it
+        self._send("set -m")
         self.background = []  # spool files of background jobs
         self.seen = {}  # spool file -> lines already matched
-        self.count = 0
 
     def _send(self, script):
         self.count += 1
@@ -181,7 +192,9 @@ class Session:
             self.background.append(spool)
             self.seen[spool] = 0
             open(spool, "w").close()
-            self._send(f"{{ {background.group(1)}\n}} > {spool} 2>&1 < /dev/null &")
+            # `exec`: the job is the program itself, as `cmd &` at a prompt makes it (a signal to %1 reaches it,
+            # not a subshell around it)
+            self._send(f"{{ exec {background.group(1)}\n}} > {spool} 2>&1 < /dev/null &")
             own = []
         else:
             out = os.path.join(self.spool, f"step{self.count + 1}.out")
@@ -210,27 +223,38 @@ class Session:
             time.sleep(0.05)
 
     def close(self):
-        try:
-            os.killpg(self.bash.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.bash.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.bash.pid, signal.SIGKILL)
-            self.bash.wait(timeout=10)
-        # background jobs are in the same session; give them the time their SIGTERM handling takes
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        """Stops every process of the block: SIGTERM, time for its graceful stop, then SIGKILL (found by session
+        id, since background jobs are process groups of their own)."""
+        members = self._members()
+        for pid in members:
             try:
-                os.killpg(self.bash.pid, 0)
+                os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
-                return
+                pass
+        deadline = time.monotonic() + 10
+        while self._members() and time.monotonic() < deadline:
             time.sleep(0.05)
-        try:
-            os.killpg(self.bash.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        for pid in self._members():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.bash.wait(timeout=10)
+
+    def _members(self):
+        """The live processes of the bash session (its session id is bash's pid)."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == self.bash.pid and fields[0] != "Z":  # session id; zombies are gone already
+                found.append(int(entry))
+        return found
 
 
 def run_block(block, fleetcmd):

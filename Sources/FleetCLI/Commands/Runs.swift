@@ -146,7 +146,7 @@ struct Runs: AsyncParsableCommand {
             }
             let interrupted = contents.intents.subtracting(contents.outcomes.keys)
             let pending = header.devices - contents.outcomes.count - interrupted.count
-            Console.out("\(header.devices) devices:")
+            Console.out("\(header.devices) device\(header.devices == 1 ? "" : "s"):")
             for outcome in counts.keys.sorted() {
                 let names = counts[outcome]!  // key from the dictionary
                 Console.out(

@@ -45,7 +45,7 @@ final class AuditBatcher: Sendable {
 
     /// `journald`: as the log handler decides it, from `$JOURNAL_STREAM` unless given.
     init(
-        format: FleetLogHandler.Format, journald: Bool = getenv("JOURNAL_STREAM") != nil,
+        format: FleetLogHandler.Format, journald: Bool = JournalStream.isStandardError(),
         sink: LogSink = .standardError, limit: Int = 64 << 10
     ) {
         self.sink = sink

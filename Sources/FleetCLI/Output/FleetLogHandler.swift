@@ -13,7 +13,7 @@ public import Logging
 /// json:    {"ts":"2026-12-01T15:38:21.123Z","level":"info","msg":"command","client":"127.0.0.1:5555",…}
 /// ```
 ///
-/// Under journald (`$JOURNAL_STREAM` set) the text format leaves out the time stamp and starts with the syslog
+/// Under journald (`$JOURNAL_STREAM` names standard error's stream) the text format leaves out the time stamp and starts with the syslog
 /// priority (`<6>`), which journald turns into the entry's level.
 public struct FleetLogHandler: LogHandler {
     public enum Format: String, Sendable, CaseIterable {
@@ -35,7 +35,7 @@ public struct FleetLogHandler: LogHandler {
         self.label = label
         self.logLevel = level
         self.format = format
-        let underJournald = (environment ?? ProcessInfo.processInfo.environment)["JOURNAL_STREAM"] != nil
+        let underJournald = JournalStream.isStandardError(environment ?? ProcessInfo.processInfo.environment)
         self.underJournald = underJournald
         self.sink = sink
         sink.droppedNotice = { count in

@@ -131,7 +131,8 @@ struct RunTally {
         if let skipped = counts[.skipped] { parts.append("\(skipped) skipped") }
         let rate = Double(total - resumed) / max(seconds, 1e-9)
         return String(
-            format: "%d devices: %@ in %.2f s (%.0f devices/s)%@", total, parts.joined(separator: ", "), seconds, rate,
+            format: "%d device%@: %@ in %.2f s (%.0f devices/s)%@", total, total == 1 ? "" : "s",
+            parts.joined(separator: ", "), seconds, rate,
             resumed > 0 ? " (\(resumed) from the journal)" : "")
     }
 
