@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "FleetSimulator", targets: ["FleetSimulator"]),
         .library(name: "FleetInventory", targets: ["FleetInventory"]),
         .library(name: "FleetRunner", targets: ["FleetRunner"]),
+        .library(name: "FleetStore", targets: ["FleetStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -33,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The framing core: no dependency at all, not even Foundation, so it can be fuzzed and reused.
@@ -117,6 +119,17 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // The PostgreSQL run store: runs shared by many workers, with the journal's guarantees.
+        .target(
+            name: "FleetStore",
+            dependencies: [
+                "FleetRunner",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
         .target(
             name: "FleetSimulator",
             dependencies: [
@@ -141,6 +154,7 @@ let package = Package(
                 "FleetSimulator",
                 "FleetInventory",
                 "FleetRunner",
+                "FleetStore",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Yams", package: "Yams"),
@@ -250,7 +264,7 @@ let package = Package(
         .testTarget(
             name: "FleetCLITests",
             dependencies: [
-                "fleetcmd", "FleetCLI", "FleetAgent", "FleetTestSupport",
+                "fleetcmd", "FleetCLI", "FleetAgent", "FleetTestSupport", "FleetStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine, and nothing when it is already there:
 # ncat and openssl (Debian) for the interop tests, systemd-analyze and promtool (Debian) for the service tests,
+# PostgreSQL (Debian) for the run-store tests,
 # pytest and jsonschema (PyPI) to run them, ansible-core (PyPI, in a virtual environment under .build/ so it touches nothing
 # else) for the Ansible integration tests.
 set -euo pipefail
@@ -23,6 +24,14 @@ fi
 # systemd-analyze checks the agent's unit file; promtool (Debian's prometheus) checks its metrics.
 if ! command -v systemd-analyze >/dev/null 2>&1; then apt_install systemd; fi
 if ! command -v promtool >/dev/null 2>&1; then apt_install --no-install-recommends prometheus; fi
+# PostgreSQL for the run-store tests, which start a private cluster of their own (so no main cluster is created).
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        mkdir -p /etc/postgresql-common
+        echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
+    fi
+    apt_install --no-install-recommends postgresql
+fi
 if ! python3 -m pytest --version >/dev/null 2>&1; then
     python3 -m pip install --quiet pytest
 fi

@@ -2,7 +2,7 @@
 # Proves a release tarball stands alone: checks its SHA-256, unpacks it, and runs its fleetcmd in a mount
 # namespace where the Swift toolchain (and every folder holding a Swift runtime library) is hidden under an empty
 # tmpfs: --version names the commit, an agent from the tarball answers a send from the tarball over loopback,
-# and the man pages, completions, unit and examples are where the Install section says.
+# every console example of the shipped README and docs prints what they show, and the man pages, completions, unit and examples are where the Install section says.
 # Usage: scripts/release-check.sh dist/out/fleetcmd-VERSION-linux-x86_64.tar.gz
 set -euo pipefail
 tarball="$(readlink -f "$1")"
@@ -53,5 +53,7 @@ namespace=(unshare -m --propagation private)
     kill "$agent"; wait "$agent" || true
     [ "$reply" = PONG ] || { echo "send got: $reply"; exit 1; }
     echo "send through the tarball'"'"'s agent: $reply"
-' _ "$work" "$root"
+    # The docs as shipped, every console example run with the tarball'"'"'s binary.
+    FLEETCMD_BIN="$bin" python3 "$3" "$2/README.md" "$2"/share/doc/fleetcmd/*.md
+' _ "$work" "$root" "$(dirname "$(readlink -f "$0")")/../Tests/interop/doc_examples.py"
 echo "release check passed: $(basename "$tarball")"

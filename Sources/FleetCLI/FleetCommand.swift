@@ -13,7 +13,7 @@ public struct FleetCommand: AsyncParsableCommand {
         version: FleetCommand.versionText,
         subcommands: [
             Send.self, Run.self, Runs.self, Probe.self, Listen.self, Agent.self, Simulate.self, Demo.self, TLS.self,
-            Presets.self, Shell.self, Watch.self, InventoryCommand.self, ConfigCommand.self,
+            Presets.self, Shell.self, Watch.self, InventoryCommand.self, ConfigCommand.self, Worker.self,
         ]
     )
 

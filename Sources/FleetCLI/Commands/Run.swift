@@ -3,6 +3,7 @@ import FleetClient
 import FleetFraming
 import FleetInventory
 import FleetRunner
+import FleetStore
 import FleetTLS
 import Foundation
 import NIOConcurrencyHelpers
@@ -105,6 +106,11 @@ struct Run: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Show a live progress line on stderr (default: when stderr is a terminal).")
     var progress: Bool?
 
+    @OptionGroup var store: StoreOptions
+
+    @Flag(help: "With --store: create the run in the store, print its id, and leave the work to `fleetcmd worker`.")
+    var detach = false
+
     func validate() throws {
         if resume == nil {
             guard !selection.inventory.isEmpty else {
@@ -113,6 +119,7 @@ struct Run: AsyncParsableCommand {
             guard !commands.isEmpty || listHosts else { throw ValidationError("give at least one COMMAND") }
         }
         guard forks >= 1 else { throw ValidationError("--forks must be at least 1") }
+        if detach, try store.location == nil { throw ValidationError("--detach needs --store") }
         guard retries >= 0 else { throw ValidationError("--retries must be 0 or more") }
         _ = try shardNumbers()
         _ = try rateValue()
@@ -130,7 +137,9 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if let resume {
+        if let resume, let location = try store.location {
+            try await StoreRun.resume(resume, run: self, store: location)
+        } else if let resume {
             let path = StateDirectory.journalPath(forRun: resume)
             let (journal, contents): (RunJournal, RunJournal.Contents)
             do {
@@ -176,33 +185,21 @@ struct Run: AsyncParsableCommand {
     }
 
     private func execute(resuming: (journal: RunJournal, contents: RunJournal.Contents)?) async throws {
-        let catalog: PresetCatalog
-        do {
-            catalog = try PresetCatalog.load(file: client.framing.presets)
-        } catch {
-            Console.error("\(error)")
-            throw ExitCode(ExitStatus.configInvalid)
-        }
-        let runPreset: DevicePreset
-        do {
-            runPreset = try catalog.preset(named: client.framing.preset)
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        let targets = try selectTargets(catalog: catalog, runPreset: runPreset)
+        let setup = try RunSetup(self)
+        let hosts = try selectHosts()
+        var targets: [RunTarget] = []
+        targets.reserveCapacity(hosts.count)
+        for host in hosts { targets.append(try setup.target(for: host)) }
         if listHosts {
             Console.out(lines: targets.lazy.map { "\($0.name) \($0.address)" })
             return
         }
-        let payloads = try payloads()
-        let pattern = ErrorPattern(regex: try Regex(errorPattern))
-        let clientConfiguration = try client.baseConfiguration(for: runPreset)
-        let runner = FleetRunner(
-            configuration: .init(
-                commands: payloads.map(\.bytes), client: clientConfiguration, forks: forks,
-                ratePerSecond: try rateValue(),
-                retries: retries, retryBackoff: retryBackoff.value, isIdempotent: idempotent, stopOnError: stopOnError,
-                isErrorReply: { reply in pattern.matches(reply) }))
+        if let store = try store.location {
+            try await StoreRun(run: self).start(hosts: hosts, targets: targets, store: store, setup: setup)
+            return
+        }
+        let payloads = setup.payloads
+        let runner = setup.runner
 
         // The journal: a new one, or the resumed run's.
         let journal: RunJournal?
@@ -301,7 +298,23 @@ struct Run: AsyncParsableCommand {
             // Devices that never started (interrupted) are skipped (the runner returned just those: `ran`).
             final.skipUnfinished()
         }
-        let names = targets.map(\.name)
+        try finish(final, names: targets.map(\.name), elapsed: elapsed)
+    }
+
+    /// The report of a run whose results all come at the end (a store's run): as `run` prints its own.
+    func report(_ results: [DeviceResult], elapsed: Duration) throws {
+        switch format {
+        case .json: Console.out("[" + results.map(RunReport.json).joined(separator: ",\n") + "]")
+        case .jsonl: for result in results { Console.out(RunReport.json(result)) }
+        case .text: break
+        }
+        try finish(
+            RunTally(results, normalizer: try ReplyNormalizer(normalize)), names: results.map(\.device),
+            elapsed: elapsed)
+    }
+
+    /// The grouped report or summary, the host lists, and the exit status.
+    private func finish(_ final: RunTally, names: [String], elapsed: Duration) throws {
         if format == .text {
             for line in final.lines(names: names, elapsed: elapsed) { Console.out(line) }
         } else {
@@ -321,8 +334,8 @@ struct Run: AsyncParsableCommand {
         }
     }
 
-    /// The inventory's selected devices, as targets.
-    private func selectTargets(catalog: PresetCatalog, runPreset: DevicePreset) throws -> [RunTarget] {
+    /// The inventory's selected devices (of this shard).
+    private func selectHosts() throws -> [Inventory.Host] {
         let parsed = try InventorySelection.load(selection.inventory)
         var hosts = try InventorySelection.select(parsed, limit: selection.limit)
         if let (index, count) = try shardNumbers() {
@@ -332,44 +345,10 @@ struct Run: AsyncParsableCommand {
                 throw ExitCode(ExitStatus.usage)
             }
         }
-        var targets: [RunTarget] = []
-        let tlsSetups = TLSSetups(base: client.tls)
-        let runPassword = try PasswordOptions.typed ?? client.password.resolve()
-        // Options read once: a property wrapper's getter costs more than the rest of a host's work.
-        let portOption = self.port
-        let halfCloseOption = client.halfClose
-        targets.reserveCapacity(hosts.count)
-        for host in hosts {
-            let preset: DevicePreset
-            do {
-                preset = try host.preset.map { try catalog.preset(named: $0) } ?? runPreset
-            } catch {
-                Console.error("inventory: device \(host.name): \(error)")
-                throw ExitCode(ExitStatus.configInvalid)
-            }
-            let (address, port) = host.endpoint(defaultPort: portOption ?? preset.defaultPort)
-            guard let port else {
-                Console.error("inventory: device \(host.name): fleetcmd_port must be a port number from 1 to 65535")
-                throw ExitCode(ExitStatus.configInvalid)
-            }
-            let format: FrameFormat? = host.preset == nil ? nil : preset.format
-            let tls: ClientTLS?
-            do {
-                tls = try tlsSetups.setup(for: host)
-            } catch {
-                Console.error("inventory: device \(host.name): \(error)")
-                throw ExitCode(ExitStatus.configInvalid)
-            }
-            var target = RunTarget(name: host.name, host: address, port: port, format: format, tls: tls)
-            target.session = preset.session.isEmpty ? nil : preset.session
-            target.password = host.values["fleetcmd_password"]?.text ?? runPassword
-            if halfCloseOption == nil { target.halfClose = preset.halfClose }
-            targets.append(target)
-        }
-        return targets
+        return hosts
     }
 
-    private func payloads() throws -> [(bytes: [UInt8], shown: String)] {
+    func payloads() throws -> [(bytes: [UInt8], shown: String)] {
         try commands.map { command in
             do {
                 return (hex ? try ByteEscapes.parseHex(command) : try ByteEscapes.parse(command), command)
@@ -388,7 +367,7 @@ struct Run: AsyncParsableCommand {
         return (parts[0], parts[1])
     }
 
-    private func rateValue() throws -> Double? {
+    func rateValue() throws -> Double? {
         guard let rate else { return nil }
         let number = rate.hasSuffix("/s") ? String(rate.dropLast(2)) : rate
         guard let value = Double(number), value > 0 else {

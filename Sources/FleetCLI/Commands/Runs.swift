@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetRunner
+import FleetStore
 import Foundation
 
 /// `fleetcmd runs`: past runs, from their journals.
@@ -15,6 +16,8 @@ struct Runs: AsyncParsableCommand {
 
         @Option(name: .shortAndLong, help: "Output: text (a table), json (one document: an array) or jsonl.")
         var output = OutputFormat.text
+
+        @OptionGroup var store: StoreOptions
 
         struct Record: Encodable {
             var run: String
@@ -34,6 +37,38 @@ struct Runs: AsyncParsableCommand {
         func validate() throws { try output.require([.text, .json, .jsonl], for: "runs list") }
 
         func run() async throws {
+            if let location = try store.location {
+                let output = self.output
+                let rows = try await StoreRun.withStore(location) { store in
+                    var records: [Record] = []
+                    for run in try await store.runs() {
+                        let progress = try await store.progress(of: run.id)
+                        records.append(
+                            Record(
+                                run: run.id, started: Runs.timestamp(run.created), devices: run.devices,
+                                ok: progress.ok,
+                                notOk: progress.done - progress.ok, pending: progress.total - progress.done,
+                                commands: run.commands))
+                    }
+                    return records
+                }
+                let records = JSONRecords(output)
+                defer { records.finish() }
+                if output.isJSON {
+                    for row in rows { records.emit(row) }
+                } else {
+                    let table = rows.map { row in
+                        [
+                            row.run, String(row.devices), String(row.ok), String(row.notOk), String(row.pending),
+                            row.commands.joined(separator: " "),
+                        ]
+                    }
+                    for line in Runs.table([["RUN", "DEVICES", "OK", "NOT-OK", "PENDING", "COMMANDS"]] + table) {
+                        Console.out(line)
+                    }
+                }
+                return
+            }
             let directory = StateDirectory.runs
             let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
                 .filter { $0.hasSuffix(".jsonl") }.sorted()
@@ -94,6 +129,8 @@ struct Runs: AsyncParsableCommand {
         )
         var output = OutputFormat.text
 
+        @OptionGroup var store: StoreOptions
+
         /// `runs show -o json`: the run, its counts per outcome, and every device (the same records as `run -o json`,
         /// plus the devices whose outcome is unknown or that were never attempted).
         struct Document: Encodable {
@@ -119,11 +156,31 @@ struct Runs: AsyncParsableCommand {
             /// The machine that ran it (`null` for a file journal: this one) and its site.
             var worker: String?
             var site: String?
+
+            enum CodingKeys: String, CodingKey {
+                case device, address, outcome, replies, error, worker, site
+            }
+
+            /// `worker` and `site` are always there (`null` when none), so every record has the same fields.
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(device, forKey: .device)
+                try container.encodeIfPresent(address, forKey: .address)
+                try container.encode(outcome, forKey: .outcome)
+                try container.encodeIfPresent(replies, forKey: .replies)
+                try container.encodeIfPresent(error, forKey: .error)
+                try container.encode(worker, forKey: .worker)
+                try container.encode(site, forKey: .site)
+            }
         }
 
         func validate() throws { try output.require([.text, .json, .jsonl], for: "runs show") }
 
         func run() async throws {
+            if let location = try store.location {
+                try await showStored(location)
+                return
+            }
             let path = StateDirectory.journalPath(forRun: run)
             let contents: RunJournal.Contents
             do {
@@ -158,6 +215,62 @@ struct Runs: AsyncParsableCommand {
             }
             if pending > 0 { Console.out("  not attempted (\(pending))") }
             if !interrupted.isEmpty || pending > 0 { Console.out("finish it with: fleetcmd run --resume \(header.id)") }
+        }
+
+        /// A run of a store: the same document, with each device's worker and site; devices still in flight or
+        /// not started are `in-flight` and `pending`.
+        private func showStored(_ location: StoreLocation) async throws {
+            let id = run
+            let format = output
+            try await StoreRun.withStore(location) { store in
+                guard let stored = try await store.run(id) else {
+                    Console.error("no run \(id) in store \(location)")
+                    throw ExitCode(ExitStatus.usage)
+                }
+                let devices = try await store.devices(of: id)
+                let results = devices.map { device in
+                    DeviceRecord(
+                        device: device.name, address: device.address,
+                        outcome: device.result?.outcome.rawValue
+                            ?? (device.state == "sending" ? "in-flight" : "pending"),
+                        replies: device.result?.replies, error: device.result?.error, worker: device.worker,
+                        site: device.site)
+                }
+                var counts: [String: Int] = [:]
+                for result in results { counts[result.outcome, default: 0] += 1 }
+                switch format {
+                case .jsonl: for result in results { Console.out(Render.json(result)) }
+                case .json:
+                    Console.out(
+                        Render.json(
+                            Document(
+                                run: stored.id, started: Runs.timestamp(stored.created), commandLine: stored.arguments,
+                                devices: stored.devices, counts: counts, results: results)))
+                default:
+                    Console.out(
+                        "run \(stored.id), started \(Runs.timestamp(stored.created)) (store \(location))\(stored.isFinished ? "" : ", open")"
+                    )
+                    Console.out("command line: fleetcmd run \(stored.arguments.joined(separator: " "))")
+                    Console.out("\(stored.devices) device\(stored.devices == 1 ? "" : "s"):")
+                    for (outcome, count) in counts.sorted(by: { $0.key < $1.key }) {
+                        let names = results.filter { $0.outcome == outcome }.map(\.device)
+                        Console.out("  \(outcome) (\(count))\(outcome == "ok" ? "" : ": " + HostList.fold(names))")
+                    }
+                    var bySite: [String: Int] = [:]
+                    var byWorker: [String: Int] = [:]
+                    for device in devices where device.result != nil {
+                        bySite[device.site ?? "(none)", default: 0] += 1
+                        byWorker[device.worker ?? "?", default: 0] += 1
+                    }
+                    Console.out(
+                        "by site: "
+                            + bySite.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+                    Console.out(
+                        "by worker: "
+                            + byWorker.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
+                                separator: ", "))
+                }
+            }
         }
 
         private func showJSON(_ contents: RunJournal.Contents) {

@@ -22,10 +22,18 @@ enum HelpExamples {
             "fleetcmd run -i hosts.ini --limit 'printers:!lobby*' --forks 200 STATUS -o jsonl",
             "fleetcmd run -i hosts.ini --normalize 'uptime=(\\d+)s' STATUS",
             "fleetcmd run --resume RUN_ID                    # finish an interrupted run, sending nothing twice",
+            "fleetcmd run -i hosts.ini --store postgres://fleet@db/fleet --detach STATUS   # for fleetcmd worker",
         ],
-        "runs": ["fleetcmd runs", "fleetcmd runs show RUN_ID"],
-        "runs list": ["fleetcmd runs list"],
-        "runs show": ["fleetcmd runs show RUN_ID"],
+        "runs": ["fleetcmd runs", "fleetcmd runs show RUN_ID", "fleetcmd runs --store postgres://fleet@db/fleet"],
+        "runs list": ["fleetcmd runs list", "fleetcmd runs list --store postgres://fleet@db/fleet -o json"],
+        "runs show": [
+            "fleetcmd runs show RUN_ID", "fleetcmd runs show RUN_ID --store postgres://fleet@db/fleet -o json",
+        ],
+        "worker": [
+            "fleetcmd worker --store postgres://fleet@db.example/fleet",
+            "FLEETCMD_STORE=postgres://fleet@db/fleet fleetcmd worker --site lyon --forks 500",
+            "fleetcmd worker --store postgres://fleet@db/fleet --until-idle",
+        ],
         "probe": [
             "fleetcmd probe 10.0.0.7 10.0.0.8:9100",
             "fleetcmd probe -i hosts.ini --limit printers -o jsonl",

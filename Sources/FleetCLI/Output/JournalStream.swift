@@ -1,3 +1,4 @@
+import CoreFoundation
 import Foundation
 
 /// Whether standard error is connected to the systemd journal, as systemd.exec(5) says to tell: `$JOURNAL_STREAM`

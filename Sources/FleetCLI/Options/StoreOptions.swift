@@ -1,0 +1,27 @@
+import ArgumentParser
+import FleetStore
+import Foundation
+
+/// `--store URL` (or `$FLEETCMD_STORE`): a PostgreSQL run store shared by many workers, instead of the journal file.
+struct StoreOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "A PostgreSQL run store shared by workers: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE] (default: $FLEETCMD_STORE; the password may come from $PGPASSWORD).",
+            valueName: "url"))
+    var store: String?
+
+    /// The store given, parsed; nil when none (the file journal).
+    var location: StoreLocation? {
+        get throws {
+            let environment = ProcessInfo.processInfo.environment
+            guard let text = store ?? environment["FLEETCMD_STORE"].flatMap({ $0.isEmpty ? nil : $0 }) else {
+                return nil
+            }
+            do {
+                return try StoreLocation(parsing: text, environment: environment)
+            } catch {
+                throw ValidationError("--store: \(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import FleetStore
+import Testing
+
+@testable import FleetCLI
+
+/// The store URL as libpq reads it, and the password never shown.
+@Suite struct StoreLocationTests {
+    @Test func readsTheURLAndNeverShowsThePassword() throws {
+        let location = try StoreLocation(parsing: "postgres://ops:p%40ss@db.example:6543/fleet?sslmode=require")
+        #expect(location.host == "db.example" && location.port == 6543 && location.username == "ops")
+        #expect(location.database == "fleet" && location.sslMode == "require")
+        #expect(location.description == "postgres://ops@db.example:6543/fleet")
+        #expect(!"\(location)".contains("p@ss") && !"\(location)".contains("p%40ss"))
+        let defaults = try StoreLocation(parsing: "postgresql://ops@[::1]", environment: ["PGPASSWORD": "x"])
+        #expect(defaults.host == "::1" && defaults.port == 5432 && defaults.database == "ops")
+        #expect(defaults.sslMode == "prefer" && defaults.description == "postgres://ops@[::1]:5432/ops")
+    }
+
+    @Test func badURLsAreOneLineErrors() {
+        for bad in [
+            "mysql://a@b/c", "postgres://b/c", "postgres://a@/c", "postgres://a@b:0/c", "postgres://a@b:x/c",
+            "postgres://a@b/c?sslmode=maybe",
+        ] {
+            #expect(throws: StoreError.self, "\(bad)") { try StoreLocation(parsing: bad) }
+        }
+    }
+
+    @Test func aStoredCommandLineKeepsNoStoreURLAndNoPassword() {
+        let kept = StoreRun.storedArguments([
+            "-i", "fleet.ini", "--store", "postgres://a:secret@b/c", "--password", "pw", "--store=postgres://x:y@z/w",
+            "--detach", "STATUS",
+        ])
+        #expect(kept == ["-i", "fleet.ini", "STATUS"])
+    }
+}

@@ -1,0 +1,87 @@
+"""A private PostgreSQL cluster on loopback for the run-store tests: initdb in a temporary folder owned by the
+`postgres` user (the server refuses to run as root), password authentication over TCP, started and stopped with
+pg_ctl. Skips (with the reason) where no PostgreSQL server is installed; .ci/run installs one."""
+import glob
+import os
+import random
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def binaries():
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return os.path.dirname(found[-1]) if found else None
+
+
+def free_port():
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
+
+
+class Cluster:
+    PASSWORD = "s3cret-store-pw"
+
+    def __init__(self):
+        self.bin = binaries()
+        self.folder = tempfile.mkdtemp(prefix="fleetcmd-pg-")
+        os.chmod(self.folder, 0o755)
+        self.data = os.path.join(self.folder, "data")
+        self.port = free_port()
+        pwfile = os.path.join(self.folder, "pw")
+        with open(pwfile, "w") as f:
+            f.write(self.PASSWORD + "\n")
+        shutil.chown(self.folder, "postgres", "postgres")
+        shutil.chown(pwfile, "postgres", "postgres")
+        self._as_postgres(os.path.join(self.bin, "initdb"), "-D", self.data, "-U", "fleet", "--pwfile", pwfile,
+                          "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--no-sync")
+        os.remove(pwfile)
+        self.start()
+        self.create_database("fleet")
+
+    def _as_postgres(self, *args):
+        res = subprocess.run(["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stdout + res.stderr
+        return res
+
+    def start(self):
+        self._as_postgres(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-w", "-t", "60", "-l",
+                          os.path.join(self.folder, "log"), "-o",
+                          f"-h 127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off -c max_connections=200", "start")
+
+    def stop(self, mode="fast"):
+        self._as_postgres(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-w", "-t", "60", "-m", mode, "stop")
+
+    def url(self, database="fleet", password=True):
+        secret = f":{self.PASSWORD}" if password else ""
+        return f"postgres://fleet{secret}@127.0.0.1:{self.port}/{database}?sslmode=disable"
+
+    def psql(self, sql, database="fleet"):
+        res = subprocess.run([os.path.join(self.bin, "psql"), "-h", self.folder, "-p", str(self.port), "-U", "fleet",
+                              "-d", database, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                             capture_output=True, text=True, timeout=60, user="postgres")
+        assert res.returncode == 0, res.stderr
+        return res.stdout.strip()
+
+    def create_database(self, name):
+        self.psql(f"CREATE DATABASE {name}", database="postgres")
+
+    def log(self):
+        with open(os.path.join(self.folder, "log")) as f:
+            return f.read()
+
+    def close(self):
+        try:
+            self.stop("immediate")
+        except AssertionError:
+            pass
+        shutil.rmtree(self.folder, ignore_errors=True)

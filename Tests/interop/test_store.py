@@ -1,0 +1,225 @@
+"""Runs shared by many workers through PostgreSQL (a private cluster on loopback, pg_support.py), with the journal's
+guarantees: workers killed with SIGKILL at random points never make a device receive the command twice (the
+simulator's per-device counters prove it) and leave every device ok or unknown; --site workers claim only their
+devices; the store stopped and restarted mid-run loses nothing and sends nothing without an intent; the schema is
+created from nothing and migrated from the previous version; the store's password is in no output and no record."""
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+
+import pytest
+
+import pg_support
+from sim_support import Simulator, block
+
+pytestmark = pytest.mark.skipif(pg_support.binaries() is None or os.geteuid() != 0,
+                                reason="needs a PostgreSQL server (.ci/run installs it) and root for runuser")
+DEVICES = int(os.environ.get("FLEETCMD_STORE_DEVICES", "20000"))
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = pg_support.Cluster()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def database(cluster, request):
+    name = "t_" + request.node.name.lower().replace("[", "_").replace("]", "")[:40]
+    cluster.create_database(name)
+    return name
+
+
+def fleetcmd_run(fleetcmd, *args, timeout=300, env=None):
+    return subprocess.run([fleetcmd, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def start_worker(fleetcmd, url, *args):
+    return subprocess.Popen([fleetcmd, "worker", "--store", url, "--until-idle", "--lease", "2s", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc, timeout=300):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def slow_profile(tmp_path, delay):
+    """Every device answers after `delay`, so that a run takes long enough to be interrupted."""
+    profile = tmp_path / "slow.yaml"
+    profile.write_text(f"state: true\nfaults:\n  - {{kind: latency, rate: 1, fixed: {delay}}}\n")
+    return str(profile)
+
+
+def states(cluster, database, run):
+    rows = cluster.psql(f"SELECT state, coalesce(outcome, ''), count(*) FROM fleetcmd_devices WHERE run_id = '{run}' "
+                        "GROUP BY 1, 2 ORDER BY 1, 2", database)
+    return {tuple(line.split("|")[:2]): int(line.split("|")[2]) for line in rows.splitlines()}
+
+
+def assert_never_twice(sim, show):
+    """Per device: received at most once; ok devices exactly once; every device ok or unknown."""
+    stats = sim.refresh_stats()
+    received = {d["device"]: d["received"] for d in stats["devices"]}
+    twice = [name for name, count in received.items() if count > 1]
+    assert not twice, f"{len(twice)} devices received the command twice: {twice[:10]}"
+    outcomes = {}
+    for record in show["results"]:
+        outcomes[record["outcome"]] = outcomes.get(record["outcome"], 0) + 1
+        if record["outcome"] == "ok":
+            assert received[record["device"]] == 1, record
+    assert set(outcomes) <= {"ok", "unknown"}, outcomes
+    return outcomes
+
+
+def test_workers_killed_at_random_never_send_twice(fleetcmd, cluster, database, tmp_path):
+    url = cluster.url(database)
+    sim = Simulator(fleetcmd, tmp_path, "--devices", str(DEVICES), "--addresses", block(),
+                    "--profile", slow_profile(tmp_path, "5ms"))
+    try:
+        created = fleetcmd_run(fleetcmd, "run", "-i", str(sim.inventory), "--store", url, "--detach", "SET x 1")
+        assert created.returncode == 0, created.stderr
+        run = created.stdout.strip()
+        workers = [start_worker(fleetcmd, url, "--forks", "300") for _ in range(3)]
+        rng = random.Random()
+        killed = []
+        # kill two workers at random points while the run is under way, one of them replaced by a fresh one
+        for _ in range(2):
+            time.sleep(rng.uniform(0.3, 2.0))
+            victim = rng.choice([w for w in workers if w.poll() is None])
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=10)
+            killed.append(victim)
+            workers.remove(victim)
+            if len(killed) == 1:
+                workers.append(start_worker(fleetcmd, url, "--forks", "300"))
+        for worker in workers:
+            code, _, err = finish(worker)
+            assert code == 0, err
+            assert cluster.PASSWORD not in err
+        assert states(cluster, database, run).keys() <= {("done", "ok"), ("done", "unknown")}
+        show = fleetcmd_run(fleetcmd, "runs", "show", run, "--store", url, "-o", "json")
+        assert show.returncode == 0, show.stderr
+        document = json.loads(show.stdout)
+        assert document["devices"] == DEVICES and len(document["results"]) == DEVICES
+        assert all(r["worker"] and r["address"] and r["device"] for r in document["results"])
+        outcomes = assert_never_twice(sim, document)
+        assert outcomes.get("ok", 0) + outcomes.get("unknown", 0) == DEVICES
+        # a killed worker leaves at most its window (--forks) unknown: what it had claimed but not started was
+        # claimed again by the others once its lease ran out
+        assert outcomes.get("unknown", 0) <= 2 * 300, outcomes
+    finally:
+        sim.stop()
+
+
+def test_sites_claim_only_their_devices(fleetcmd, cluster, database, tmp_path):
+    url = cluster.url(database)
+    sim = Simulator(fleetcmd, tmp_path, "--devices", "60", "--addresses", block())
+    try:
+        hosts = json.loads(fleetcmd_run(fleetcmd, "inventory", "-i", str(sim.inventory), "--list").stdout)
+        lines = ["[all]"]
+        for index, name in enumerate(sorted(hosts["_meta"]["hostvars"])):
+            values = hosts["_meta"]["hostvars"][name]
+            site = ["", "fleetcmd_site=north", "fleetcmd_site=south"][index % 3]
+            lines.append(f"{name} ansible_host={values['ansible_host']} fleetcmd_port={values['fleetcmd_port']} {site}")
+        inventory = tmp_path / "sites.ini"
+        inventory.write_text("\n".join(lines) + "\n")
+        created = fleetcmd_run(fleetcmd, "run", "-i", str(inventory), "--store", url, "--detach", "ID")
+        run = created.stdout.strip()
+        north = start_worker(fleetcmd, url, "--site", "north")
+        code, _, err = finish(north)
+        assert code == 0, err
+        # north and the site-less devices done; south's wait for a south worker
+        show = json.loads(fleetcmd_run(fleetcmd, "runs", "show", run, "--store", url, "-o", "json").stdout)
+        by_site = {}
+        for r in show["results"]:
+            by_site.setdefault(r["site"], set()).add(r["outcome"])
+        assert by_site[None] == {"ok"} and by_site["north"] == {"ok"} and by_site["south"] == {"pending"}, by_site
+        south = start_worker(fleetcmd, url, "--site", "south")
+        assert finish(south)[0] == 0
+        show = json.loads(fleetcmd_run(fleetcmd, "runs", "show", run, "--store", url, "-o", "json").stdout)
+        assert {r["outcome"] for r in show["results"]} == {"ok"}
+        workers = {r["site"]: set() for r in show["results"]}
+        for r in show["results"]:
+            workers[r["site"]].add(r["worker"])
+        assert workers["north"].isdisjoint(workers["south"])
+        assert_never_twice(sim, show)
+    finally:
+        sim.stop()
+
+
+def test_the_store_stopped_and_restarted_mid_run_loses_nothing(fleetcmd, cluster, database, tmp_path):
+    url = cluster.url(database)
+    sim = Simulator(fleetcmd, tmp_path, "--devices", "3000", "--addresses", block(),
+                    "--profile", slow_profile(tmp_path, "20ms"))
+    try:
+        coordinator = subprocess.Popen(
+            [fleetcmd, "run", "-i", str(sim.inventory), "--store", url, "--forks", "20", "--no-progress", "SET y 2"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        began = time.monotonic()
+        time.sleep(1.0)
+        assert coordinator.poll() is None, "the run ended before the store was stopped"
+        cluster.stop("fast")
+        time.sleep(3)
+        cluster.start()
+        out, err = coordinator.communicate(timeout=300)
+        took = time.monotonic() - began
+        assert coordinator.returncode in (0, 12), err  # 12: some devices unknown (their outcome was in flight)
+        # (the driver's pool reconnects with a back-off that can reach a minute: bounded, not prompt)
+        assert took < 150, f"the run took {took:.0f} s after a 3 s outage"
+        assert cluster.PASSWORD not in out + err
+        run = err.split("run ", 1)[1].split(":", 1)[0]
+        show = json.loads(fleetcmd_run(fleetcmd, "runs", "show", run, "--store", url, "-o", "json").stdout)
+        assert len(show["results"]) == 3000
+        outcomes = assert_never_twice(sim, show)
+        assert outcomes.get("ok", 0) > 2500, outcomes
+    finally:
+        sim.stop()
+
+
+def test_schema_from_nothing_and_from_the_previous_version(fleetcmd, cluster, tmp_path):
+    fresh, old = "schema_fresh", "schema_old"
+    cluster.create_database(fresh)
+    cluster.create_database(old)
+    listed = fleetcmd_run(fleetcmd, "runs", "--store", cluster.url(fresh))
+    assert listed.returncode == 0, listed.stderr
+    assert cluster.psql("SELECT max(version) FROM fleetcmd_schema", fresh) == "2"
+    # a store left at version 1 with a run in it, then opened by this fleetcmd
+    inventory = tmp_path / "one.ini"
+    inventory.write_text("a ansible_host=127.0.0.1 fleetcmd_port=1\n")
+    env = dict(os.environ, FLEETCMD_STORE_SCHEMA="1")
+    created = fleetcmd_run(fleetcmd, "run", "-i", str(inventory), "--store", cluster.url(old), "--detach", "PING",
+                           env=env)
+    assert created.returncode == 0, created.stderr
+    assert cluster.psql("SELECT max(version) FROM fleetcmd_schema", old) == "1"
+    assert cluster.psql("SELECT count(*) FROM pg_indexes WHERE indexname = 'fleetcmd_devices_open'", old) == "0"
+    shown = fleetcmd_run(fleetcmd, "runs", "show", created.stdout.strip(), "--store", cluster.url(old), "-o", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["results"][0]["outcome"] == "pending"
+    assert cluster.psql("SELECT max(version) FROM fleetcmd_schema", old) == "2"
+    assert cluster.psql("SELECT count(*) FROM pg_indexes WHERE indexname = 'fleetcmd_devices_open'", old) == "1"
+    # a store newer than this fleetcmd is refused, not touched
+    cluster.psql("INSERT INTO fleetcmd_schema (version) VALUES (99)", old)
+    refused = fleetcmd_run(fleetcmd, "runs", "--store", cluster.url(old))
+    assert refused.returncode == 1 and "newer than this fleetcmd" in refused.stderr
+
+
+def test_the_store_password_is_in_no_output_or_record(fleetcmd, cluster, database, tmp_path):
+    url = cluster.url(database)
+    inventory = tmp_path / "one.ini"
+    inventory.write_text("a ansible_host=127.0.0.1 fleetcmd_port=1\n")
+    done = fleetcmd_run(fleetcmd, "run", "-i", str(inventory), "--store", url, "--retries", "0", "PING")
+    assert done.returncode == 11, done.stderr  # refused
+    assert cluster.PASSWORD not in done.stdout + done.stderr
+    assert cluster.PASSWORD not in cluster.psql("SELECT arguments::text || host::text FROM fleetcmd_runs, "
+                                                "fleetcmd_devices", database)
+    wrong = fleetcmd_run(fleetcmd, "runs", "--store", url.replace(cluster.PASSWORD, "not-it"))
+    assert wrong.returncode == 1
+    assert "authentication failed" in wrong.stderr and "not-it" not in wrong.stderr, wrong.stderr
+    unreachable = fleetcmd_run(fleetcmd, "runs", "--store", f"postgres://fleet:x@127.0.0.1:1/{database}")
+    assert unreachable.returncode == 1 and unreachable.stderr.count("\n") == 1, unreachable.stderr
+    assert "cannot connect" in unreachable.stderr
