@@ -9,12 +9,12 @@ import PostgresNIO
 /// whose worker stopped heart-beating after the intent becomes `unknown` (or, in an idempotent run, pending again).
 public final class RunStore: Sendable {
     public let location: StoreLocation
-    let client: PostgresClient
+    let connections: StoreConnections
     let logger: Logger
 
-    init(location: StoreLocation, client: PostgresClient, logger: Logger) {
+    init(location: StoreLocation, connections: StoreConnections, logger: Logger) {
         self.location = location
-        self.client = client
+        self.connections = connections
         self.logger = logger
     }
 
@@ -23,26 +23,19 @@ public final class RunStore: Sendable {
         _ location: StoreLocation, logger: Logger, schemaVersion: Int? = nil,
         _ body: @Sendable (RunStore) async throws -> Result
     ) async throws -> Result {
+        let connections = StoreConnections(configuration: try location.connectionConfiguration(), logger: logger)
+        let store = RunStore(location: location, connections: connections, logger: logger)
         do {
-            let first = try await PostgresConnection.connect(
-                configuration: try location.connectionConfiguration(), id: 0, logger: logger)
-            try? await first.close()
+            // The first connection tells a wrong password or an unreachable store at once.
+            await connections.give(try await connections.take())
         } catch {
             throw StoreError("store \(location): \(describe(error))")
         }
-        var configuration = try location.clientConfiguration()
-        configuration.options.maximumConnections = 8
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            let store = RunStore(location: location, client: client, logger: logger)
-            // $FLEETCMD_STORE_SCHEMA (tests): stop at an older version, to test migrating from it.
-            let target =
-                schemaVersion ?? ProcessInfo.processInfo.environment["FLEETCMD_STORE_SCHEMA"].flatMap(Int.init)
-            try await store.migrate(to: min(target ?? StoreSchema.latest, StoreSchema.latest))
-            return try await body(store)
-        }
+        defer { Task { await connections.closeAll() } }
+        // $FLEETCMD_STORE_SCHEMA (tests): stop at an older version, to test migrating from it.
+        let target = schemaVersion ?? ProcessInfo.processInfo.environment["FLEETCMD_STORE_SCHEMA"].flatMap(Int.init)
+        try await store.migrate(to: min(target ?? StoreSchema.latest, StoreSchema.latest))
+        return try await body(store)
     }
 
     // MARK: Schema
@@ -389,21 +382,34 @@ public final class RunStore: Sendable {
     private func guarded<T: Sendable>(
         _ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
+        let connections = self.connections
+        let location = self.location
         do {
-            // Bounded: a store that went away must not leave a caller waiting unseen; it says so and tries again.
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { [client] in
-                    try await client.withConnection { connection in try await body(connection) }
+            // Bounded: a request on a connection the store dropped without a word can wait forever and need not
+            // heed cancellation; after 15 s the caller gets an error (and retries on a new connection), and the
+            // stuck request is left to end when the connection does.
+            return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                let once = ResumeOnce(continuation)
+                let work = Task {
+                    do {
+                        let connection = try await connections.take()
+                        do {
+                            let value = try await body(connection)
+                            await connections.give(connection)
+                            once.resume(with: .success(value))
+                        } catch {
+                            await connections.discard(connection)
+                            once.resume(with: .failure(error))
+                        }
+                    } catch {
+                        once.resume(with: .failure(error))
+                    }
                 }
-                group.addTask {
-                    try await Task.sleep(for: .seconds(15))
-                    return nil
+                Task {
+                    try? await Task.sleep(for: .seconds(15))
+                    work.cancel()
+                    once.resume(with: .failure(StoreError("store \(location): cannot \(what): no answer within 15 s")))
                 }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let value = first else {
-                    throw StoreError("store \(location): cannot \(what): no answer within 15 s")
-                }
-                return value
             }
         } catch is CancellationError {
             throw CancellationError()

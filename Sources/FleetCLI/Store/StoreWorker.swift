@@ -100,10 +100,22 @@ final class StoreWorker: Sendable {
 
     /// One batch of one run: intents, the conversations, the outcomes.
     private func work(runID: String, devices: [ClaimedDevice], batch: Int) async {
+        // The run's parameters: the store may be away; wait for it (the claims are only claims).
+        var stored: StoredRun?
+        while true {
+            do {
+                stored = try await store.run(runID)
+                recovered()
+                break
+            } catch {
+                failed(error)
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        guard let run = stored else { return }
         let setup: RunSetup
         var targets: [RunTarget] = []
         do {
-            guard let run = try await store.run(runID) else { return }
             setup = try StoreRun.setup(for: run, forks: batch)
             for device in devices {
                 targets.append(
