@@ -56,7 +56,7 @@ parity() {  # ansible-core's own warnings go to a log, shown only when a check f
     fi
 }
 parity --corpus
-parity --cases "${PARITY_CASES:-1500}" --seed 1 --full-every 40
+parity --cases "${PARITY_CASES:-1100}" --seed 1 --full-every 40
 parity --cases "${PARITY_FRESH_CASES:-500}" --seed "${PARITY_SEED:-$(date +%s)}" --full-every 40
 rm -f "$parity_log"
 
