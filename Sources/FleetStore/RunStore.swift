@@ -1,6 +1,7 @@
 public import FleetRunner
 import Foundation
 public import Logging
+import NIOSSL
 import PostgresNIO
 
 /// A run store in PostgreSQL with the file journal's guarantees, shared by many workers: a device is claimed
@@ -352,6 +353,23 @@ public final class RunStore: Sendable {
         }
     }
 
+    /// The workers named, as the store last heard from them (a worker that never heart-beat is not among them).
+    public func workers(_ ids: [String]) async throws -> [WorkerStatus] {
+        guard !ids.isEmpty else { return [] }
+        return try await guarded("read the workers' heartbeats") { [self] connection in
+            var workers: [WorkerStatus] = []
+            for try await (id, site, silent, lease) in try await connection.query(
+                """
+                SELECT id, site, extract(epoch FROM now() - heartbeat_at)::float8, lease_seconds
+                FROM fleetcmd_workers WHERE id = ANY(\(ids)) ORDER BY id
+                """, logger: logger
+            ).decode((String, String?, Double, Double).self) {
+                workers.append(WorkerStatus(id: id, site: site, silentFor: silent, leaseSeconds: lease))
+            }
+            return workers
+        }
+    }
+
     /// Every device of a run in inventory order, with its outcome, worker and site.
     public func devices(of run: String) async throws -> [StoredDevice] {
         try await guarded("read the devices of run \(run)") { [self] connection in
@@ -419,6 +437,20 @@ public final class RunStore: Sendable {
         }
     }
 
+    /// A failed TLS handshake, said as curl says it (never BoringSSL's own text).
+    static func tlsProblem(_ error: any Error) -> String? {
+        if let error = error as? NIOSSLExtraError, error == .failedToValidateHostname {
+            return "the store's TLS certificate does not name this host (sslmode=verify-full)"
+        }
+        guard let error = error as? NIOSSLError else { return nil }
+        switch error {
+        case .handshakeFailed:
+            return "the TLS handshake failed: the store's certificate is not trusted (sslrootcert) or TLS is refused"
+        default:
+            return "the TLS connection failed"
+        }
+    }
+
     /// The error a transaction wrapper carries (its closure's, else BEGIN's or COMMIT's).
     static func innermost(_ error: any Error) -> any Error {
         guard let transaction = error as? PostgresTransactionError else { return error }
@@ -432,6 +464,7 @@ public final class RunStore: Sendable {
         if let own = error as? StoreError { return own.description }
         guard let error = error as? PSQLError else { return "unexpected error" }
         if let message = error.serverInfo?[.message] { return message }
+        if let tls = error.underlying.flatMap(tlsProblem) { return tls }
         switch error.code {
         case .connectionError, .failedToAddSSLHandler: return "cannot connect"
         case .serverClosedConnection, .clientClosedConnection: return "the connection closed"

@@ -1,9 +1,10 @@
 import Foundation
 import NIOSSL
-public import PostgresNIO
+import PostgresNIO
 
-/// Where a run store is: a `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE]` URL (libpq's form;
-/// `postgresql://` too). The password may instead come from `$PGPASSWORD`. ``description`` never shows it.
+/// Where a run store is: a `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE&sslrootcert=FILE]` URL
+/// (libpq's form; `postgresql://` too). The password may instead come from `$PGPASSWORD`. ``description`` never
+/// shows it.
 public struct StoreLocation: Sendable, CustomStringConvertible {
     public var host: String
     public var port: Int
@@ -11,6 +12,10 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
     public var database: String
     /// `disable`, `prefer` (the default, as libpq's), `require`, `verify-full`.
     public var sslMode: String
+    /// `sslrootcert=FILE`: the PEM certificates that `verify-ca` and `verify-full` trust (default: the system's).
+    public var rootCertificate: String?
+    /// The URL itself carries the password (which the process list shows): worth a warning.
+    public var passwordInURL: Bool
     var password: String?
 
     public init(parsing text: String, environment: [String: String] = [:]) throws(StoreError) {
@@ -53,14 +58,21 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         let username = Self.percentDecoded(user)
         guard !username.isEmpty else { throw StoreError("the store URL names no user (postgres://USER@HOST/DATABASE)") }
         var sslMode = "prefer"
+        var rootCertificate: String?
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { continue }
+            guard parts.count == 2 else { throw StoreError("the store URL's parameter '\(pair)' has no value") }
             if parts[0] == "sslmode" {
-                guard ["disable", "prefer", "require", "verify-full"].contains(parts[1]) else {
-                    throw StoreError("sslmode must be disable, prefer, require or verify-full, not '\(parts[1])'")
+                guard ["disable", "prefer", "require", "verify-ca", "verify-full"].contains(parts[1]) else {
+                    throw StoreError(
+                        "sslmode must be disable, prefer, require, verify-ca or verify-full, not '\(parts[1])'")
                 }
                 sslMode = parts[1]
+            } else if parts[0] == "sslrootcert" {
+                rootCertificate = Self.percentDecoded(Substring(parts[1]))
+            } else {
+                throw StoreError(
+                    "the store URL's parameter '\(parts[0])' is not one fleetcmd knows (sslmode, sslrootcert)")
             }
         }
         self.host = hostPart
@@ -68,7 +80,9 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         self.username = username
         self.database = database.isEmpty ? username : Self.percentDecoded(Substring(database))
         self.sslMode = sslMode
+        self.passwordInURL = password != nil
         self.password = password ?? environment["PGPASSWORD"]
+        self.rootCertificate = rootCertificate
     }
 
     /// The URL without its password: safe for logs, messages and run records.
@@ -77,40 +91,43 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         return "postgres://\(username)@\(shownHost):\(port)/\(database)"
     }
 
-    func clientConfiguration() throws -> PostgresClient.Configuration {
-        let tls: PostgresClient.Configuration.TLS
-        switch sslMode {
-        case "disable": tls = .disable
-        case "verify-full": tls = .require(.makeClientConfiguration())
-        default:
-            // prefer and require encrypt without checking the certificate, as libpq's modes of those names do
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.certificateVerification = .none
-            tls = sslMode == "require" ? .require(configuration) : .prefer(configuration)
-        }
-        var configuration = PostgresClient.Configuration(
-            host: host, port: port, username: username, password: password, database: database, tls: tls)
-        configuration.options.connectTimeout = .seconds(5)
-        return configuration
-    }
-
-    /// The same settings for one connection of our own (the first, which tells a wrong password or an unreachable
-    /// store at once; the driver's pool would keep retrying it).
-    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+    /// The settings of a connection (fleetcmd keeps its own few: a wrong password or an unreachable store is told at
+    /// once, where the driver's pool would keep retrying). TLS as libpq's modes of the same names: `prefer` and
+    /// `require` encrypt without checking the certificate; `verify-ca` checks it against `sslrootcert` (or the
+    /// system's roots), `verify-full` its name (or IP address) too.
+    func connectionConfiguration() throws(StoreError) -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS
+        var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+        if let rootCertificate { tlsConfiguration.trustRoots = .file(rootCertificate) }
         switch sslMode {
         case "disable": tls = .disable
-        case "verify-full": tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case "verify-full", "verify-ca":
+            if sslMode == "verify-ca" { tlsConfiguration.certificateVerification = .noHostnameVerification }
+            tls = .require(try Self.context(tlsConfiguration, rootCertificate: rootCertificate))
         default:
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.certificateVerification = .none
-            let context = try NIOSSLContext(configuration: configuration)
+            tlsConfiguration.certificateVerification = .none
+            let context = try Self.context(tlsConfiguration, rootCertificate: rootCertificate)
             tls = sslMode == "require" ? .require(context) : .prefer(context)
         }
         var configuration = PostgresConnection.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: tls)
         configuration.options.connectTimeout = .seconds(5)
         return configuration
+    }
+
+    private static func context(
+        _ configuration: TLSConfiguration, rootCertificate: String?
+    ) throws(StoreError)
+        -> NIOSSLContext
+    {
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            if let rootCertificate {
+                throw StoreError("sslrootcert \(rootCertificate): cannot read it as PEM certificates")
+            }
+            throw StoreError("cannot set up TLS for the store (the system's trusted certificates)")
+        }
     }
 
     private static func percentDecoded(_ text: Substring) -> String {

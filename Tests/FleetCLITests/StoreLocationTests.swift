@@ -14,12 +14,17 @@ import Testing
         let defaults = try StoreLocation(parsing: "postgresql://ops@[::1]", environment: ["PGPASSWORD": "x"])
         #expect(defaults.host == "::1" && defaults.port == 5432 && defaults.database == "ops")
         #expect(defaults.sslMode == "prefer" && defaults.description == "postgres://ops@[::1]:5432/ops")
+        #expect(location.passwordInURL && !defaults.passwordInURL)
+        let verified = try StoreLocation(
+            parsing: "postgres://ops@db/fleet?sslmode=verify-ca&sslrootcert=%2Fetc%2Fca%20one.pem")
+        #expect(verified.sslMode == "verify-ca" && verified.rootCertificate == "/etc/ca one.pem")
+        #expect(verified.rootCertificate != nil && !"\(verified)".contains("ca one"))
     }
 
     @Test func badURLsAreOneLineErrors() {
         for bad in [
             "mysql://a@b/c", "postgres://b/c", "postgres://a@/c", "postgres://a@b:0/c", "postgres://a@b:x/c",
-            "postgres://a@b/c?sslmode=maybe",
+            "postgres://a@b/c?sslmode=maybe", "postgres://a@b/c?sslmode", "postgres://a@b/c?application_name=x",
         ] {
             #expect(throws: StoreError.self, "\(bad)") { try StoreLocation(parsing: bad) }
         }

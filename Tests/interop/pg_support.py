@@ -61,6 +61,37 @@ class Cluster:
     def stop(self, mode="fast"):
         self._as_postgres(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-w", "-t", "60", "-m", mode, "stop")
 
+    def use_tls(self, certificate, key):
+        """Serves TLS only (hostssl, with this certificate and key) from the next start; None and None: plain again.
+        The server reads the key only when it belongs to its user and no one else can read it."""
+        hba = os.path.join(self.data, "pg_hba.conf")
+        with open(hba) as f:
+            lines = [line for line in f.read().splitlines() if not line.startswith(("host ", "hostssl "))]
+        conf = os.path.join(self.data, "fleetcmd-tls.conf")
+        if certificate:
+            for source, target in ((certificate, "tls.pem"), (key, "tls.key")):
+                shutil.copy(source, os.path.join(self.data, target))
+                shutil.chown(os.path.join(self.data, target), "postgres", "postgres")
+                os.chmod(os.path.join(self.data, target), 0o600)
+            lines += ["hostssl all all 127.0.0.1/32 scram-sha-256"]
+            settings = "ssl = on\nssl_cert_file = 'tls.pem'\nssl_key_file = 'tls.key'\n"
+        else:
+            lines += ["host all all 127.0.0.1/32 scram-sha-256", "host all all ::1/128 scram-sha-256"]
+            settings = "ssl = off\n"
+        with open(hba, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        with open(conf, "w") as f:
+            f.write(settings)
+        shutil.chown(conf, "postgres", "postgres")
+        postgresql_conf = os.path.join(self.data, "postgresql.conf")
+        with open(postgresql_conf) as f:
+            text = f.read()
+        if "include_if_exists = 'fleetcmd-tls.conf'" not in text:
+            with open(postgresql_conf, "a") as f:
+                f.write("\ninclude_if_exists = 'fleetcmd-tls.conf'\n")
+        self.stop("fast")
+        self.start()
+
     def url(self, database="fleet", password=True):
         secret = f":{self.PASSWORD}" if password else ""
         return f"postgres://fleet{secret}@127.0.0.1:{self.port}/{database}?sslmode=disable"

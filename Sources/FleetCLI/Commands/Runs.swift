@@ -8,7 +8,7 @@ struct Runs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
         abstract: "List past runs (from their journals), or summarise one.",
-        subcommands: [List.self, Show.self], defaultSubcommand: List.self)
+        subcommands: [List.self, Show.self, Watch.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -102,15 +102,17 @@ struct Runs: AsyncParsableCommand {
         }
     }
 
-    /// Rows as aligned columns, two spaces apart: the first and last left-aligned, the counts between right-aligned.
-    static func table(_ rows: [[String]]) -> [String] {
+    /// Rows as aligned columns, two spaces apart: the counts right-aligned, the text columns (by default the first
+    /// and the last) left-aligned.
+    static func table(_ rows: [[String]], textColumns: Set<Int>? = nil) -> [String] {
         guard let columns = rows.first?.count else { return [] }
+        let left = textColumns ?? [0, columns - 1]
         let widths = (0..<columns).map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { row in
             row.indices.map { column -> String in
                 let gap = String(repeating: " ", count: widths[column] - row[column].count)
-                if column == columns - 1 { return row[column] }
-                return column == 0 ? row[column] + gap : gap + row[column]
+                if column == columns - 1 { return left.contains(column) ? row[column] : gap + row[column] }
+                return left.contains(column) ? row[column] + gap : gap + row[column]
             }.joined(separator: "  ")
         }
     }

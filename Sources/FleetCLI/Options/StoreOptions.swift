@@ -18,10 +18,22 @@ struct StoreOptions: ParsableArguments {
                 return nil
             }
             do {
-                return try StoreLocation(parsing: text, environment: environment)
+                let location = try StoreLocation(parsing: text, environment: environment)
+                if store != nil, location.passwordInURL { Self.warnOnce() }
+                return location
             } catch {
                 throw ValidationError("--store: \(error)")
             }
         }
+    }
+
+    nonisolated(unsafe) private static var warned = false  // set once, on the main path, before any task starts
+
+    private static func warnOnce() {
+        guard !warned else { return }
+        warned = true
+        Console.error(
+            "warning: the password in --store can be read by other users of this machine (process list); use "
+                + "$PGPASSWORD or $FLEETCMD_STORE")
     }
 }

@@ -70,6 +70,9 @@ final class StoreWorker: Sendable {
     }
 
     private func lane(batch: Int) async {
+        // Each run's settings, rebuilt from its stored command line once per lane (not per batch: parsing and
+        // setting up a runner cost more than a batch's conversations).
+        var setups: [String: RunSetup] = [:]
         while !isStopping {
             let claimed: [ClaimedDevice]
             do {
@@ -92,14 +95,26 @@ final class StoreWorker: Sendable {
             while start < claimed.endIndex {
                 let runID = claimed[start].runID
                 let end = claimed[start...].firstIndex { $0.runID != runID } ?? claimed.endIndex
-                await work(runID: runID, devices: Array(claimed[start..<end]), batch: batch)
+                if setups[runID] == nil {
+                    if setups.count >= 16 { setups.removeAll() }
+                    guard let setup = await setup(runID: runID, devices: Array(claimed[start..<end]), batch: batch)
+                    else {
+                        start = end
+                        continue
+                    }
+                    setups[runID] = setup
+                }
+                if let setup = setups[runID] {
+                    await work(runID: runID, devices: Array(claimed[start..<end]), setup: setup)
+                }
                 start = end
             }
         }
     }
 
-    /// One batch of one run: intents, the conversations, the outcomes.
-    private func work(runID: String, devices: [ClaimedDevice], batch: Int) async {
+    /// A run's settings as this machine reads them; nil (the claims given back, the run excluded here) when they do
+    /// not hold on this machine.
+    private func setup(runID: String, devices: [ClaimedDevice], batch: Int) async -> RunSetup? {
         // The run's parameters: the store may be away; wait for it (the claims are only claims).
         var stored: StoredRun?
         while true {
@@ -112,11 +127,31 @@ final class StoreWorker: Sendable {
                 try? await Task.sleep(for: .milliseconds(500))
             }
         }
-        guard let run = stored else { return }
-        let setup: RunSetup
+        guard let run = stored else { return nil }
+        do {
+            return try StoreRun.setup(for: run, forks: batch)
+        } catch {
+            await exclude(runID: runID, devices: devices, error)
+            return nil
+        }
+    }
+
+    /// The run's settings do not hold on this machine (a preset or TLS file missing): say so once, give the claims
+    /// back for a worker that can, and leave this run alone.
+    private func exclude(runID: String, devices: [ClaimedDevice], _ error: any Error) async {
+        let first = excluded.withLock { $0.insert(runID).inserted }
+        if first {
+            Console.error("worker \(identity.id) cannot work on run \(runID): \(ErrorText.describe(error))")
+        }
+        while (try? await store.release(identity, run: runID, positions: devices.map(\.position))) == nil {
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    /// One batch of one run: intents, the conversations, the outcomes.
+    private func work(runID: String, devices: [ClaimedDevice], setup: RunSetup) async {
         var targets: [RunTarget] = []
         do {
-            setup = try StoreRun.setup(for: run, forks: batch)
             for device in devices {
                 targets.append(
                     try setup.target(
@@ -125,15 +160,7 @@ final class StoreWorker: Sendable {
                             entryPort: device.host.entryPort)))
             }
         } catch {
-            // The run's settings do not hold on this machine (a preset or TLS file missing): say so once, give
-            // the claims back for a worker that can, and leave this run alone.
-            let first = excluded.withLock { $0.insert(runID).inserted }
-            if first {
-                Console.error("worker \(identity.id) cannot work on run \(runID): \(ErrorText.describe(error))")
-            }
-            while (try? await store.release(identity, run: runID, positions: devices.map(\.position))) == nil {
-                try? await Task.sleep(for: .milliseconds(500))
-            }
+            await exclude(runID: runID, devices: devices, error)
             return
         }
         // Nothing is sent before its intent is committed: wait for the store as long as it takes.
