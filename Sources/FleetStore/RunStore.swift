@@ -119,6 +119,9 @@ public final class RunStore: Sendable {
                     start += chunk.count
                 }
             }
+            // Statistics for the new rows (a sample): without them the planner reads every row of the run to
+            // record each batch's outcomes, and claiming slows as the table grows.
+            try await execute(connection, "ANALYZE fleetcmd_devices", logger: logger)
         }
     }
 
@@ -180,45 +183,84 @@ public final class RunStore: Sendable {
     }
 
     /// Claims up to `limit` devices of open runs (of `run` only, when given) that are pending or whose claim lease
-    /// ran out: with a site, that site's devices and those with none; without, only those with none.
+    /// ran out: with a site, that site's devices first, then those with none; without, only those with none.
+    ///
+    /// Each is one statement reading the open-devices-by-site index (schema 3; the site as an equality, so that the
+    /// index gives the order too) in order, from `cursor` (where this
+    /// caller's last claim ended) rather than from the start: rows already claimed, sent to or done stay in that
+    /// index as dead entries until PostgreSQL vacuums them, and a claim that started from the beginning read past
+    /// all of them, a cost that grew with the run. When the scan from the cursor finds too few, the claim reads
+    /// again from the start (devices given back, or claimed by a worker whose lease ran out), at most once per half
+    /// lease.
     public func claim(
-        _ worker: WorkerIdentity, run: String?, limit: Int, excluding: [String] = []
+        _ worker: WorkerIdentity, run: String?, limit: Int, excluding: [String] = [],
+        cursor: ClaimCursor = ClaimCursor()
     ) async throws
-        -> [ClaimedDevice]
+        -> (devices: [ClaimedDevice], cursor: ClaimCursor)
     {
         try await guarded("claim devices") { [self] connection in
-            let rows = try await connection.query(
-                """
-                WITH picked AS (
-                    SELECT d.run_id, d.position FROM fleetcmd_devices d
-                    JOIN fleetcmd_runs r ON r.id = d.run_id AND r.finished_at IS NULL
-                    WHERE d.state <> 'done'
-                      AND (d.state = 'pending' OR (d.state = 'claimed' AND d.lease_until < now()))
-                      AND (d.site IS NULL OR d.site = \(worker.site))
-                      AND (\(run)::text IS NULL OR d.run_id = \(run))
-                      AND NOT (d.run_id = ANY(\(excluding)::text[]))
-                    ORDER BY d.run_id, d.position
-                    LIMIT \(limit)
-                    FOR UPDATE OF d SKIP LOCKED
-                )
-                UPDATE fleetcmd_devices d
-                SET state = 'claimed', worker = \(worker.id),
-                    lease_until = now() + make_interval(secs => \(worker.leaseSeconds))
-                FROM picked WHERE d.run_id = picked.run_id AND d.position = picked.position
-                RETURNING d.run_id, d.position, d.name, d.address, d.host::text
-                """, logger: logger)
             var claimed: [ClaimedDevice] = []
-            let decoder = JSONDecoder()
-            for try await (runID, position, name, address, host) in rows.decode(
-                (String, Int32, String, String, String).self)
-            {
-                claimed.append(
-                    ClaimedDevice(
-                        runID: runID, position: Int(position), name: name, address: address,
-                        host: try decoder.decode(StoredHost.self, from: Data(host.utf8))))
+            var cursor = cursor
+            for site in worker.site.map({ [$0, nil] }) ?? [nil] {
+                let key = site ?? ""
+                let wanted = limit - claimed.count
+                guard wanted > 0 else { break }
+                var found = try await claim(
+                    connection, worker, site: site, run: run, from: cursor.positions[key], limit: wanted,
+                    excluding: excluding)
+                let now = ContinuousClock.now
+                if found.count < wanted, cursor.positions[key] != nil, cursor.mayRescan(key, now: now) {
+                    found += try await claim(
+                        connection, worker, site: site, run: run, from: nil, limit: wanted - found.count,
+                        excluding: excluding)
+                    cursor.rescanAfter[key] = now + .milliseconds(Int(max(1, worker.leaseSeconds / 2) * 1000))
+                }
+                if let last = found.max(by: { ($0.runID, $0.position) < ($1.runID, $1.position) }) {
+                    cursor.positions[key] = ClaimCursor.Position(run: last.runID, position: last.position)
+                }
+                claimed += found
             }
-            return claimed.sorted { ($0.runID, $0.position) < ($1.runID, $1.position) }
+            return (claimed.sorted { ($0.runID, $0.position) < ($1.runID, $1.position) }, cursor)
         }
+    }
+
+    /// One claiming statement: the devices of `site` (nil: of no site), from `from` on (nil: from the start).
+    private func claim(
+        _ connection: PostgresConnection, _ worker: WorkerIdentity, site: String?, run: String?,
+        from: ClaimCursor.Position?, limit: Int, excluding: [String]
+    ) async throws -> [ClaimedDevice] {
+        let rows = try await connection.query(
+            """
+            WITH picked AS (
+                SELECT d.run_id, d.position FROM fleetcmd_devices d
+                JOIN fleetcmd_runs r ON r.id = d.run_id AND r.finished_at IS NULL
+                WHERE d.state <> 'done'
+                  AND (d.state = 'pending' OR (d.state = 'claimed' AND d.lease_until < now()))
+                  AND coalesce(d.site, '') = \(site ?? "")
+                  AND (\(from?.run)::text IS NULL OR (d.run_id, d.position) > (\(from?.run), \(from.map { Int32($0.position) })))
+                  AND (\(run)::text IS NULL OR d.run_id = \(run))
+                  AND NOT (d.run_id = ANY(\(excluding)::text[]))
+                ORDER BY d.run_id, d.position
+                LIMIT \(limit)
+                FOR UPDATE OF d SKIP LOCKED
+            )
+            UPDATE fleetcmd_devices d
+            SET state = 'claimed', worker = \(worker.id),
+                lease_until = now() + make_interval(secs => \(worker.leaseSeconds))
+            FROM picked WHERE d.run_id = picked.run_id AND d.position = picked.position
+            RETURNING d.run_id, d.position, d.name, d.address, d.host::text
+            """, logger: logger)
+        var claimed: [ClaimedDevice] = []
+        let decoder = JSONDecoder()
+        for try await (runID, position, name, address, host) in rows.decode(
+            (String, Int32, String, String, String).self)
+        {
+            claimed.append(
+                ClaimedDevice(
+                    runID: runID, position: Int(position), name: name, address: address,
+                    host: try decoder.decode(StoredHost.self, from: Data(host.utf8))))
+        }
+        return claimed
     }
 
     /// Gives claims back (not started: no intent), for another worker.
@@ -269,7 +311,9 @@ public final class RunStore: Sendable {
     }
 
     /// Records outcomes. A device settled as `unknown` while this worker was cut off from the store gets its true
-    /// outcome; nothing else is overwritten.
+    /// outcome; nothing else is overwritten. (Joined with `unnest` alone, the planner looks each row up by key once
+    /// the table has statistics, which ``createRun(_:devices:)`` makes sure of; a `position = ANY(…)` beside the join
+    /// made it scan the whole batch once per row.)
     public func record(
         _ worker: WorkerIdentity, run: String, results: [(position: Int, result: DeviceResult)]
     )

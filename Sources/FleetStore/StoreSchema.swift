@@ -50,6 +50,14 @@ enum StoreSchema {
             "CREATE INDEX fleetcmd_devices_open ON fleetcmd_devices (run_id, position) WHERE state <> 'done'",
             "CREATE INDEX fleetcmd_devices_sending ON fleetcmd_devices (worker) WHERE state = 'sending'",
         ],
+        // 3: a site's worker claims its site's devices (then those of none) without reading past other sites', from
+        // where its last claim ended.
+        [
+            """
+            CREATE INDEX fleetcmd_devices_open_by_site ON fleetcmd_devices ((coalesce(site, '')), run_id, position)
+            WHERE state <> 'done'
+            """
+        ],
     ]
 
     static var latest: Int { migrations.count }

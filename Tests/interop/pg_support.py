@@ -31,7 +31,9 @@ def free_port():
 class Cluster:
     PASSWORD = "s3cret-store-pw"
 
-    def __init__(self):
+    def __init__(self, settings="-c fsync=off"):
+        """`settings`: the server's extra options (tests turn fsync off; the benchmark keeps PostgreSQL's defaults)."""
+        self.settings = settings
         self.bin = binaries()
         self.folder = tempfile.mkdtemp(prefix="fleetcmd-pg-")
         os.chmod(self.folder, 0o755)
@@ -56,7 +58,7 @@ class Cluster:
     def start(self):
         self._as_postgres(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-w", "-t", "60", "-l",
                           os.path.join(self.folder, "log"), "-o",
-                          f"-h 127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off -c max_connections=200", "start")
+                          f"-h 127.0.0.1 -p {self.port} -k {self.folder} {self.settings} -c max_connections=200", "start")
 
     def stop(self, mode="fast"):
         self._as_postgres(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-w", "-t", "60", "-m", mode, "stop")
@@ -105,6 +107,27 @@ class Cluster:
 
     def create_database(self, name):
         self.psql(f"CREATE DATABASE {name}", database="postgres")
+
+    def cpu_seconds(self):
+        """CPU seconds the server has used so far: the postmaster, the children it has reaped, the live ones."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        with open(os.path.join(self.data, "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid, ppid = int(entry), int(fields[1])
+            if pid == postmaster:
+                total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            elif ppid == postmaster:
+                total += int(fields[11]) + int(fields[12])
+        return total / ticks
 
     def log(self):
         with open(os.path.join(self.folder, "log")) as f:

@@ -208,26 +208,32 @@ def test_the_store_stopped_and_restarted_mid_run_loses_nothing(fleetcmd, cluster
 
 
 def test_schema_from_nothing_and_from_the_previous_version(fleetcmd, cluster, tmp_path):
-    fresh, old = "schema_fresh", "schema_old"
+    fresh = "schema_fresh"
     cluster.create_database(fresh)
-    cluster.create_database(old)
     listed = fleetcmd_run(fleetcmd, "runs", "--store", cluster.url(fresh))
     assert listed.returncode == 0, listed.stderr
-    assert cluster.psql("SELECT max(version) FROM fleetcmd_schema", fresh) == "2"
-    # a store left at version 1 with a run in it, then opened by this fleetcmd
+    assert cluster.psql("SELECT max(version) FROM fleetcmd_schema", fresh) == "3"
+    # a store left at an earlier version with a run in it, then opened by this fleetcmd: each version's index
+    # appears with it
     inventory = tmp_path / "one.ini"
     inventory.write_text("a ansible_host=127.0.0.1 fleetcmd_port=1\n")
-    env = dict(os.environ, FLEETCMD_STORE_SCHEMA="1")
-    created = fleetcmd_run(fleetcmd, "run", "-i", str(inventory), "--store", cluster.url(old), "--detach", "PING",
-                           env=env)
-    assert created.returncode == 0, created.stderr
-    assert cluster.psql("SELECT max(version) FROM fleetcmd_schema", old) == "1"
-    assert cluster.psql("SELECT count(*) FROM pg_indexes WHERE indexname = 'fleetcmd_devices_open'", old) == "0"
-    shown = fleetcmd_run(fleetcmd, "runs", "show", created.stdout.strip(), "--store", cluster.url(old), "-o", "json")
-    assert shown.returncode == 0, shown.stderr
-    assert json.loads(shown.stdout)["results"][0]["outcome"] == "pending"
-    assert cluster.psql("SELECT max(version) FROM fleetcmd_schema", old) == "2"
-    assert cluster.psql("SELECT count(*) FROM pg_indexes WHERE indexname = 'fleetcmd_devices_open'", old) == "1"
+    added = {1: "fleetcmd_devices_open", 2: "fleetcmd_devices_open_by_site"}
+    for previous in (1, 2):
+        old = f"schema_v{previous}"
+        cluster.create_database(old)
+        env = dict(os.environ, FLEETCMD_STORE_SCHEMA=str(previous))
+        created = fleetcmd_run(fleetcmd, "run", "-i", str(inventory), "--store", cluster.url(old), "--detach", "PING",
+                               env=env)
+        assert created.returncode == 0, created.stderr
+        assert cluster.psql("SELECT max(version) FROM fleetcmd_schema", old) == str(previous)
+        index = f"SELECT count(*) FROM pg_indexes WHERE indexname = '{added[previous]}'"
+        assert cluster.psql(index, old) == "0"
+        shown = fleetcmd_run(fleetcmd, "runs", "show", created.stdout.strip(), "--store", cluster.url(old), "-o",
+                             "json")
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["results"][0]["outcome"] == "pending"
+        assert cluster.psql("SELECT max(version) FROM fleetcmd_schema", old) == "3"
+        assert cluster.psql(index, old) == "1"
     # a store newer than this fleetcmd is refused, not touched
     cluster.psql("INSERT INTO fleetcmd_schema (version) VALUES (99)", old)
     refused = fleetcmd_run(fleetcmd, "runs", "--store", cluster.url(old))

@@ -73,11 +73,12 @@ final class StoreWorker: Sendable {
         // Each run's settings, rebuilt from its stored command line once per lane (not per batch: parsing and
         // setting up a runner cost more than a batch's conversations).
         var setups: [String: RunSetup] = [:]
+        var cursor = ClaimCursor()
         while !isStopping {
             let claimed: [ClaimedDevice]
             do {
-                claimed = try await store.claim(
-                    identity, run: onlyRun, limit: batch, excluding: excluded.withLock { Array($0) })
+                (claimed, cursor) = try await store.claim(
+                    identity, run: onlyRun, limit: batch, excluding: excluded.withLock { Array($0) }, cursor: cursor)
                 recovered()
             } catch {
                 failed(error)
