@@ -76,7 +76,7 @@ def assert_never_twice(sim, show):
     return outcomes
 
 
-def test_workers_killed_at_random_never_send_twice(fleetcmd, cluster, database, tmp_path):
+def test_workers_killed_at_random_and_the_store_restarted_never_send_twice(fleetcmd, cluster, database, tmp_path):
     url = cluster.url(database)
     sim = Simulator(fleetcmd, tmp_path, "--devices", str(DEVICES), "--addresses", block(),
                     "--profile", slow_profile(tmp_path, "5ms"))
@@ -87,7 +87,8 @@ def test_workers_killed_at_random_never_send_twice(fleetcmd, cluster, database, 
         workers = [start_worker(fleetcmd, url, "--forks", "300") for _ in range(3)]
         rng = random.Random()
         killed = []
-        # kill two workers at random points while the run is under way, one of them replaced by a fresh one
+        # kill two workers at random points while the run is under way, one of them replaced by a fresh one, and
+        # restart the store once between the two kills (down longer than the workers' lease)
         for _ in range(2):
             time.sleep(rng.uniform(0.3, 2.0))
             victim = rng.choice([w for w in workers if w.poll() is None])
@@ -97,6 +98,10 @@ def test_workers_killed_at_random_never_send_twice(fleetcmd, cluster, database, 
             workers.remove(victim)
             if len(killed) == 1:
                 workers.append(start_worker(fleetcmd, url, "--forks", "300"))
+                time.sleep(rng.uniform(0.2, 1.0))
+                cluster.stop("fast")
+                time.sleep(2.5)
+                cluster.start()
         for worker in workers:
             code, _, err = finish(worker)
             assert code == 0, err
