@@ -6,7 +6,7 @@ import Foundation
 struct StoreOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "A PostgreSQL run store shared by workers: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE] (default: $FLEETCMD_STORE; the password may come from $PGPASSWORD).",
+            "A PostgreSQL run store shared by workers: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE&sslrootcert=FILE] (default: $FLEETCMD_STORE; the password may come from $PGPASSWORD).",
             valueName: "url"))
     var store: String?
 

@@ -29,6 +29,10 @@ enum HelpExamples {
         "runs show": [
             "fleetcmd runs show RUN_ID", "fleetcmd runs show RUN_ID --store postgres://fleet@db/fleet -o json",
         ],
+        "runs watch": [
+            "fleetcmd runs watch RUN_ID --store postgres://fleet@db/fleet            # until every device has an outcome",
+            "FLEETCMD_STORE=postgres://fleet@db/fleet fleetcmd runs watch RUN_ID -o jsonl --interval 5",
+        ],
         "worker": [
             "fleetcmd worker --store postgres://fleet@db.example/fleet",
             "FLEETCMD_STORE=postgres://fleet@db/fleet fleetcmd worker --site lyon --forks 500",
