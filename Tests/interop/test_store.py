@@ -61,6 +61,14 @@ def states(cluster, database, run):
     return {tuple(line.split("|")[:2]): int(line.split("|")[2]) for line in rows.splitlines()}
 
 
+def done_count(cluster, database):
+    """Devices done so far (0 while the schema or the run is not there yet)."""
+    try:
+        return int(cluster.psql("SELECT count(*) FROM fleetcmd_devices WHERE state = 'done'", database))
+    except AssertionError:
+        return 0
+
+
 def assert_never_twice(sim, show):
     """Per device: received at most once; ok devices exactly once; every device ok or unknown."""
     stats = sim.refresh_stats()
@@ -192,7 +200,11 @@ def test_the_store_stopped_and_restarted_mid_run_loses_nothing(fleetcmd, cluster
             [fleetcmd, "run", "-i", str(sim.inventory), "--store", url, "--forks", "20", "--no-progress", "SET y 2"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         began = time.monotonic()
-        time.sleep(1.0)
+        # the run created and under way (some devices done), however slow the machine is
+        while done_count(cluster, database) == 0:
+            assert coordinator.poll() is None, coordinator.communicate()
+            assert time.monotonic() - began < 120, "no device done after 120 s"
+            time.sleep(0.1)
         assert coordinator.poll() is None, "the run ended before the store was stopped"
         cluster.stop("fast")
         time.sleep(3)
