@@ -14,10 +14,10 @@ def raise_nofile():
 
 
 def build_fleetcmd():
-    """Builds the release fleetcmd (in .build-release) and returns its path."""
-    subprocess.run(["swift", "build", "-c", "release", "--product", "fleetcmd", "--scratch-path", ".build-release"],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    return os.path.join(ROOT, ".build-release/release/fleetcmd")
+    """Builds fleetcmd as the release tarball ships it (scripts/build-release.sh) and returns its path."""
+    done = subprocess.run([os.path.join(ROOT, "scripts", "build-release.sh")], cwd=ROOT, check=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return done.stdout.strip()
 
 
 def build_fleetbench():

@@ -24,6 +24,13 @@ if readelf -d "$root/bin/fleetcmd" | grep -Eq 'NEEDED.*(libswift|libFoundation|l
     echo "bin/fleetcmd still needs the toolchain:"; readelf -d "$root/bin/fleetcmd" | grep -E 'NEEDED|PATH'; exit 1
 fi
 
+# Linked without exporting the program's symbols (scripts/build-release.sh says why): only the C library's imports
+# and a handful of the linker's own remain.
+exported="$(readelf --dyn-syms -W "$root/bin/fleetcmd" | awk '$5 == "GLOBAL" && $7 != "UND"' | wc -l)"
+if [ "$exported" -gt 100 ]; then
+    echo "bin/fleetcmd exports $exported symbols: it was not linked by scripts/build-release.sh"; exit 1
+fi
+
 # Every folder with a Swift runtime library, and the toolchain the `swift` on PATH comes from.
 hidden=()
 while IFS= read -r library; do hidden+=("$(dirname "$library")"); done < <(

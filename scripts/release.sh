@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release tarball: dist/out/fleetcmd-VERSION-linux-x86_64.tar.gz and its .sha256.
 #
-# In it: bin/fleetcmd (release build, the Swift runtime linked in with --static-swift-stdlib, stripped, no run path
+# In it: bin/fleetcmd (scripts/build-release.sh: the Swift runtime linked in, no exported symbols; stripped, no run path
 # into the toolchain), man pages (swift-argument-parser's generate-manual), bash/zsh/fish completions, the systemd
 # unit, an example agent configuration and inventory, README.md and LICENSE. `fleetcmd --version` names the commit.
 # Check it stands alone with scripts/release-check.sh.
@@ -23,7 +23,7 @@ trap 'rm -f "$header"' EXIT
 printf '#define FLEETCMD_COMMIT "%s"\n' "$commit" >"$header"
 
 echo "== building $name (commit $commit)"
-swift build -c release --product fleetcmd --static-swift-stdlib --scratch-path "$scratch"
+fleetcmd="$(RELEASE_SCRATCH="$scratch" scripts/build-release.sh)"
 swift build -c release --product generate-manual --scratch-path "$scratch" >/dev/null
 bin="$(swift build -c release --show-bin-path --scratch-path "$scratch")"
 
@@ -33,7 +33,7 @@ root="$stage/$name"
 mkdir -p "$root/bin" "$root/share/man/man1" "$root/share/bash-completion/completions" \
     "$root/share/zsh/site-functions" "$root/share/fish/vendor_completions.d" "$root/lib/systemd/system" \
     "$root/share/doc/fleetcmd/examples"
-install -m 0755 "$bin/fleetcmd" "$root/bin/fleetcmd"
+install -m 0755 "$fleetcmd" "$root/bin/fleetcmd"
 strip "$root/bin/fleetcmd"
 "$bin/generate-manual" "$root/bin/fleetcmd" --multi-page --output-directory "$root/share/man/man1" >/dev/null
 # `man fleetcmd-agent`, as git names its pages: fleetcmd.tls.pin.1 -> fleetcmd-tls-pin.1, cross references too.

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the release fleetcmd exactly as the tarball ships it and prints the binary's path: a release build with the
+# Swift runtime linked in (--static-swift-stdlib) and no dynamic symbol table beyond what the C library needs.
+#
+# Why --no-export-dynamic: the toolchain's static-stdlib link arguments export every symbol of the program (40,000
+# of them). At start-up the Swift runtime's back-trace set-up calls dladdr(3) on its own address, which walks the
+# whole dynamic symbol table: a fifth of `fleetcmd --version`'s CPU (perf). Exported symbols are also roots for
+# --gc-sections, so the linker kept code nothing calls. Nothing looks our symbols up by name.
+# Used by scripts/release.sh (then stripped) and by the benchmarks (scripts/bench_common.py), so the figures are
+# the shipped program's. Environment: RELEASE_SCRATCH (default .build-release-static).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scratch="${RELEASE_SCRATCH:-.build-release-static}"
+swift build -c release --product fleetcmd --static-swift-stdlib --scratch-path "$scratch" \
+    -Xlinker --no-export-dynamic >&2
+echo "$(swift build -c release --static-swift-stdlib --scratch-path "$scratch" --show-bin-path)/fleetcmd"
