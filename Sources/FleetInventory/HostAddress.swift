@@ -16,6 +16,7 @@ enum HostAddress {
 
     /// `parse_address(address, allow_ranges)`: the host and port, or a problem when it is not a host identifier.
     static func parse(_ address: String, allowRanges: Bool) -> Result<(host: String, port: Int?), Problem> {
+        if let plain = parsePlainASCII(address) { return .success(plain) }
         var address = Array(address.unicodeScalars)
         var port: Int?
         // [host]:port, then host:port (both tried in turn, as Ansible's loop does).
@@ -37,6 +38,84 @@ enum HostAddress {
             return .failure(Problem("Detected range in host but was asked to ignore ranges"))
         }
         return .success((host, port))
+    }
+
+    /// The common entry decided on its bytes (`10.0.0.7:9100`, `printer-3.lab:9100`): ASCII, no range, at most one
+    /// colon and then only digits, a host that is an IPv4 address or a host name. The same answer as the general
+    /// reading below (which makes arrays of scalars, a third of a large inventory's load time); `nil` for anything
+    /// else, which that reading decides.
+    private static func parsePlainASCII(_ address: String) -> (host: String, port: Int?)? {
+        let bytes = Array(address.utf8)
+        var colon: Int?
+        for (index, byte) in bytes.enumerated() {
+            switch byte {
+            case UInt8(ascii: ":"):
+                if colon != nil { return nil }
+                colon = index
+            case UInt8(ascii: "["), UInt8(ascii: "]"), 0x80...: return nil
+            default: break
+            }
+        }
+        var port: Int?
+        var hostEnd = bytes.count
+        if let colon {
+            let digits = bytes[(colon + 1)...]
+            guard !digits.isEmpty, digits.allSatisfy(isDigitByte) else { return nil }
+            port = Int(String(decoding: digits, as: UTF8.self))
+            hostEnd = colon
+        }
+        let host = bytes[..<hostEnd]
+        guard isPlainIPv4(host) || isPlainHostname(host) else { return nil }
+        return (String(decoding: host, as: UTF8.self), port)
+    }
+
+    private static func isDigitByte(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+
+    /// ``isIPv4(_:)`` for ASCII without ranges.
+    private static func isPlainIPv4(_ bytes: ArraySlice<UInt8>) -> Bool {
+        let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return false }
+        for part in parts {
+            guard (1...3).contains(part.count), part.allSatisfy(isDigitByte) else { return false }
+            if part.count == 3 {
+                let first = part[part.startIndex]
+                let value = part.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+                guard
+                    first == UInt8(ascii: "0") || first == UInt8(ascii: "1")
+                        || (first == UInt8(ascii: "2") && value <= 255)
+                else { return false }
+            }
+        }
+        return true
+    }
+
+    /// ``isHostname(_:)`` for ASCII without ranges: labels of letters, digits, `_` and `-` (not first), none empty,
+    /// none ending in `_` or `-`.
+    private static func isPlainHostname(_ bytes: ArraySlice<UInt8>) -> Bool {
+        guard !bytes.isEmpty else { return false }
+        var labelStart = true
+        var last = UInt8(ascii: ".")
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                if labelStart || last == UInt8(ascii: "_") || last == UInt8(ascii: "-") { return false }
+                labelStart = true
+            } else if isWordByte(byte) || (!labelStart && byte == UInt8(ascii: "-")) {
+                labelStart = false
+            } else {
+                return false
+            }
+            last = byte
+        }
+        return !labelStart && last != UInt8(ascii: "_") && last != UInt8(ascii: "-")
+    }
+
+    private static func isWordByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "_"):
+            return true
+        default: return false
+        }
     }
 
     /// `_expand_hostpattern`: the names a host entry stands for and its port (none when it is not an address).

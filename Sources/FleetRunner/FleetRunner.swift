@@ -299,15 +299,12 @@ public struct FleetRunner: Sendable {
         }
         let address = DeviceAddress(host: target.host, port: target.port)
         let fresh = DeviceResult(device: target.name, address: target.address, outcome: .unknown)
-        do {
-            if !intentWritten { try journal?.intent(target.name) }
-        } catch {
-            // Without the intent on record the device must not be sent anything.
+        // Without the intent on record the device must not be sent anything.
+        @Sendable func notSent(_ reason: String) -> DeviceResult {
             var skipped = fresh
             skipped.outcome = .skipped
-            skipped.error = "not sent to device \(target.label): \(error)"
-            completion(skipped)
-            return
+            skipped.error = "not sent to device \(target.label): \(reason)"
+            return skipped
         }
         let configuration = self.configuration
         let settings = client
@@ -317,10 +314,25 @@ public struct FleetRunner: Sendable {
                 && client.replies.isAlways
             ? SocketAddressBytes(host: target.host, port: target.port) : nil
         let onLean = lean != nil && leanAddress != nil
+        // On the lean path the exchanger's thread writes the intents of the devices it starts together in one
+        // write, before any of their first bytes; elsewhere the intent is written here.
+        let leanIntent = onLean && !intentWritten ? journal.map { LeanIntent(journal: $0, device: target.name) } : nil
+        if !intentWritten, leanIntent == nil {
+            do {
+                try journal?.intent(target.name)
+            } catch {
+                completion(notSent("\(error)"))
+                return
+            }
+        }
         let deviceClient = onLean ? nil : DeviceClient(configuration: settings, eventLoopGroup: group)
         let resolved = onLean ? nil : try? SocketAddress(ipAddress: target.host, port: target.port)
         @Sendable func attempt(_ number: Int) {
             let finished: @Sendable (AttemptResult) -> Void = { outcome in
+                if let reason = outcome.notSent {
+                    completion(notSent(reason))
+                    return
+                }
                 var result = fresh
                 result.attempts = number
                 result.replies = outcome.replies.map { $0.isAbsent ? Reply.absentText : $0.text }
@@ -346,7 +358,7 @@ public struct FleetRunner: Sendable {
                 lean.submit(
                     .init(
                         address: leanAddress, device: address.description, commands: configuration.commands,
-                        configuration: settings, completion: finished))
+                        configuration: settings, intent: number == 1 ? leanIntent : nil, completion: finished))
             } else if let deviceClient {
                 deviceClient.exchangeFuture(configuration.commands, with: address, resolved: resolved, on: loop)
                     .whenSuccess { exchange in

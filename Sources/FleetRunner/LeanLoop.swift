@@ -30,13 +30,11 @@ import NIOConcurrencyHelpers
         }
 
         /// Whether the calling thread is the loop that `wake` wakes (recorded on the loop's thread when it starts).
-        static func isCurrentThread(wake: Int32) -> Bool {
-            (Thread.current.threadDictionary[threadKey] as? Int32) == wake
-        }
-        private static let threadKey = "fleetcmd.lean-loop"
+        static func isCurrentThread(wake: Int32) -> Bool { cfleet_current_loop() == wake }
 
         func run() {
-            Thread.current.threadDictionary[Self.threadKey] = wake
+            cfleet_set_current_loop(wake)
+            defer { cfleet_set_current_loop(-1) }
             var events = [epoll_event](repeating: epoll_event(), count: 256)
             var readBuffer = [UInt8](repeating: 0, count: 65536)
             while true {
@@ -59,11 +57,18 @@ import NIOConcurrencyHelpers
                         handle(slot: Int(event.data.u64), events: event.events, buffer: &readBuffer)
                     }
                 }
-                let (requests, stopping) = queue.withLockedValue { state in
-                    defer { state.requests.removeAll(keepingCapacity: true) }
-                    return (state.requests, state.stopping)
+                // Until the queue stays empty: a conversation that fails at once (a refused connect) completes here,
+                // and the run submits the next device from that completion, on this thread, without a wake-up.
+                var stopping = false
+                while true {
+                    let (requests, stop) = queue.withLockedValue { state in
+                        defer { state.requests.removeAll(keepingCapacity: true) }
+                        return (state.requests, state.stopping)
+                    }
+                    stopping = stop
+                    if requests.isEmpty { break }
+                    start(requests)
                 }
-                for request in requests { start(request) }
                 expireDeadlines()
                 if stopping, connections.allSatisfy({ $0 == nil }) { break }
             }
@@ -89,6 +94,8 @@ import NIOConcurrencyHelpers
             var output: [UInt8] = []
             var outputOffset = 0
             var halfCloseAfterOutput = false
+            /// Whether TCP_NODELAY is set (before the first write that no half-close follows).
+            var noDelay = false
             /// The deadline last pushed to the heap (others there for this connection are stale).
             var armed: ContinuousClock.Instant?
 
@@ -99,6 +106,36 @@ import NIOConcurrencyHelpers
                 self.conversation = DeviceConversation(
                     commands: request.commands, configuration: request.configuration, device: request.device,
                     startedAt: .now)
+            }
+        }
+
+        /// Starts `requests`, once the intents they carry are written: one write per journal (in practice one),
+        /// before any of their first bytes. A device whose intent cannot be written is not started.
+        private func start(_ requests: [Request]) {
+            var intents: [(journal: RunJournal, devices: [String], refused: String?)] = []
+            for request in requests {
+                guard let intent = request.intent else { continue }
+                if let index = intents.firstIndex(where: { $0.journal === intent.journal }) {
+                    intents[index].devices.append(intent.device)
+                } else {
+                    intents.append((intent.journal, [intent.device], nil))
+                }
+            }
+            for index in intents.indices {
+                do {
+                    try intents[index].journal.intents(intents[index].devices)
+                } catch {
+                    intents[index].refused = "\(error)"
+                }
+            }
+            for request in requests {
+                if let intent = request.intent,
+                    let refused = intents.first(where: { $0.journal === intent.journal })?.refused
+                {
+                    request.completion(AttemptResult(replies: [], error: nil, connectDuration: nil, notSent: refused))
+                    continue
+                }
+                start(request)
             }
         }
 
@@ -119,8 +156,6 @@ import NIOConcurrencyHelpers
                 apply(connection.conversation.failed(errno: socketError, now: .now), slot, connection)
                 return
             }
-            var on: Int32 = 1
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
             connection.conversation.connecting(now: .now)
             let result = request.address.withSockaddr { address, length in Glibc.connect(fd, address, length) }
             let connectError = errno
@@ -164,6 +199,14 @@ import NIOConcurrencyHelpers
                 return
             }
             if !output.write.isEmpty {
+                // A write the half-close follows needs no TCP_NODELAY: the FIN pushes out whatever Nagle's
+                // algorithm holds back. The one-shot conversation (one command, then half-close) is one write and
+                // a FIN, and saves the system call; a write that waits for a reply before the next gets it.
+                if !output.halfClose, !connection.noDelay {
+                    var on: Int32 = 1
+                    setsockopt(connection.fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+                    connection.noDelay = true
+                }
                 if connection.outputOffset >= connection.output.count {
                     connection.output = output.write
                     connection.outputOffset = 0

@@ -179,6 +179,39 @@ let shortTimeouts = DeviceClient.Configuration(
         }
     }
 
+    /// The lean path writes the intents of the devices it starts together in one write, from its own thread; when
+    /// that write fails, none of them may be sent anything (the same as the DeviceClient path, which writes each
+    /// device's intent itself). The journal's descriptor is swapped for a read-only one, so every write fails.
+    @Test func noDeviceIsSentAnythingWhenItsIntentCannotBeWritten() async throws {
+        let layout = try makeLayout(6)
+        try await SimulatedFleet.withRunning(.init(layout: layout), logger: quiet) { fleet in
+            for lean in [true, false] {
+                let path = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID()).jsonl")
+                    .path
+                defer { try? FileManager.default.removeItem(atPath: path) }
+                let journal = try RunJournal.create(
+                    path: path, header: .init(id: "t3", started: 0, arguments: [], commands: ["INCR n"], devices: 6))
+                let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap {
+                    name -> Int32? in
+                    let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)")
+                    return target == path ? Int32(name) : nil
+                }
+                try #require(descriptors.count == 1)
+                let readOnly = open(path, O_RDONLY)
+                try #require(readOnly >= 0)
+                #expect(dup2(readOnly, descriptors[0]) == descriptors[0])
+                close(readOnly)
+                var configuration = FleetRunner.Configuration(
+                    commands: bytes("INCR n"), client: shortTimeouts, forks: 3, retries: 0)
+                configuration.usesLeanSockets = lean
+                let results = await FleetRunner(configuration: configuration).run(targets(layout), journal: journal)
+                #expect(results.map(\.outcome) == Array(repeating: .skipped, count: 6))
+                #expect(results.allSatisfy { $0.error?.hasPrefix("not sent to device ") == true })
+            }
+            #expect((0..<6).map { fleet.ledger.counters($0).received } == Array(repeating: 0, count: 6))
+        }
+    }
+
     /// An outcome waits for the next write (normally the next device's intent, in the same write) and at most a
     /// moment: a run whose last devices finish, or a slow tail, still has every outcome on disk without a sync.
     @Test func outcomesGoOutWithTheNextIntentOrAfterAMoment() async throws {

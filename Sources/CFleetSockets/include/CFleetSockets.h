@@ -7,4 +7,10 @@
 #include <sys/eventfd.h>
 #endif
 
+/// Marks the calling thread as the lean loop woken by `wake` (an eventfd), or no loop's with -1.
+void cfleet_set_current_loop(int wake);
+/// The `wake` descriptor of the lean loop running on the calling thread, or -1: a thread-local read, which the
+/// runner does per device (Foundation's thread dictionary cost a dictionary lookup and a dynamic cast).
+int cfleet_current_loop(void);
+
 #endif
