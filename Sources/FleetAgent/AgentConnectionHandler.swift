@@ -213,6 +213,7 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         let stopping = shared.registry.isShuttingDown
         if batch.frameTooLarge, !stopping { buffer.writeReply(.error("frame too large"), spec: shared.spec) }
         if buffer.readableBytes > 0, context.channel.isActive {
+            shared.responder.auditWillReply?()
             lastWrite = context.writeAndFlush(wrapOutboundOut(buffer))
         }
         let keepGoing = shared.registry.endCommand(id)

@@ -34,6 +34,12 @@ public struct AgentConnectionHooks: Sendable {
     /// not write it). Default: `nil`, the log line through the agent's `Logger`.
     public var audit: (@Sendable (AgentAuditRecord) -> Void)? = nil
 
+    /// Called on the connection's event loop just before a batch's replies are written, when ``audit`` queues
+    /// records per event loop: hand this loop's queued records on, so that they are in the log's queue before the
+    /// client can see the replies. A client that waits for each reply then finds the lines in the order it sent
+    /// the commands, whichever loops served them. Default: `nil`.
+    public var auditWillReply: (@Sendable () -> Void)? = nil
+
     public init() {}
 }
 

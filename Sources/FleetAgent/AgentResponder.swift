@@ -27,6 +27,8 @@ final class AgentResponder: Sendable {
     let listenerVariables: (@Sendable (Int) -> [String: String])?
     /// Where audit records go instead of the `command` log line (``AgentConnectionHooks/audit``).
     let audit: (@Sendable (AgentAuditRecord) -> Void)?
+    /// Before replies are written (``AgentConnectionHooks/auditWillReply``).
+    let auditWillReply: (@Sendable () -> Void)?
     /// One latency timer per route name, made once: making a metric goes through the factory under a lock.
     let timers = NIOLockedValueBox<[String: Timer]>([:])
     /// The timers of the router's routes and of the names of commands no route answers, made before serving
@@ -38,7 +40,7 @@ final class AgentResponder: Sendable {
         startedAt: ContinuousClock.Instant, execSlots: AsyncSemaphore, logger: Logger, variables: [String: String],
         exposedPlaintextListeners: Set<Int> = [], identityRequiredListeners: Set<Int> = [],
         listenerVariables: (@Sendable (Int) -> [String: String])? = nil,
-        audit: (@Sendable (AgentAuditRecord) -> Void)? = nil
+        audit: (@Sendable (AgentAuditRecord) -> Void)? = nil, auditWillReply: (@Sendable () -> Void)? = nil
     ) {
         self.router = router
         self.configuration = configuration
@@ -51,6 +53,7 @@ final class AgentResponder: Sendable {
         self.identityRequiredListeners = identityRequiredListeners
         self.listenerVariables = listenerVariables
         self.audit = audit
+        self.auditWillReply = auditWillReply
         var timers: [String: Timer] = [:]
         for name in router.routes.map(\.name) + ["(unknown)", "(empty)", "(invalid)"] where timers[name] == nil {
             timers[name] = Timer(label: "fleet_agent_command_duration_seconds", dimensions: [("command", name)])

@@ -34,6 +34,12 @@ extension DeviceAgent {
         /// Match commands that are not text (control bytes, invalid UTF-8) by their lowercase hex digits, so that
         /// a route named `100401` answers ESC/POS `DLE EOT 1`. Default: false (they get `ERR invalid byte`).
         public var matchesBinaryCommandsAsHex = false
+        /// Accept on every event loop: each listener is one socket per loop (`SO_REUSEPORT`, the kernel spreads new
+        /// connections over them), and a connection is served by the loop that accepted it. With one socket, the
+        /// accepting loop hands most connections to another loop, a cross-thread hand-off that costs about a fifth of
+        /// a short connection's CPU. Off by default: a simulator with thousands of listeners would hold one socket per
+        /// loop for each; `fleetcmd agent` turns it on.
+        public var acceptsOnEveryLoop = false
 
         public init(
             listen: [ListenAddress] = [ListenAddress(host: "0.0.0.0", port: 9100)],

@@ -6,6 +6,12 @@ public import NIOCore
 public import NIOPosix
 public import ServiceLifecycle
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The device side: accepts connections, decodes command frames, answers each with exactly one reply, in
 /// order, in a single write with its terminator.
 ///
@@ -113,7 +119,7 @@ public struct DeviceAgent: Service {
             execSlots: AsyncSemaphore(value: max(1, configuration.limits.maxConcurrentExecs)), logger: logger,
             variables: variables, exposedPlaintextListeners: configuration.allowPlaintextExec ? [] : exposed,
             identityRequiredListeners: configuration.allowAnonymousExec ? [] : tlsListeners,
-            listenerVariables: hooks.variables, audit: hooks.audit)
+            listenerVariables: hooks.variables, audit: hooks.audit, auditWillReply: hooks.auditWillReply)
         let limiter = ConnectionLimiter(
             maxTotal: configuration.limits.maxConnections, maxPerSource: configuration.limits.maxConnectionsPerSource)
         let registry = ConnectionRegistry()
@@ -269,69 +275,107 @@ public struct DeviceAgent: Service {
         } else {
             socketAddress = try SocketAddress.makeAddressResolvingHost(address.host, port: address.port)
         }
-        return try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.backlog, value: 4096)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                if !access.isEmpty, !access.admits(channel.remoteAddress) {
-                    stats.error(.accessDenied)
-                    logLimiter.info(
-                        logger, kind: "access_denied", "connection denied by the access list",
-                        metadata: ["peer": "\(channel.remoteAddress.map(Self.describe) ?? "?")"])
-                    channel.close(promise: nil)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                }
-                let admission = hooks.admit(channel, index)
-                if admission == .close {
-                    stats.connectionRefused()
-                    channel.close(promise: nil)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                }
-                let source = ConnectionLimiter.Source(channel.remoteAddress)
-                guard limiter.acquire(source) else {
-                    stats.connectionRefused()
-                    channel.close(promise: nil)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                }
-                stats.connectionOpened()
-                channel.closeFuture.whenComplete { _ in
-                    limiter.release(source)
-                    stats.connectionClosed()
-                }
-                return channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    if let tls {
-                        try tls.addHandlers(to: sync, handshakeTimeout: configuration.limits.frameTimeout)
-                    }
-                    if let session = configuration.session {
-                        try sync.addHandler(AgentSessionHandler(session: session))
-                    }
-                    let loopSweep = sweep.loop(for: channel.eventLoop)
-                    if loopSweep == nil || admission == .neverRead {
-                        try sync.addHandler(IdleStateHandler(readTimeout: sweep.timeout))
-                    }
-                    if admission == .neverRead {
-                        try sync.addHandler(CloseOnIdleHandler())
-                        parked.add(channel)
-                        channel.setOption(.autoRead, value: false).whenComplete { _ in }
-                        return
-                    }
-                    let id = ids.withLockedValue { value in
-                        value += 1
-                        return value
-                    }
-                    try sync.addHandler(
-                        AgentFramingHandler(
-                            spec: configuration.format.request, maxFrameBytes: configuration.limits.maxFrameBytes,
-                            frameTimeout: configuration.limits.frameTimeout, stats: stats, sweep: loopSweep))
-                    try hooks.addHandlers(sync, index)
-                    try sync.addHandler(AgentConnectionHandler(context: served, id: id, listener: index))
+        let loops = configuration.acceptsOnEveryLoop ? Array(group.makeIterator()) : []
+        guard loops.count > 1 else {
+            return try await bootstrap(group: group, childGroup: group, reusePort: false).bind(to: socketAddress).get()
+        }
+        // One socket per loop on the same port (the first one's, when the port is 0); closing the first closes the
+        // others before its close completes, so the listener is one channel to everything else. The first binds
+        // without SO_REUSEPORT, so a port in use by anything (another agent included) fails as it always did; it
+        // takes the option once bound, and only then do the others join it.
+        let siblings = NIOLockedValueBox<[any Channel]>([])
+        let first = try await bootstrap(group: loops[0], childGroup: loops[0], reusePort: false)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(SiblingListenersCloser(siblings: siblings))
                 }
             }
-            .bind(to: socketAddress)
-            .get()
+            .bind(to: socketAddress).get()
+        do {
+            try await first.setOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1).get()
+            var boundAddress = socketAddress
+            if let port = first.localAddress?.port { boundAddress.port = port }
+            for loop in loops.dropFirst() {
+                let sibling = try await bootstrap(group: loop, childGroup: loop, reusePort: true)
+                    .bind(to: boundAddress).get()
+                siblings.withLockedValue { $0.append(sibling) }
+            }
+        } catch {
+            try? await first.close()
+            throw error
+        }
+        return first
+
+        /// The listener's bootstrap: options, and the pipeline every accepted connection gets.
+        func bootstrap(group: any EventLoopGroup, childGroup: any EventLoopGroup, reusePort: Bool) -> ServerBootstrap {
+            ServerBootstrap(group: group, childGroup: childGroup)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(
+                    .socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: reusePort ? 1 : 0
+                )
+                .serverChannelOption(.backlog, value: 4096)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                // One read per connection per loop turn (NIO's default is 4): a client that sends a flood of frames
+                // gets one read's worth answered before the loop's other connections have their turn.
+                .childChannelOption(.maxMessagesPerRead, value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    if !access.isEmpty, !access.admits(channel.remoteAddress) {
+                        stats.error(.accessDenied)
+                        logLimiter.info(
+                            logger, kind: "access_denied", "connection denied by the access list",
+                            metadata: ["peer": "\(channel.remoteAddress.map(Self.describe) ?? "?")"])
+                        channel.close(promise: nil)
+                        return channel.eventLoop.makeSucceededVoidFuture()
+                    }
+                    let admission = hooks.admit(channel, index)
+                    if admission == .close {
+                        stats.connectionRefused()
+                        channel.close(promise: nil)
+                        return channel.eventLoop.makeSucceededVoidFuture()
+                    }
+                    let source = ConnectionLimiter.Source(channel.remoteAddress)
+                    guard limiter.acquire(source) else {
+                        stats.connectionRefused()
+                        channel.close(promise: nil)
+                        return channel.eventLoop.makeSucceededVoidFuture()
+                    }
+                    stats.connectionOpened()
+                    channel.closeFuture.whenComplete { _ in
+                        limiter.release(source)
+                        stats.connectionClosed()
+                    }
+                    return channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        if let tls {
+                            try tls.addHandlers(to: sync, handshakeTimeout: configuration.limits.frameTimeout)
+                        }
+                        if let session = configuration.session {
+                            try sync.addHandler(AgentSessionHandler(session: session))
+                        }
+                        let loopSweep = sweep.loop(for: channel.eventLoop)
+                        if loopSweep == nil || admission == .neverRead {
+                            try sync.addHandler(IdleStateHandler(readTimeout: sweep.timeout))
+                        }
+                        if admission == .neverRead {
+                            try sync.addHandler(CloseOnIdleHandler())
+                            parked.add(channel)
+                            channel.setOption(.autoRead, value: false).whenComplete { _ in }
+                            return
+                        }
+                        let id = ids.withLockedValue { value in
+                            value += 1
+                            return value
+                        }
+                        try sync.addHandler(
+                            AgentFramingHandler(
+                                spec: configuration.format.request, maxFrameBytes: configuration.limits.maxFrameBytes,
+                                frameTimeout: configuration.limits.frameTimeout, stats: stats, sweep: loopSweep))
+                        try hooks.addHandlers(sync, index)
+                        try sync.addHandler(AgentConnectionHandler(context: served, id: id, listener: index))
+                    }
+                }
+        }
     }
 
     static func describe(_ address: SocketAddress) -> String {

@@ -1,6 +1,7 @@
 import FleetAgent
 import FleetClient
 import FleetFraming
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -40,6 +41,12 @@ func withRunningAgent<T: Sendable>(
 }
 
 private func text(_ value: String) -> [UInt8] { Array(value.utf8) }
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
+    }
+}
 
 @Suite struct DeviceAgentTests {
     private let client = DeviceClient(configuration: .init(timeouts: .init(connect: .seconds(5), reply: .seconds(5))))
@@ -82,6 +89,65 @@ private func text(_ value: String) -> [UInt8] { Array(value.utf8) }
             #expect(exchange.replies.map(\.text) == ["ERR reply contains the frame terminator"])
             #expect(exchange.leftoverBytes == 0)
         }
+    }
+
+    /// `acceptsOnEveryLoop`: a listening socket per event loop on one port (port 0: the first one's), every
+    /// connection answered whichever loop accepts it, and closing the listener closes every socket before the close
+    /// completes (a connection right after is refused).
+    @Test func acceptsOnEveryLoopWithOneSocketPerLoop() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 3)
+        var configuration = DeviceAgent.Configuration(listen: [.init(host: "127.0.0.1", port: 0)])
+        configuration.acceptsOnEveryLoop = true
+        let control = ListenerControl()
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let agent = DeviceAgent(
+            configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            eventLoopGroup: group, listenerControl: control
+        ) { addresses in
+            portContinuation.yield(addresses[0].port!)
+            portContinuation.finish()
+        }
+        /// Listening TCP sockets on 127.0.0.1:`port` (/proc/net/tcp: the address in hex, state 0A).
+        func listening(_ port: Int) throws -> Int {
+            // Read to the end: a proc file says its size is 0, and a large table comes in several reads.
+            let file = try #require(FileHandle(forReadingAtPath: "/proc/net/tcp"))
+            defer { try? file.close() }
+            let table = String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self)
+            let local = "0100007F:" + String(port, radix: 16, uppercase: true).leftPadded(to: 4)
+            return table.split(separator: "\n").dropFirst().filter { line in
+                let fields = line.split(separator: " ")
+                return fields.count > 3 && fields[1] == local && fields[3] == "0A"
+            }.count
+        }
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await agent.run() }
+                var iterator = ports.makeAsyncIterator()
+                let port = try #require(await iterator.next())
+                let sockets = try listening(port)
+                #expect(sockets == 3, "listening sockets on \(port): \(sockets)")
+                // A second agent on the same port fails to start, as with one socket (the first socket of a
+                // listener binds without SO_REUSEPORT), instead of quietly taking a share of the connections.
+                var same = configuration
+                same.listen = [.init(host: "127.0.0.1", port: port)]
+                let second = DeviceAgent(
+                    configuration: same, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+                    eventLoopGroup: group)
+                await #expect(throws: (any Error).self) { try await second.run() }
+                #expect(try listening(port) == 3)
+                let address = DeviceAddress(host: "127.0.0.1", port: port)
+                for _ in 0..<30 {
+                    #expect(await client.exchange([text("PING")], with: address).replies.map(\.text) == ["PONG"])
+                }
+                await control.close(0)
+                #expect(try listening(port) == 0)
+                let refused = await client.exchange([text("PING")], with: address)
+                #expect(refused.error?.code == .refused)
+                trigger.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
+        try await group.shutdownGracefully()
     }
 
     @Test func oversizeFrameGetsAnErrorAndTheConnectionCloses() async throws {

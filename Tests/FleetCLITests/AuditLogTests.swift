@@ -102,6 +102,35 @@ import Testing
         }
     }
 
+    /// ``AuditBatcher/handOverCurrent()`` (called before a batch's replies are written) hands the calling loop's
+    /// lines over at once, not at the end of the loop's tick: a client that waits for each reply finds the lines
+    /// in its order, whichever loop served each command.
+    @Test func handOverCurrentQueuesTheLoopsLinesBeforeTheReply() async throws {
+        let pipe = Pipe()
+        let sink = LogSink(descriptor: pipe.fileHandleForWriting.fileDescriptor)
+        let batcher = AuditBatcher(format: .text, journald: false, sink: sink)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let gate = ConditionLock(value: 0)
+        let written = loop.submit {
+            batcher.write(records[0])
+            batcher.handOverCurrent()
+            gate.lock()
+            gate.unlock(withValue: 1)  // handed over
+            gate.lock(whenValue: 2)  // the loop's own hand-over cannot run until the test has looked
+            gate.unlock()
+        }
+        gate.lock(whenValue: 1)
+        gate.unlock()
+        sink.flush(timeout: 10)
+        let data = PipeReader.available(pipe)
+        gate.lock()
+        gate.unlock(withValue: 2)
+        try await written.get()
+        try await group.shutdownGracefully()
+        #expect(String(decoding: data, as: UTF8.self).contains(" command.text=PING connection.id=42 "))
+    }
+
     /// ``AuditBatcher/flush()`` hands over lines whose loop has not yet run its hand-over (the agent stopping).
     @Test func flushHandsOverWhatTheLoopsHoldNow() async throws {
         let pipe = Pipe()

@@ -208,5 +208,7 @@ def test_runs_list_and_show_take_the_same_output_formats(fleetcmd, agent, tmp_pa
     shown = json.loads(run(fleetcmd, "runs", "show", listed["run"], "-o", "json", env=env).stdout)
     assert shown["run"] == listed["run"] and shown["counts"] == {"ok": 1, "refused": 1}
     assert [(d["device"], d["outcome"]) for d in shown["results"]] == [("a", "ok"), ("b", "refused")]
+    # Every record has every field: a file journal's devices name no worker and no site, as null.
+    assert all(d["worker"] is None and d["site"] is None for d in shown["results"]), shown["results"]
     lines = run(fleetcmd, "runs", "show", listed["run"], "-o", "jsonl", env=env).stdout.splitlines()
     assert [json.loads(line)["device"] for line in lines] == ["a", "b"]

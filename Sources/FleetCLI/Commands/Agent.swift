@@ -183,6 +183,8 @@ struct Agent: AsyncParsableCommand {
             }
         }
         var configuration = file.configuration
+        // A socket per event loop for each listener: connections are served where they are accepted.
+        configuration.acceptsOnEveryLoop = true
         if !binds.isEmpty || port != nil {
             let hosts = binds.isEmpty ? (file.hasListen ? configuration.listen.map(\.host) : ["0.0.0.0"]) : binds
             let chosenPort = port ?? configuration.listen.first?.port ?? 9100
@@ -262,7 +264,10 @@ struct Agent: AsyncParsableCommand {
         var hooks = AgentConnectionHooks()
         // The audit line per command, batched per event loop (at a level above info, not rendered at all).
         let audit = level <= .info ? AuditBatcher(format: format) : nil
-        if let audit { hooks.audit = { @Sendable record in audit.write(record) } }
+        if let audit {
+            hooks.audit = { @Sendable record in audit.write(record) }
+            hooks.auditWillReply = { @Sendable in audit.handOverCurrent() }
+        }
         defer { audit?.flush() }
         // Under systemd (`Type=notify`): READY=1 once every listener is up, RELOADING=1 at SIGHUP, STOPPING=1 and
         // the watchdog in SystemdService.

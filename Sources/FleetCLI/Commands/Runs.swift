@@ -155,25 +155,10 @@ struct Runs: AsyncParsableCommand {
             var outcome: String
             var replies: [String]?
             var error: String?
-            /// The machine that ran it (`null` for a file journal: this one) and its site.
-            var worker: String?
-            var site: String?
-
-            enum CodingKeys: String, CodingKey {
-                case device, address, outcome, replies, error, worker, site
-            }
-
-            /// `worker` and `site` are always there (`null` when none), so every record has the same fields.
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(device, forKey: .device)
-                try container.encodeIfPresent(address, forKey: .address)
-                try container.encode(outcome, forKey: .outcome)
-                try container.encodeIfPresent(replies, forKey: .replies)
-                try container.encodeIfPresent(error, forKey: .error)
-                try container.encode(worker, forKey: .worker)
-                try container.encode(site, forKey: .site)
-            }
+            /// The machine that ran it (`null` for a file journal: this one) and its site: always there, so every
+            /// record has the same fields.
+            @NullWhenAbsent var worker: String?
+            @NullWhenAbsent var site: String?
         }
 
         func validate() throws { try output.require([.text, .json, .jsonl], for: "runs show") }

@@ -13,9 +13,13 @@ import NIOPosix
 #endif  // getenv
 
 /// The agent's audit lines (one per command), gathered per event-loop thread and handed to the log sink once per
-/// loop tick, so that a command pays for rendering its line and nothing else: no allocation per line, no lock
-/// shared with the other loops, and the time stamp formatted once per millisecond rather than once per line.
+/// batch of replies (a read's worth of commands) and at the latest once per loop tick, so that a command pays for
+/// rendering its line and little else: no allocation per line, one lock shared with the other loops per batch, and
+/// the time stamp formatted once per millisecond rather than once per line.
 ///
+/// - Before a batch's replies are written the agent calls ``handOverCurrent()`` (``AgentConnectionHooks/auditWillReply``):
+///   the lines are queued before the client can see the replies, so a client that waits for each reply finds the
+///   lines in its order, whichever loop served each command.
 /// - A line is rendered into its thread's batch; the first line of a tick schedules the batch's hand-over on the
 ///   thread's event loop (it runs once the loop has handled the reads that made the lines). A batch that reaches
 ///   64 KiB is handed over at once. Lines keep their order per connection (a connection stays on one loop).
@@ -91,6 +95,13 @@ final class AuditBatcher: Sendable {
                 }
             }
         }
+    }
+
+    /// Hands the calling event loop's lines to the sink now: before a batch's replies are written
+    /// (``AgentConnectionHooks/auditWillReply``), so that the lines are queued before the client sees the replies.
+    func handOverCurrent() {
+        guard let batch = batches.currentValue else { return }
+        batch.lock.withLock { handOver(batch) }
     }
 
     /// Hands every thread's lines to the sink now.

@@ -6,7 +6,14 @@ import Foundation
 struct WatchView {
     let run: StoredRun
     let progress: RunProgress
-    let workers: [WorkerStatus]
+    /// The workers' statuses by worker id (the tables and the record both look them up).
+    let heard: [String: WorkerStatus]
+
+    init(run: StoredRun, progress: RunProgress, workers: [WorkerStatus]) {
+        self.run = run
+        self.progress = progress
+        self.heard = Dictionary(workers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    }
 
     /// `run ID (COMMANDS): 20000 devices, 12345 done (ok 12000, unreachable 300), 310 sending, 7345 waiting`.
     var headline: String {
@@ -30,7 +37,6 @@ struct WatchView {
         }
         var lines = Runs.table(sites, textColumns: [0])
         guard !progress.byWorker.isEmpty else { return lines }
-        let heard = Dictionary(workers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var rows = [["WORKER", "SITE", "SENDING", "DONE", "OK", "LAST HEARD"]]
         for (worker, counts) in progress.byWorker.sorted(by: { $0.key < $1.key }) {
             var last = "never"
@@ -62,51 +68,27 @@ struct WatchView {
         var workers: [Worker]
 
         struct Site: Encodable {
-            var site: String?
+            /// `null` for devices without a site.
+            @NullWhenAbsent var site: String?
             var devices, waiting, sending, done, ok: Int
-
-            enum CodingKeys: String, CodingKey { case site, devices, waiting, sending, done, ok }
-
-            /// `site` is `null` for devices without one (always there, so every record has the same fields).
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(site, forKey: .site)
-                try container.encode(devices, forKey: .devices)
-                try container.encode(waiting, forKey: .waiting)
-                try container.encode(sending, forKey: .sending)
-                try container.encode(done, forKey: .done)
-                try container.encode(ok, forKey: .ok)
-            }
         }
 
         struct Worker: Encodable {
             var worker: String
-            var site: String?
+            @NullWhenAbsent var site: String?
             var sending, done, ok: Int
-            var silentSeconds: Double?
+            @NullWhenAbsent var silentSeconds: Double?
             var lost: Bool
 
             enum CodingKeys: String, CodingKey {
                 case worker, site, sending, done, ok, lost
                 case silentSeconds = "silent_seconds"
             }
-
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(worker, forKey: .worker)
-                try container.encode(site, forKey: .site)
-                try container.encode(sending, forKey: .sending)
-                try container.encode(done, forKey: .done)
-                try container.encode(ok, forKey: .ok)
-                try container.encode(silentSeconds, forKey: .silentSeconds)
-                try container.encode(lost, forKey: .lost)
-            }
         }
     }
 
     var record: Record {
-        let heard = Dictionary(workers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        return Record(
+        Record(
             run: run.id, finished: progress.isFinished, devices: progress.total, done: progress.done, ok: progress.ok,
             sending: progress.sending, waiting: progress.total - progress.done - progress.sending,
             counts: progress.byOutcome,
