@@ -106,42 +106,30 @@ import Testing
     /// lines over at once, not at the end of the loop's tick: a client that waits for each reply finds the lines
     /// in its order, whichever loop served each command.
     @Test func handOverCurrentQueuesTheLoopsLinesBeforeTheReply() async throws {
-        let pipe = Pipe()
-        let sink = LogSink(descriptor: pipe.fileHandleForWriting.fileDescriptor)
-        let batcher = AuditBatcher(format: .text, journald: false, sink: sink)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
-        let gate = ConditionLock(value: 0)
-        let written = loop.submit {
-            batcher.write(records[0])
-            batcher.handOverCurrent()
-            gate.lock()
-            gate.unlock(withValue: 1)  // handed over
-            gate.lock(whenValue: 2)  // the loop's own hand-over cannot run until the test has looked
-            gate.unlock()
-        }
-        gate.lock(whenValue: 1)
-        gate.unlock()
-        sink.flush(timeout: 10)
-        let data = PipeReader.available(pipe)
-        gate.lock()
-        gate.unlock(withValue: 2)
-        try await written.get()
-        try await group.shutdownGracefully()
-        #expect(String(decoding: data, as: UTF8.self).contains(" command.text=PING connection.id=42 "))
+        let written = try await linesWhileTheLoopIsHeld(onTheLoop: { $0.handOverCurrent() }, fromTheTest: { _ in })
+        #expect(written.contains(" command.text=PING connection.id=42 "))
     }
 
     /// ``AuditBatcher/flush()`` hands over lines whose loop has not yet run its hand-over (the agent stopping).
     @Test func flushHandsOverWhatTheLoopsHoldNow() async throws {
+        let written = try await linesWhileTheLoopIsHeld(onTheLoop: { _ in }, fromTheTest: { $0.flush() })
+        #expect(written.contains(" command.text=PING connection.id=42 "))
+    }
+
+    /// Writes a record on an event loop and runs `onTheLoop` there, then `fromTheTest` while the loop is kept busy
+    /// (so its own end-of-tick hand-over cannot run), and returns what reached the log by then.
+    private func linesWhileTheLoopIsHeld(
+        onTheLoop: @escaping @Sendable (AuditBatcher) -> Void, fromTheTest: (AuditBatcher) -> Void
+    ) async throws -> String {
         let pipe = Pipe()
         let sink = LogSink(descriptor: pipe.fileHandleForWriting.fileDescriptor)
         let batcher = AuditBatcher(format: .text, journald: false, sink: sink)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
-        // The loop is kept busy until the batch is flushed from outside: its own hand-over cannot have run.
         let gate = ConditionLock(value: 0)
-        let written = loop.submit {
-            batcher.write(records[0])
+        let record = records[0]
+        let written = group.next().submit {
+            batcher.write(record)
+            onTheLoop(batcher)
             gate.lock()
             gate.unlock(withValue: 1)  // written
             gate.lock(whenValue: 2)  // held until the test has looked
@@ -149,14 +137,14 @@ import Testing
         }
         gate.lock(whenValue: 1)
         gate.unlock()
-        batcher.flush()
+        fromTheTest(batcher)
         sink.flush(timeout: 10)
         let data = PipeReader.available(pipe)  // before the loop can run its own hand-over
         gate.lock()
         gate.unlock(withValue: 2)
         try await written.get()
         try await group.shutdownGracefully()
-        #expect(String(decoding: data, as: UTF8.self).contains(" command.text=PING connection.id=42 "))
+        return String(decoding: data, as: UTF8.self)
     }
 
     @Test func theSinkWritesEveryLineInOrder() async throws {
