@@ -275,44 +275,11 @@ public struct DeviceAgent: Service {
         } else {
             socketAddress = try SocketAddress.makeAddressResolvingHost(address.host, port: address.port)
         }
-        let loops = configuration.acceptsOnEveryLoop ? Array(group.makeIterator()) : []
-        guard loops.count > 1 else {
-            return try await bootstrap(group: group, childGroup: group, reusePort: false).bind(to: socketAddress).get()
-        }
-        // One socket per loop on the same port (the first one's, when the port is 0); closing the first closes the
-        // others before its close completes, so the listener is one channel to everything else. The first binds
-        // without SO_REUSEPORT, so a port in use by anything (another agent included) fails as it always did; it
-        // takes the option once bound, and only then do the others join it.
-        let siblings = NIOLockedValueBox<[any Channel]>([])
-        let first = try await bootstrap(group: loops[0], childGroup: loops[0], reusePort: false)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(SiblingListenersCloser(siblings: siblings))
-                }
-            }
-            .bind(to: socketAddress).get()
-        do {
-            try await first.setOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1).get()
-            var boundAddress = socketAddress
-            if let port = first.localAddress?.port { boundAddress.port = port }
-            for loop in loops.dropFirst() {
-                let sibling = try await bootstrap(group: loop, childGroup: loop, reusePort: true)
-                    .bind(to: boundAddress).get()
-                siblings.withLockedValue { $0.append(sibling) }
-            }
-        } catch {
-            try? await first.close()
-            throw error
-        }
-        return first
-
         /// The listener's bootstrap: options, and the pipeline every accepted connection gets.
         func bootstrap(group: any EventLoopGroup, childGroup: any EventLoopGroup, reusePort: Bool) -> ServerBootstrap {
             ServerBootstrap(group: group, childGroup: childGroup)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .serverChannelOption(
-                    .socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: reusePort ? 1 : 0
-                )
+                .serverChannelOption(.socketOption(Self.reusePortOption), value: reusePort ? 1 : 0)
                 .serverChannelOption(.backlog, value: 4096)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 // One read per connection per loop turn (NIO's default is 4): a client that sends a flood of frames
@@ -376,7 +343,41 @@ public struct DeviceAgent: Service {
                     }
                 }
         }
+
+        let loops = configuration.acceptsOnEveryLoop ? Array(group.makeIterator()) : []
+        guard loops.count > 1 else {
+            return try await bootstrap(group: group, childGroup: group, reusePort: false).bind(to: socketAddress).get()
+        }
+        // One socket per loop on the same port (the first one's, when the port is 0); closing the first closes the
+        // others before its close completes, so the listener is one channel to everything else. The first binds
+        // without SO_REUSEPORT, so a port in use by anything (another agent included) fails as it always did; it
+        // takes the option once bound, and only then do the others join it.
+        let siblings = NIOLockedValueBox<[any Channel]>([])
+        let first = try await bootstrap(group: loops[0], childGroup: loops[0], reusePort: false)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(SiblingListenersCloser(siblings: siblings))
+                }
+            }
+            .bind(to: socketAddress).get()
+        do {
+            try await first.setOption(.socketOption(Self.reusePortOption), value: 1).get()
+            var boundAddress = socketAddress
+            if let port = first.localAddress?.port { boundAddress.port = port }
+            for loop in loops.dropFirst() {
+                let sibling = try await bootstrap(group: loop, childGroup: loop, reusePort: true)
+                    .bind(to: boundAddress).get()
+                siblings.withLockedValue { $0.append(sibling) }
+            }
+        } catch {
+            try? await first.close()
+            throw error
+        }
+        return first
     }
+
+    /// `SO_REUSEPORT`, which NIO names no constant for.
+    private static let reusePortOption = NIOBSDSocket.Option(rawValue: SO_REUSEPORT)
 
     static func describe(_ address: SocketAddress) -> String {
         guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
