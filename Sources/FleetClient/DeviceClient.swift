@@ -69,7 +69,7 @@ public struct DeviceClient: Sendable {
 
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(TimeAmount(connectTimeout))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = configuration.tls {

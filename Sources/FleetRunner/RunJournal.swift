@@ -98,8 +98,7 @@ public final class RunJournal: Sendable {
     public static func create(
         path: String, header: Header, syncInterval: Duration = .milliseconds(100)
     ) throws -> RunJournal {
-        try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try makeDirectories((path as NSString).deletingLastPathComponent)
         let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw JournalError("cannot create journal \(path): \(String(cString: strerror(errno)))")
@@ -108,6 +107,19 @@ public final class RunJournal: Sendable {
         try journal.append(header)
         journal.sync()
         return journal
+    }
+
+    /// `mkdir -p`: `directory` and any missing parent, each failure in the system's words (a user whose home cannot
+    /// be written to reads "cannot create journal directory …: Permission denied", not a Foundation error dump).
+    static func makeDirectories(_ directory: String) throws {
+        var current = directory.hasPrefix("/") ? "/" : ""
+        for component in directory.split(separator: "/") {
+            if !current.isEmpty, !current.hasSuffix("/") { current += "/" }
+            current += component
+            guard mkdir(current, 0o755) == 0 || errno == EEXIST else {
+                throw JournalError("cannot create journal directory \(directory): \(String(cString: strerror(errno)))")
+            }
+        }
     }
 
     /// Opens an existing journal to append to it (a resumed run), after reading what it holds.

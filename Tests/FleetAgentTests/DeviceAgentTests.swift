@@ -150,6 +150,48 @@ extension String {
         try await group.shutdownGracefully()
     }
 
+    /// Accepted connections have Nagle's algorithm off (a reply written after an unacknowledged one must not wait
+    /// for the client's delayed ACK), though the agent sets it per connection no more: the listening sockets have
+    /// it, and accepted sockets inherit it. Checked on the accepted socket itself, with one listening socket and
+    /// with one per loop.
+    @Test(arguments: [false, true])
+    func acceptedConnectionsHaveNagleOff(acceptsOnEveryLoop: Bool) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var configuration = DeviceAgent.Configuration(listen: [.init(host: "127.0.0.1", port: 0)])
+        configuration.acceptsOnEveryLoop = acceptsOnEveryLoop
+        let seen = Mutex<[Int]>([])
+        var hooks = AgentConnectionHooks()
+        hooks.admit = { channel, _ in
+            let value = (try? channel.syncOptions?.getOption(.tcpOption(.tcp_nodelay))) ?? -1
+            seen.withLock { $0.append(value) }
+            return .serve
+        }
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let agent = DeviceAgent(
+            configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            eventLoopGroup: group, hooks: hooks
+        ) { addresses in
+            portContinuation.yield(addresses[0].port!)
+            portContinuation.finish()
+        }
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await agent.run() }
+                var iterator = ports.makeAsyncIterator()
+                let address = DeviceAddress(host: "127.0.0.1", port: try #require(await iterator.next()))
+                for _ in 0..<8 {
+                    #expect(await client.exchange([text("PING")], with: address).replies.map(\.text) == ["PONG"])
+                }
+                trigger.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
+        try await group.shutdownGracefully()
+        let values = seen.withLock { $0 }
+        #expect(values.count == 8)
+        #expect(values.allSatisfy { $0 != 0 && $0 != -1 }, "TCP_NODELAY on accepted sockets: \(values)")
+    }
+
     @Test func oversizeFrameGetsAnErrorAndTheConnectionCloses() async throws {
         var configuration = DeviceAgent.Configuration(listen: [.init(host: "127.0.0.1", port: 0)])
         configuration.limits.maxFrameBytes = 16

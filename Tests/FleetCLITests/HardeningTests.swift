@@ -46,3 +46,17 @@ import Testing
         #expect(PasswordOptions.redacting(["-i", "x", "STATUS"]).redacted == false)
     }
 }
+
+@Suite struct ErrorTextTests {
+    /// Foundation's file errors read as the system's reason, never as "Error Domain=NSCocoaErrorDomain Code=…".
+    @Test func foundationFileErrorsAreTheSystemsReason() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("error-text-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        #expect(FileManager.default.createFile(atPath: base, contents: Data()))
+        #expect {
+            try FileManager.default.createDirectory(atPath: base + "/x/y", withIntermediateDirectories: true)
+        } throws: { error in
+            ErrorText.describe(error) == "not a directory"
+        }
+    }
+}

@@ -138,6 +138,21 @@ let shortTimeouts = DeviceClient.Configuration(
         }
     }
 
+    /// The journal's folders are made as `mkdir -p` makes them; a failure is one line in the system's words.
+    @Test func journalMakesItsFoldersAndSaysWhyItCannot() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("journal-dirs-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let header = RunJournal.Header(id: "t", started: 0, arguments: [], commands: ["PING"], devices: 0)
+        _ = try RunJournal.create(path: base + "/a/b/run.jsonl", header: header)
+        #expect(FileManager.default.fileExists(atPath: base + "/a/b/run.jsonl"))
+        #expect(FileManager.default.createFile(atPath: base + "/file", contents: Data()))
+        #expect {
+            _ = try RunJournal.create(path: base + "/file/c/run.jsonl", header: header)
+        } throws: { error in
+            "\(error)" == "cannot create journal directory \(base)/file/c: Not a directory"
+        }
+    }
+
     @Test func journalRecordsIntentBeforeOutcomeAndResumeNeverResends() async throws {
         let layout = try makeLayout(6)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID()).jsonl").path

@@ -12,11 +12,12 @@ class AgentProcess:
     """`fleetcmd agent` in the background. Reads stderr (bounded) until the listening line, then keeps
     draining it on a thread so the agent never blocks on a full pipe."""
 
-    def __init__(self, fleetcmd, *args, config=None):
+    def __init__(self, fleetcmd, *args, config=None, preexec_fn=None):
         cmd = [fleetcmd, "agent", "--bind", "127.0.0.1", "--port", "0", *args]
         if config:
             cmd += ["--config", config]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=preexec_fn)
         self.lines = []
         self.port = None
         self.metrics_port = None

@@ -4,12 +4,15 @@ matters (Python's ssl module recording every byte it receives, openssl s_server 
 import contextlib
 import json
 import os
+import pathlib
 import re
 import shlex
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -333,6 +336,67 @@ def test_a_password_is_never_written_and_resume_asks_for_it(fleetcmd, tmp_path):
                 assert b"s3cret-pw" not in path.read_bytes(), f"the password is in {path}"
     finally:
         sim.kill()
+
+
+def test_an_unprivileged_user_serves_sends_and_runs(fleetcmd):
+    """Everything else here runs as root (CI's machine); operators do not. As `nobody` (when the tests are root):
+    the agent answers the seed client's frame and `send`; `send` and `run` reach devices; a run whose state
+    directory cannot be made says so in one line. An option that needs privilege (SO_DEBUG, set by mistake for
+    TCP_NODELAY) once made the agent reset every connection and `send` fail with "permission denied"."""
+    preexec = None
+    home = pathlib.Path(tempfile.mkdtemp(prefix="fleetcmd-unprivileged-"))  # pytest's tmp_path is root's alone
+    if os.geteuid() == 0:
+        # A copy nobody can run (the build folder may not be reachable), in a folder nobody can write to.
+        binary = home / "fleetcmd"
+        shutil.copy(fleetcmd, binary)
+        os.chmod(binary, 0o755)
+        os.chmod(home, 0o777)
+        fleetcmd = str(binary)
+
+        def preexec():
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+    env = {**os.environ, "HOME": "/nonexistent"}
+    env.pop("FLEETCMD_STATE_DIR", None)
+    env.pop("XDG_STATE_HOME", None)
+
+    def as_user(*args, **kwargs):
+        return subprocess.run([fleetcmd, *args], capture_output=True, text=True, timeout=60, preexec_fn=preexec,
+                              env=kwargs.pop("env", env), cwd=str(home), **kwargs)
+
+    agent = AgentProcess(fleetcmd, preexec_fn=preexec)
+    try:
+        with open(f"/proc/{agent.pid}/status") as status:
+            uid = next(line.split()[1] for line in status if line.startswith("Uid:"))
+        assert uid == str(os.geteuid() if preexec is None else 65534)
+        with connect(agent.port) as s:
+            s.sendall(b"\x1bPING\r")
+            s.shutdown(socket.SHUT_WR)
+            assert s.recv(16) == b"PONG\x00"
+        sent = as_user("send", f"127.0.0.1:{agent.port}", "PING", "ECHO hi")
+        assert sent.returncode == 0, sent.stderr
+        assert sent.stdout.split() == ["PONG", "hi"]
+        inventory = home / "fleet.ini"
+        inventory.write_text(f"a ansible_host=127.0.0.1 fleetcmd_port={agent.port}\n"
+                             f"b ansible_host=127.0.0.1 fleetcmd_port={agent.port}\n")
+        os.chmod(inventory, 0o644)
+        refused = as_user("run", "-i", str(inventory), "PING")
+        assert refused.returncode == 1
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and "cannot create journal directory /nonexistent/" in lines[0], refused.stderr
+        assert "Domain=" not in refused.stderr and "--journal FILE" in lines[0]
+        state = home / "state"
+        ran = as_user("run", "-i", str(inventory), "PING", "--format", "jsonl",
+                      env={**env, "FLEETCMD_STATE_DIR": str(state)})
+        assert ran.returncode == 0, ran.stderr
+        results = [json.loads(line) for line in ran.stdout.splitlines()]
+        assert sorted(r["device"] for r in results) == ["a", "b"] and all(r["outcome"] == "ok" for r in results), ran.stdout
+    finally:
+        try:
+            assert agent.stop() == 0
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def test_sighup_never_stops_an_agent_without_tls(fleetcmd):

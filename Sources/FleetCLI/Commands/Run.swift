@@ -230,7 +230,8 @@ struct Run: AsyncParsableCommand {
             do {
                 journal = try RunJournal.create(path: path, header: header)
             } catch {
-                Console.error("\(error)")
+                let hint = self.journal == nil ? " (journal elsewhere: --journal FILE or $FLEETCMD_STATE_DIR)" : ""
+                Console.error("\(error)\(hint)")
                 throw ExitCode(ExitStatus.failure)
             }
             Console.error("run \(id): \(targets.count) devices (journal \(path))")
@@ -330,7 +331,7 @@ struct Run: AsyncParsableCommand {
         do {
             try Data(names.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            Console.error("cannot write \(path): \(error.localizedDescription)")
+            Console.error("cannot write \(path): \(ErrorText.describe(error))")
         }
     }
 

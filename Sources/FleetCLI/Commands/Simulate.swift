@@ -275,7 +275,7 @@ struct Simulate: AsyncParsableCommand {
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            Console.error("cannot write \(path): \(error.localizedDescription)")
+            Console.error("cannot write \(path): \(ErrorText.describe(error))")
         }
     }
 

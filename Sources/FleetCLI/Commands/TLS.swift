@@ -88,7 +88,7 @@ struct TLS: ParsableCommand {
                 do {
                     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 } catch {
-                    throw TLSSetupError("cannot create \(folder): \(error.localizedDescription)")
+                    throw TLSSetupError("cannot create \(folder): \(ErrorText.describe(error))")
                 }
             }
             let caCert = dir + "/ca.pem"

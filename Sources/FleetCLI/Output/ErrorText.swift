@@ -1,5 +1,6 @@
 import FleetFraming
 import FleetTLS
+import Foundation
 import NIOCore
 
 #if canImport(Glibc)
@@ -12,6 +13,12 @@ enum ErrorText {
     static func describe(_ error: any Error) -> String {
         if let failure = TLSFailure.fromLibraryError(error) { return failure.description }
         if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() }
+        if let error = error as? CocoaError {
+            // Foundation's file errors print as "Error Domain=NSCocoaErrorDomain Code=513 …": the system's reason
+            // instead (the caller names the file).
+            return (error.underlying as? POSIXError).map { String(cString: strerror($0.code.rawValue)).lowercased() }
+                ?? "file error \(error.code.rawValue)"
+        }
         return UserFacingText.sanitized("\(error)")
     }
 }
