@@ -18,7 +18,15 @@ public struct AgentAuditRecord: Sendable {
     /// Whether the reply was an error reply.
     public var isError: Bool
     /// From frame received to reply ready.
-    public var duration: Duration
+    public var duration: Duration {
+        get { .nanoseconds(durationNanoseconds) }
+        set {
+            let (seconds, attoseconds) = newValue.components
+            durationNanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        }
+    }
+    /// ``duration`` in nanoseconds, as it is measured and written (no 128-bit arithmetic per command).
+    var durationNanoseconds: Int64
     /// The verified client certificate's identity, on TLS with client certificates.
     public var identity: String?
 
@@ -31,7 +39,22 @@ public struct AgentAuditRecord: Sendable {
         self.commandName = commandName
         self.commandText = commandText
         self.isError = isError
+        self.durationNanoseconds = 0
+        self.identity = identity
         self.duration = duration
+    }
+
+    /// As the agent makes it: the duration in nanoseconds.
+    init(
+        peer: String, connectionID: Int, commandName: String, commandText: String, isError: Bool,
+        durationNanoseconds: Int64, identity: String?
+    ) {
+        self.peer = peer
+        self.connectionID = connectionID
+        self.commandName = commandName
+        self.commandText = commandText
+        self.isError = isError
+        self.durationNanoseconds = durationNanoseconds
         self.identity = identity
     }
 
@@ -44,8 +67,7 @@ public struct AgentAuditRecord: Sendable {
 
     /// ``durationText``'s bytes appended to `out`, without making a `String` (the audit line's hot path).
     public func appendDurationText(to out: inout [UInt8]) {
-        let (seconds, attoseconds) = duration.components
-        let microseconds = max(0, seconds * 1_000_000 + (attoseconds + 500_000_000_000) / 1_000_000_000_000)
+        let microseconds = max(0, (durationNanoseconds + 500) / 1000)
         var whole = microseconds / 1000
         let start = out.count
         repeat {

@@ -58,7 +58,10 @@ public struct AgentReply: Sendable, Hashable {
     public static func error(_ message: String) -> AgentReply { .text("ERR " + message) }
 
     /// Whether the reply is an error reply (starts with `ERR`).
-    public var isError: Bool { payload.starts(with: Array("ERR".utf8)) }
+    public var isError: Bool {
+        payload.count >= 3 && payload[0] == UInt8(ascii: "E") && payload[1] == UInt8(ascii: "R")
+            && payload[2] == UInt8(ascii: "R")
+    }
 }
 
 /// Answers a request. Handlers run concurrently across connections and in order within one.

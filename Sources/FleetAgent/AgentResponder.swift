@@ -29,11 +29,15 @@ final class AgentResponder: Sendable {
     let audit: (@Sendable (AgentAuditRecord) -> Void)?
     /// Before replies are written (``AgentConnectionHooks/auditWillReply``).
     let auditWillReply: (@Sendable () -> Void)?
-    /// One latency timer per route name, made once: making a metric goes through the factory under a lock.
-    let timers = NIOLockedValueBox<[String: Timer]>([:])
-    /// The timers of the router's routes and of the names of commands no route answers, made before serving
-    /// (read without a lock on every command).
-    let routeTimers: [String: Timer]
+    /// What answered each command, by slot: the routes' names (index in the router's routes), then `(unknown)`,
+    /// `(empty)` and `(invalid)` for commands no route answers.
+    private let slotNames: [String]
+    /// One latency timer per slot, made before serving (a route's name shares its timer with routes of the same
+    /// name): read without a lock or a lookup by name on every command.
+    private let slotTimers: [Timer]
+    private var unknownSlot: Int { router.routes.count }
+    private var emptySlot: Int { router.routes.count + 1 }
+    private var invalidSlot: Int { router.routes.count + 2 }
 
     init(
         router: CommandRouter, configuration: DeviceAgent.Configuration, stats: AgentStats,
@@ -54,11 +58,13 @@ final class AgentResponder: Sendable {
         self.listenerVariables = listenerVariables
         self.audit = audit
         self.auditWillReply = auditWillReply
-        var timers: [String: Timer] = [:]
-        for name in router.routes.map(\.name) + ["(unknown)", "(empty)", "(invalid)"] where timers[name] == nil {
-            timers[name] = Timer(label: "fleet_agent_command_duration_seconds", dimensions: [("command", name)])
+        let names = router.routes.map(\.name) + ["(unknown)", "(empty)", "(invalid)"]
+        var byName: [String: Timer] = [:]
+        for name in names where byName[name] == nil {
+            byName[name] = Timer(label: "fleet_agent_command_duration_seconds", dimensions: [("command", name)])
         }
-        self.routeTimers = timers
+        self.slotNames = names
+        self.slotTimers = names.map { byName[$0]! }  // made just above for every name
     }
 
     /// Who sent a command: the connection's peer, id, listener and (on TLS with a client certificate) identity.
@@ -71,24 +77,24 @@ final class AgentResponder: Sendable {
 
     /// The reply payload for `payload` (unframed).
     func reply(to payload: ByteBuffer, caller: Caller) async -> AgentReply {
-        let began = ContinuousClock.now
+        let began = NIODeadline.now()
         let bytes = Self.commandBytes(payload)
-        let (reply, name): (AgentReply, String)
+        let (reply, slot): (AgentReply, Int)
         if let now = answerNow(bytes, caller: caller) {
-            (reply, name) = now
+            (reply, slot) = now
         } else {
-            (reply, name) = await answerLater(bytes, caller: caller)
+            (reply, slot) = await answerLater(bytes, caller: caller)
         }
-        record(reply, name: name, bytes: bytes, began: began, caller: caller)
+        record(reply, slot: slot, bytes: bytes, began: began, caller: caller)
         return reply
     }
 
     /// The reply, when the route answers without suspending (no `exec`, no async handler); `nil` otherwise.
     func replyNow(to payload: ByteBuffer, caller: Caller) -> AgentReply? {
-        let began = ContinuousClock.now
+        let began = NIODeadline.now()
         let bytes = Self.commandBytes(payload)
-        guard let (reply, name) = answerNow(bytes, caller: caller) else { return nil }
-        record(reply, name: name, bytes: bytes, began: began, caller: caller)
+        guard let (reply, slot) = answerNow(bytes, caller: caller) else { return nil }
+        record(reply, slot: slot, bytes: bytes, began: began, caller: caller)
         return reply
     }
 
@@ -98,98 +104,82 @@ final class AgentResponder: Sendable {
         return bytes
     }
 
-    private func record(
-        _ reply: AgentReply, name: String, bytes: [UInt8], began: ContinuousClock.Instant, caller: Caller
-    ) {
-        let took = ContinuousClock.now - began
-        if reply.isError { stats.error(.errorReply) }
-        let (seconds, attoseconds) = took.components
-        timer(for: name).recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-        if let audit {
-            audit(Self.auditRecord(reply, name: name, bytes: bytes, took: took, caller: caller))
-        } else if logger.logLevel <= .info {
-            logger.info(
-                "command",
-                metadata: Self.auditRecord(reply, name: name, bytes: bytes, took: took, caller: caller).metadata)
-        }
-    }
-
-    private static func auditRecord(
-        _ reply: AgentReply, name: String, bytes: [UInt8], took: Duration, caller: Caller
-    ) -> AgentAuditRecord {
-        AgentAuditRecord(
-            peer: caller.peer, connectionID: caller.connectionID, commandName: name,
+    private func record(_ reply: AgentReply, slot: Int, bytes: [UInt8], began: NIODeadline, caller: Caller) {
+        let took = Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds &- began.uptimeNanoseconds)
+        let isError = reply.isError
+        if isError { stats.error(.errorReply) }
+        slotTimers[slot].recordNanoseconds(took)
+        guard audit != nil || logger.logLevel <= .info else { return }
+        let record = AgentAuditRecord(
+            peer: caller.peer, connectionID: caller.connectionID, commandName: slotNames[slot],
             commandText: bytes.count > 64 ? ByteEscapes.render(bytes.prefix(64)) + "…" : ByteEscapes.render(bytes),
-            isError: reply.isError, duration: took, identity: caller.identity.map { "\($0)" })
-    }
-
-    private func timer(for name: String) -> Timer {
-        if let timer = routeTimers[name] { return timer }
-        return timers.withLockedValue { timers in
-            if let timer = timers[name] { return timer }
-            let timer = Timer(label: "fleet_agent_command_duration_seconds", dimensions: [("command", name)])
-            timers[name] = timer
-            return timer
+            isError: isError, durationNanoseconds: took, identity: caller.identity.map { "\($0)" })
+        if let audit {
+            audit(record)
+        } else {
+            logger.info("command", metadata: record.metadata)
         }
     }
 
-    /// The answer when it needs no suspension; `nil` for `exec` and async handler routes.
-    private func answerNow(_ bytes: [UInt8], caller: Caller) -> (AgentReply, String)? {
-        guard !bytes.isEmpty else { return (.error("empty command"), "(empty)") }
+    /// The answer when it needs no suspension, with its slot; `nil` for `exec` and async handler routes.
+    private func answerNow(_ bytes: [UInt8], caller: Caller) -> (AgentReply, Int)? {
+        guard !bytes.isEmpty else { return (Self.emptyCommand, emptySlot) }
         guard let text = commandText(bytes) else {
             stats.error(.invalidByte)
-            return (.error("invalid byte"), "(invalid)")
+            return (Self.invalidByte, invalidSlot)
         }
-        guard let (route, arguments) = router.match(text) else {
-            return (configuration.unknownCommandReply, "(unknown)")
+        guard let (index, arguments) = router.matchIndex(text) else {
+            return (configuration.unknownCommandReply, unknownSlot)
         }
-        if let refusal = refusal(of: route, caller: caller) { return (refusal, route.name) }
-        switch route.action {
+        if let refusal = refusal(ofRoute: index, caller: caller) { return (refusal, index) }
+        switch router.routes[index].action {
         case .reply(let template):
             var values = variables
             if let listenerVariables { values.merge(listenerVariables(caller.listener)) { _, new in new } }
             values["0"] = text
-            for (index, argument) in arguments.enumerated() { values[String(index + 1)] = argument }
-            return (.text(template.substituting(values)), route.name)
+            for (position, argument) in arguments.enumerated() { values[String(position + 1)] = argument }
+            return (.text(template.substituting(values)), index)
         case .builtin(let builtin):
-            let request = AgentRequest(
-                payload: bytes, text: text, arguments: arguments, peer: caller.peer, connectionID: caller.connectionID,
-                listener: caller.listener, identity: caller.identity)
-            return (builtinReply(builtin, request: request), route.name)
+            return (builtinReply(builtin, text: text), index)
         case .immediate(let handler):
             let request = AgentRequest(
                 payload: bytes, text: text, arguments: arguments, peer: caller.peer, connectionID: caller.connectionID,
                 listener: caller.listener, identity: caller.identity)
-            return (handler(request), route.name)
+            return (handler(request), index)
         case .exec, .handler:
             return nil
         }
     }
 
     /// The answer of an `exec` or async handler route (``answerNow`` returned `nil`).
-    private func answerLater(_ bytes: [UInt8], caller: Caller) async -> (AgentReply, String) {
-        guard let text = commandText(bytes), let (route, arguments) = router.match(text) else {
-            return (configuration.unknownCommandReply, "(unknown)")  // answerNow handled these
+    private func answerLater(_ bytes: [UInt8], caller: Caller) async -> (AgentReply, Int) {
+        guard let text = commandText(bytes), let (index, arguments) = router.matchIndex(text) else {
+            return (configuration.unknownCommandReply, unknownSlot)  // answerNow handled these
         }
         let request = AgentRequest(
             payload: bytes, text: text, arguments: arguments, peer: caller.peer, connectionID: caller.connectionID,
             listener: caller.listener, identity: caller.identity)
-        switch route.action {
+        switch router.routes[index].action {
         case .exec(let action):
-            return (await execReply(action, request: request), route.name)
+            return (await execReply(action, request: request), index)
         case .handler(let handler):
-            return (await handler(request), route.name)
+            return (await handler(request), index)
         case .reply, .builtin, .immediate:
             return answerNow(bytes, caller: caller)!  // never nil for these
         }
     }
 
-    /// The error reply when `caller` may not use `route`, else `nil`: `exec` routes on a plaintext listener that is
-    /// not loopback (unless the configuration allows it), and routes whose identity rules the caller's client
-    /// certificate does not satisfy.
-    private func refusal(of route: CommandRouter.Route, caller: Caller) -> AgentReply? {
+    private static let emptyCommand = AgentReply.error("empty command")
+    private static let invalidByte = AgentReply.error("invalid byte")
+    private static let pong = AgentReply.text("PONG")
+    private static let version = AgentReply.text("fleetcmd-agent \(DeviceAgent.version)")
+
+    /// The error reply when `caller` may not use the route at `index`, else `nil`: `exec` routes on a plaintext
+    /// listener that is not loopback (unless the configuration allows it), and routes whose identity rules the
+    /// caller's client certificate does not satisfy.
+    private func refusal(ofRoute index: Int, caller: Caller) -> AgentReply? {
         let isExec: Bool
-        if case .exec = route.action { isExec = true } else { isExec = false }
+        if case .exec = router.routes[index].action { isExec = true } else { isExec = false }
         if isExec, exposedPlaintextListeners.contains(caller.listener) {
             stats.error(.forbidden)
             return .error("exec commands are not allowed on a plaintext listener (use TLS with client certificates)")
@@ -198,7 +188,7 @@ final class AgentResponder: Sendable {
             stats.error(.forbidden)
             return .error("exec commands need a verified client certificate")
         }
-        guard let rules = route.allow ?? (isExec ? configuration.execAllow : nil) else { return nil }
+        guard let rules = router.routes[index].allow ?? (isExec ? configuration.execAllow : nil) else { return nil }
         guard let identity = caller.identity, rules.contains(where: identity.matches) else {
             stats.error(.forbidden)
             return .error("forbidden")
@@ -220,12 +210,12 @@ final class AgentResponder: Sendable {
         return String(validating: bytes, as: UTF8.self)
     }
 
-    private func builtinReply(_ builtin: Builtin, request: AgentRequest) -> AgentReply {
+    private func builtinReply(_ builtin: Builtin, text command: String) -> AgentReply {
         switch builtin {
         case .ping:
-            return .text("PONG")
+            return Self.pong
         case .echo:
-            let text = request.text.dropFirst(4).drop(while: { $0 == " " })
+            let text = command.dropFirst(4).drop(while: { $0 == " " })
             guard text.utf8.count <= configuration.limits.maxEchoBytes else {
                 return .error("echo text exceeds \(ByteCount.format(configuration.limits.maxEchoBytes))")
             }
@@ -235,7 +225,7 @@ final class AgentResponder: Sendable {
             return .text(
                 "OK uptime=\(uptimeSeconds)s connections=\(snapshot.connectionsOpen) frames=\(snapshot.frames)")
         case .version:
-            return .text("fleetcmd-agent \(DeviceAgent.version)")
+            return Self.version
         case .uptime:
             return .text(String(uptimeSeconds))
         case .help:

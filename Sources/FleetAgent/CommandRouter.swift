@@ -155,19 +155,24 @@ public struct CommandRouter: Sendable {
 
     /// The route for `text` and its captures, or `nil` when nothing matches.
     public func match(_ text: String) -> (route: Route, arguments: [String])? {
-        if let index = exact[text] { return (routes[index], []) }
+        matchIndex(text).map { (routes[$0.index], $0.arguments) }
+    }
+
+    /// The index in ``routes`` of the route for `text`, and its captures: what the agent uses for every command,
+    /// without copying the route.
+    func matchIndex(_ text: String) -> (index: Int, arguments: [String])? {
+        if let index = exact[text] { return (index, []) }
         guard !ordered.isEmpty else { return nil }
         let words = text.split(separator: " ", omittingEmptySubsequences: true)
         for index in ordered {
-            let route = routes[index]
-            switch route.matcher {
+            switch routes[index].matcher {
             case .prefix(let prefix):
                 guard words.count >= prefix.count, zip(words, prefix).allSatisfy({ $0 == $1 }) else { continue }
-                return (route, words.dropFirst(prefix.count).map(String.init))
+                return (index, words.dropFirst(prefix.count).map(String.init))
             case .pattern(_, let box):
                 guard let match = try? box.regex.wholeMatch(in: text) else { continue }
                 let captures = match.output.dropFirst().map { $0.substring.map(String.init) ?? "" }
-                return (route, captures)
+                return (index, captures)
             case .exact:
                 continue
             }
@@ -175,7 +180,6 @@ public struct CommandRouter: Sendable {
         return nil
     }
 
-    /// The names HELP lists, in the order routes were added.
     public var names: [String] { routes.map(\.matcher.description) }
 }
 

@@ -31,12 +31,16 @@ import NIOPosix
 final class AuditBatcher: Sendable {
     /// One thread's lines. Touched by its own thread, and by ``flush()`` from any thread: under its lock.
     private final class Batch: @unchecked Sendable {
+        /// The event loop of the thread the batch belongs to.
+        let loop: any EventLoop
         let lock = NIOLock()
         var bytes: [UInt8] = []
         var lines = 0
         var scheduled = false
         var stampMillisecond: Int64 = .min
         var stamp: [UInt8] = []
+
+        init(loop: any EventLoop) { self.loop = loop }
     }
 
     private let sink: LogSink
@@ -61,7 +65,8 @@ final class AuditBatcher: Sendable {
 
     /// Renders `record` as the info-level `command` line into this thread's batch.
     func write(_ record: AgentAuditRecord) {
-        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop else {
+        // One thread-specific lookup per line: the batch, once this loop has one.
+        guard let batch = batches.currentValue ?? newBatch() else {
             var line: [UInt8] = []
             line.reserveCapacity(192)
             render(
@@ -72,7 +77,6 @@ final class AuditBatcher: Sendable {
             sink.append(line)
             return
         }
-        let batch = current()
         batch.lock.withLock {
             if stamped {
                 let now = FleetLogHandler.millisecondsNow()
@@ -87,7 +91,7 @@ final class AuditBatcher: Sendable {
                 handOver(batch)
             } else if !batch.scheduled {
                 batch.scheduled = true
-                loop.execute {
+                batch.loop.execute {
                     batch.lock.withLock {
                         batch.scheduled = false
                         self.handOver(batch)
@@ -119,9 +123,10 @@ final class AuditBatcher: Sendable {
         batch.lines = 0
     }
 
-    private func current() -> Batch {
-        if let batch = batches.currentValue { return batch }
-        let batch = Batch()
+    /// The calling thread's new batch, when the thread is an event loop's; `nil` otherwise.
+    private func newBatch() -> Batch? {
+        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return nil }
+        let batch = Batch(loop: loop)
         batch.bytes.reserveCapacity(limit + 1024)
         batches.currentValue = batch
         all.withLockedValue { $0.append(batch) }
