@@ -109,6 +109,8 @@ let package = Package(
         .target(name: "CFleetSockets"),
         // The commit `fleetcmd --version` names (written by scripts/release.sh).
         .target(name: "CFleetBuildInfo"),
+        // Standard descriptors closed at start reopened on /dev/null before the runtime opens anything.
+        .target(name: "CFleetProcess"),
         .target(
             name: "FleetRunner",
             dependencies: [
@@ -147,6 +149,7 @@ let package = Package(
             name: "FleetCLI",
             dependencies: [
                 "CFleetBuildInfo",
+                "CFleetProcess",
                 "FleetClient",
                 "FleetTLS",
                 "FleetAgent",

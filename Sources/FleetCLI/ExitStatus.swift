@@ -21,6 +21,7 @@ public import FleetClient
 /// | 13 | run: interrupted; devices not attempted are `skipped` (`--resume` the run) |
 /// | 14 | session refused: the device refused the handshake, greeted unexpectedly, or the login failed |
 /// | 64 | usage: bad flags, bad command text or hex, bad address |
+/// | 74 | output: a write to standard output failed (full disk, closed descriptor); said once on stderr at exit |
 /// | 78 | invalid configuration or inventory file (`agent --config`, `simulate --profile`, `run -i`) |
 public enum ExitStatus {
     public static let success: Int32 = 0
@@ -39,6 +40,7 @@ public enum ExitStatus {
     public static let runInterrupted: Int32 = 13
     public static let sessionRefused: Int32 = 14
     public static let usage: Int32 = 64
+    public static let outputFailed: Int32 = 74
     public static let configInvalid: Int32 = 78
 
     /// The exit code for a device outcome.

@@ -27,6 +27,7 @@ public struct FleetCommand: AsyncParsableCommand {
 /// The entry point the `fleetcmd` executable calls, so that it needs no import but this module.
 public enum FleetCommandLine {
     public static func main() async {
+        OutputFailure.installExitCheck()
         OpenFileLimit.raiseToHardLimit()
         var arguments = Array(CommandLine.arguments.dropFirst())
         if let help = HelpExamples.helpRequested(arguments) {

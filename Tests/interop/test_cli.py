@@ -42,6 +42,32 @@ def test_json_is_one_document_and_jsonl_one_object_per_line(fleetcmd, agent):
     assert {p["name"] for p in presets} >= {"esc-cr", "pjlink", "hp-pjl"}
 
 
+def test_output_that_cannot_be_written_is_a_failure_not_a_success(fleetcmd, agent, tmp_path):
+    """A full disk (/dev/full) or a closed stdout loses results: exit 74 and one line saying why, as cat and grep
+    fail on a write error (the command's own status was 0). A closed stdout is /dev/null to the process, so a
+    result is never written into a descriptor the process opened later (an eventfd, a socket)."""
+    target = f"127.0.0.1:{agent.port}"
+    inventory = tmp_path / "fleet.ini"
+    inventory.write_text(f"a ansible_host=127.0.0.1 fleetcmd_port={agent.port}\n")
+    cases = {
+        "send": ["send", target, "PING"],
+        "run": ["run", "-i", str(inventory), "PING", "--no-journal", "-o", "jsonl"],
+        "list": ["run", "-i", str(inventory), "--list-hosts"],
+    }
+    for name, argv in cases.items():
+        with open("/dev/full", "w") as full:
+            res = subprocess.run([fleetcmd, *argv], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+        assert res.returncode == 74, (name, res.returncode, res.stderr)
+        assert res.stderr.splitlines()[-1] == "fleetcmd: cannot write to standard output: No space left on device"
+        closed = subprocess.run(
+            ["sh", "-c", 'exec "$@" >&-', "sh", fleetcmd, *argv], stderr=subprocess.PIPE, text=True, timeout=60)
+        assert closed.returncode == 74, (name, closed.returncode, closed.stderr)
+        assert closed.stderr.splitlines()[-1] == "fleetcmd: cannot write to standard output: Bad file descriptor"
+    # Output that can be written is unchanged.
+    ok = run(fleetcmd, "send", target, "PING")
+    assert ok.returncode == 0 and ok.stdout == "PONG\n" and ok.stderr == ""
+
+
 def test_hex_where_it_means_nothing_is_a_usage_error(fleetcmd, agent, tmp_path):
     inventory = tmp_path / "hosts.ini"
     inventory.write_text(f"a ansible_host=127.0.0.1 fleetcmd_port={agent.port}\n")

@@ -66,24 +66,11 @@ enum Console {
     private static func write(_ text: String, to descriptor: Int32) { write(Array(text.utf8), to: descriptor) }
 
     private static func write(_ bytes: [UInt8], to descriptor: Int32) {
-        var bytes = bytes
         lock.withLock {
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes.withUnsafeMutableBytes { buffer in
-                    #if canImport(Darwin)
-                        Darwin.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                    #else
-                        // non-empty: offset < count
-                        Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                    #endif
-                }
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return  // stdout closed (EPIPE): nothing sensible left to do with this line
-                }
-                offset += written
-            }
+            let failed = bytes.withUnsafeBytes { OutputFailure.writeAll($0, to: descriptor) }
+            // A failed stdout is reported at exit (a full disk must not look like success); stderr has nowhere left
+            // to say anything.
+            if let failed, descriptor == STDOUT_FILENO { OutputFailure.record(errno: failed) }
         }
     }
 

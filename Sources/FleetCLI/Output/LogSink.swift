@@ -141,18 +141,8 @@ final class LogSink: @unchecked Sendable {
     }
 
     private func writeAll(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return  // the descriptor is gone (closed, EPIPE): nothing can be reported there
-                }
-            }
-        }
+        let failed = bytes.withUnsafeBytes { OutputFailure.writeAll($0, to: descriptor) }
+        // Results that did not reach stdout are reported at exit; a failed stderr has nowhere left to say it.
+        if let failed, descriptor == STDOUT_FILENO { OutputFailure.record(errno: failed) }
     }
 }

@@ -1,0 +1,28 @@
+// Standard input, output and error closed when fleetcmd starts (`fleetcmd send HOST PING >&-`).
+//
+// A closed descriptor 0, 1 or 2 is the next one the process opens: the concurrency runtime's or an event loop's
+// eventfd, a journal, a device's socket, and output meant for stdout would be written there. As daemons and
+// coreutils do, each closed one is opened on /dev/null, in a constructor: before the Swift runtime, Dispatch or
+// NIO open anything (Swift's main runs too late: the runtime has opened descriptors by then). FleetCLI counts
+// output meant for a closed stdout as a failed write (exit 74), never as success.
+#include "CFleetProcess.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+static int stdout_was_closed = 0;
+
+__attribute__((constructor)) static void cfleet_reopen_closed_standard_descriptors(void) {
+  for (int descriptor = 0; descriptor <= 2; descriptor++) {
+    if (fcntl(descriptor, F_GETFD) != -1 || errno != EBADF) continue;
+    int opened = open("/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY);
+    if (opened >= 0 && opened != descriptor) {
+      dup2(opened, descriptor);
+      close(opened);
+    }
+    if (descriptor == 1) stdout_was_closed = 1;
+  }
+}
+
+int cfleet_stdout_was_closed(void) { return stdout_was_closed; }
