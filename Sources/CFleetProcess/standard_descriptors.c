@@ -5,15 +5,23 @@
 // coreutils do, each closed one is opened on /dev/null, in a constructor: before the Swift runtime, Dispatch or
 // NIO open anything (Swift's main runs too late: the runtime has opened descriptors by then). FleetCLI counts
 // output meant for a closed stdout as a failed write (exit 74), never as success.
+//
+// It also notes whether SIGPIPE was ignored at start: NIO ignores it for the whole process once it opens a socket,
+// and a pipeline whose reader leaves early (`fleetcmd … | head -1`) should end fleetcmd as it ends any program.
 #include "CFleetProcess.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 static int stdout_was_closed = 0;
+static int sigpipe_was_ignored = 0;
 
 __attribute__((constructor)) static void cfleet_reopen_closed_standard_descriptors(void) {
+  struct sigaction pipe_action;
+  if (sigaction(SIGPIPE, NULL, &pipe_action) == 0) sigpipe_was_ignored = pipe_action.sa_handler == SIG_IGN;
   for (int descriptor = 0; descriptor <= 2; descriptor++) {
     if (fcntl(descriptor, F_GETFD) != -1 || errno != EBADF) continue;
     int opened = open("/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY);
@@ -26,3 +34,14 @@ __attribute__((constructor)) static void cfleet_reopen_closed_standard_descripto
 }
 
 int cfleet_stdout_was_closed(void) { return stdout_was_closed; }
+
+int cfleet_sigpipe_was_ignored(void) { return sigpipe_was_ignored; }
+
+void cfleet_die_of_sigpipe(void) {
+  signal(SIGPIPE, SIG_DFL);
+  sigset_t pipe_only;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_UNBLOCK, &pipe_only, NULL);
+  raise(SIGPIPE);
+}

@@ -5,6 +5,7 @@ not belong, EXAMPLES at the end of every --help, completions, and the user confi
 import json
 import os
 import re
+import signal
 import subprocess
 
 import pytest
@@ -63,6 +64,25 @@ def test_output_that_cannot_be_written_is_a_failure_not_a_success(fleetcmd, agen
             ["sh", "-c", 'exec "$@" >&-', "sh", fleetcmd, *argv], stderr=subprocess.PIPE, text=True, timeout=60)
         assert closed.returncode == 74, (name, closed.returncode, closed.stderr)
         assert closed.stderr.splitlines()[-1] == "fleetcmd: cannot write to standard output: Bad file descriptor"
+    # A pipe whose reader has left ends the process as SIGPIPE ends any program, quietly (NIO ignores SIGPIPE once it
+    # opens a socket; that must not turn `fleetcmd … | head -1` into an error), unless whoever started fleetcmd
+    # ignored SIGPIPE: then it is a write error like the others.
+    for name, argv in cases.items():
+        for ignored in (False, True):
+            read_end, write_end = os.pipe()
+            os.close(read_end)
+            try:
+                res = subprocess.run(
+                    [fleetcmd, *argv], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+                    preexec_fn=(lambda: signal.signal(signal.SIGPIPE, signal.SIG_IGN)) if ignored else None)
+            finally:
+                os.close(write_end)
+            if ignored:
+                assert res.returncode == 74, (name, res.returncode, res.stderr)
+                assert res.stderr.splitlines()[-1] == "fleetcmd: cannot write to standard output: Broken pipe"
+            else:
+                assert res.returncode == -signal.SIGPIPE, (name, res.returncode, res.stderr)
+                assert "cannot write" not in res.stderr, (name, res.stderr)
     # Output that can be written is unchanged.
     ok = run(fleetcmd, "send", target, "PING")
     assert ok.returncode == 0 and ok.stdout == "PONG\n" and ok.stderr == ""

@@ -1,3 +1,4 @@
+import CFleetProcess
 import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
@@ -16,8 +17,12 @@ import NIOConcurrencyHelpers
 enum OutputFailure {
     private static let firstError = NIOLockedValueBox<Int32?>(nil)
 
-    /// Records a failed write to standard output (`errno`); the first one is reported.
+    /// Records a failed write to standard output (`errno`); the first one is reported. A pipe whose reader left
+    /// (`fleetcmd … | head -1`) ends the process as SIGPIPE does any program's, quietly, unless SIGPIPE was
+    /// ignored when fleetcmd started: NIO ignores it for the whole process once it opens a socket, which must not
+    /// turn every early-closing pipeline into an error message.
     static func record(errno code: Int32) {
+        if code == EPIPE, cfleet_sigpipe_was_ignored() == 0 { cfleet_die_of_sigpipe() }
         firstError.withLockedValue { first in
             if first == nil { first = code }
         }
