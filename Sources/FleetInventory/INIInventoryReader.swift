@@ -215,7 +215,12 @@ struct INIInventoryReader {
         throws(InventoryError)
     {
         var entries: [(line: Int, names: [String], port: Int?)] = []
-        var ports: [String: Set<Int?>] = [:]
+        entries.reserveCapacity(words.count)
+        // Per name: the port it was first listed with, and whether it was listed with another one too (then each
+        // `name:port` is a device of its own). Not a set of ports per name: a set per host was most of the time.
+        var ports: [String: (first: Int?, several: Bool)] = [:]
+        ports.reserveCapacity(words.count)
+        data.reserveHosts(words.count)
         for (line, word) in words {
             let expanded: (names: [String], port: Int?)
             switch HostAddress.expand(word) {
@@ -228,13 +233,19 @@ struct INIInventoryReader {
                     message: "Invalid host pattern '\(word)' supplied, ending in ':' is not allowed, this character "
                         + "is reserved to provide a port.")
             }
-            for name in expanded.names { ports[name, default: []].insert(expanded.port) }
+            for name in expanded.names {
+                if let seen = ports[name] {
+                    if !seen.several, seen.first != expanded.port { ports[name] = (seen.first, true) }
+                } else {
+                    ports[name] = (expanded.port, false)
+                }
+            }
             entries.append((line, expanded.names, expanded.port))
         }
         for entry in entries {
             for name in entry.names {
                 do {
-                    if let port = entry.port, ports[name]!.count > 1 {  // filled above
+                    if let port = entry.port, ports[name]!.several {  // filled above
                         let device = name.utf8.contains(UInt8(ascii: ":")) ? "[\(name)]:\(port)" : "\(name):\(port)"
                         try data.addHost(device, group: "ungrouped", port: port)
                         try data.setVariable(device, "ansible_host", .string(name))

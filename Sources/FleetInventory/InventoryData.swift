@@ -54,6 +54,12 @@ struct InventoryData {
         return groups.count - 1
     }
 
+    /// Room for `count` more hosts (a list whose length is known), so that the tables grow once.
+    mutating func reserveHosts(_ count: Int) {
+        hosts.reserveCapacity(hosts.count + count)
+        hostIndex.reserveCapacity(hostIndex.count + count)
+    }
+
     /// `add_host`: creates the host on first sight (with its port), then adds it to `group`.
     mutating func addHost(_ name: String, group: String?, port: Int?) throws(Failure) {
         guard !name.isEmpty else { throw Failure("Invalid empty host name provided") }

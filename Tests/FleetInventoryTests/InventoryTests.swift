@@ -107,6 +107,12 @@ func ep(_ inventory: Inventory, _ name: String, _ defaultPort: Int) throws -> St
         #expect(inventory.hostNames == ["127.0.0.1:20001", "127.0.0.1:20002", "127.0.0.1:20003", "other"])
         #expect(try ep(inventory, "127.0.0.1:20002", 1) == "127.0.0.1:20002")
         #expect(try ep(inventory, "other", 1) == "other:9100")
+        // A name listed again with the same port is one device; with another port (or none), each is its own.
+        let mixed = try Inventory.parse("h:9100\nh:9100\nk\nk:5\nm:1\nm:2\nm:1\nn[1:3]:7\nn2:8\n")
+        #expect(mixed.hostNames == ["h", "k", "k:5", "m:1", "m:2", "n1", "n2:7", "n3", "n2:8"])
+        #expect(try ep(mixed, "h", 1) == "h:9100")
+        #expect(try ep(mixed, "k:5", 1) == "k:5")
+        #expect(try ep(mixed, "n3", 1) == "n3:7")
     }
 
     @Test func ansibleFormatsMergeRepeatedHostsWithAWarning() throws {
