@@ -109,7 +109,7 @@ let package = Package(
         .target(name: "CFleetSockets"),
         // The commit `fleetcmd --version` names (written by scripts/release.sh).
         .target(name: "CFleetBuildInfo"),
-        // Standard descriptors closed at start reopened on /dev/null before the runtime opens anything.
+        // Closed standard descriptors taken before the runtime opens anything; SIGPIPE as the process found it.
         .target(name: "CFleetProcess"),
         .target(
             name: "FleetRunner",

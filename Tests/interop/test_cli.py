@@ -54,6 +54,7 @@ def test_output_that_cannot_be_written_is_a_failure_not_a_success(fleetcmd, agen
         "send": ["send", target, "PING"],
         "run": ["run", "-i", str(inventory), "PING", "--no-journal", "-o", "jsonl"],
         "list": ["run", "-i", str(inventory), "--list-hosts"],
+        "help": ["send", "--help"],
     }
     for name, argv in cases.items():
         with open("/dev/full", "w") as full:

@@ -35,6 +35,10 @@ enum OutputFailure {
     }
 
     private static func reportAtExit() {
+        // What went through the C library's buffer (`print`: ArgumentParser's help) is written after the exit
+        // handlers; write it now, to see whether it fails.
+        let flushed = cfleet_flush_stdout()
+        if flushed != 0 { record(errno: flushed) }
         guard let code = firstError.withLockedValue({ $0 }) else { return }
         let line = Array("fleetcmd: cannot write to standard output: \(String(cString: strerror(code)))\n".utf8)
         line.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress!, $0.count) }
@@ -44,7 +48,6 @@ enum OutputFailure {
     /// Writes all of `bytes` to `descriptor`, waiting for room when it is non-blocking (an inherited `O_NONBLOCK`
     /// would otherwise drop output); returns `errno` of a failure, `nil` once everything is written.
     static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32) -> Int32? {
-        if descriptor == STDOUT_FILENO, StandardDescriptors.isOutputClosed, !bytes.isEmpty { return EBADF }
         var offset = 0
         while offset < bytes.count {
             let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
