@@ -14,12 +14,15 @@ import Testing
 func withRunningAgent<T: Sendable>(
     configuration: DeviceAgent.Configuration = .init(listen: [.init(host: "127.0.0.1", port: 0)]),
     router: CommandRouter = .builtins,
+    eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+    hooks: AgentConnectionHooks = AgentConnectionHooks(),
     _ body: @Sendable (Int, DeviceAgent) async throws -> T
 ) async throws -> T {
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
     let agent = DeviceAgent(
         configuration: configuration, router: router,
-        logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), eventLoopGroup: eventLoopGroup,
+        hooks: hooks
     ) { addresses in
         continuation.yield(addresses.first?.port ?? 0)
         continuation.finish()
@@ -166,24 +169,10 @@ extension String {
             seen.withLock { $0.append(value) }
             return .serve
         }
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let agent = DeviceAgent(
-            configuration: configuration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-            eventLoopGroup: group, hooks: hooks
-        ) { addresses in
-            portContinuation.yield(addresses[0].port!)
-            portContinuation.finish()
-        }
-        try await testGracefulShutdown { trigger in
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await agent.run() }
-                var iterator = ports.makeAsyncIterator()
-                let address = DeviceAddress(host: "127.0.0.1", port: try #require(await iterator.next()))
-                for _ in 0..<8 {
-                    #expect(await client.exchange([text("PING")], with: address).replies.map(\.text) == ["PONG"])
-                }
-                trigger.triggerGracefulShutdown()
-                try await tasks.waitForAll()
+        try await withRunningAgent(configuration: configuration, eventLoopGroup: group, hooks: hooks) { port, _ in
+            let address = DeviceAddress(host: "127.0.0.1", port: port)
+            for _ in 0..<8 {
+                #expect(await client.exchange([text("PING")], with: address).replies.map(\.text) == ["PONG"])
             }
         }
         try await group.shutdownGracefully()
