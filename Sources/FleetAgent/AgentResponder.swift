@@ -35,6 +35,9 @@ final class AgentResponder: Sendable {
     /// One latency timer per slot, made before serving (a route's name shares its timer with routes of the same
     /// name): read without a lock or a lookup by name on every command.
     private let slotTimers: [Timer]
+    /// Whether each command is audited (an audit hook, or the `command` line at `info`): the level read once, as
+    /// the logger's handler (a value) cannot change while serving; reading it per command copied the handler.
+    private let auditsCommands: Bool
     private var unknownSlot: Int { router.routes.count }
     private var emptySlot: Int { router.routes.count + 1 }
     private var invalidSlot: Int { router.routes.count + 2 }
@@ -65,6 +68,7 @@ final class AgentResponder: Sendable {
         }
         self.slotNames = names
         self.slotTimers = names.map { byName[$0]! }  // made just above for every name
+        self.auditsCommands = audit != nil || logger.logLevel <= .info
     }
 
     /// Who sent a command: the connection's peer, id, listener and (on TLS with a client certificate) identity.
@@ -98,10 +102,16 @@ final class AgentResponder: Sendable {
         return reply
     }
 
-    private static func commandBytes(_ payload: ByteBuffer) -> [UInt8] {
-        var bytes = Array(payload.readableBytesView)
-        if bytes.last == 0x0D { bytes.removeLast() }  // tolerate CR LF line endings
-        return bytes
+    /// The command's bytes, a trailing CR dropped (CR LF line endings are tolerated). One copy of the bytes (the
+    /// generic copy from a `ByteBufferView` cost more than the command's routing).
+    static func commandBytes(_ payload: ByteBuffer) -> [UInt8] {
+        payload.withUnsafeReadableBytes { raw in
+            let count = raw.last == 0x0D ? raw.count - 1 : raw.count
+            return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[..<count]))
+                initialized = count
+            }
+        }
     }
 
     private func record(_ reply: AgentReply, slot: Int, bytes: [UInt8], began: NIODeadline, caller: Caller) {
@@ -109,7 +119,7 @@ final class AgentResponder: Sendable {
         let isError = reply.isError
         if isError { stats.error(.errorReply) }
         slotTimers[slot].recordNanoseconds(took)
-        guard audit != nil || logger.logLevel <= .info else { return }
+        guard auditsCommands else { return }
         let record = AgentAuditRecord(
             peer: caller.peer, connectionID: caller.connectionID, commandName: slotNames[slot],
             commandText: bytes.count > 64 ? ByteEscapes.render(bytes.prefix(64)) + "…" : ByteEscapes.render(bytes),
@@ -206,7 +216,13 @@ final class AgentResponder: Sendable {
     }
 
     static func validText(_ bytes: [UInt8]) -> String? {
-        for byte in bytes where (byte < 0x20 && byte != 0x09) || byte == 0x7F { return nil }
+        var isASCII = true
+        for byte in bytes {
+            if (byte < 0x20 && byte != 0x09) || byte == 0x7F { return nil }
+            if byte >= 0x80 { isASCII = false }
+        }
+        // ASCII is valid UTF-8 as it stands: `String(validating:)` looks up generic metadata on every call.
+        if isASCII { return String(decoding: bytes, as: UTF8.self) }
         return String(validating: bytes, as: UTF8.self)
     }
 

@@ -1,3 +1,4 @@
+import NIOCore
 import Testing
 
 @testable import FleetAgent
@@ -51,5 +52,21 @@ import Testing
         #expect(AgentResponder.validText([0x41, 0xFF]) == nil)
         #expect(AgentResponder.validText([0x1B]) == nil)
         #expect(AgentResponder.validText([0xC3, 0xA9]) == "é")
+        #expect(AgentResponder.validText([0x41, 0x7F]) == nil)  // DEL, in the ASCII range
+        #expect(AgentResponder.validText([0x41, 0xC3]) == nil)  // a sequence cut short
+        #expect(AgentResponder.validText([0xED, 0xA0, 0x80]) == nil)  // an encoded surrogate
+        #expect(AgentResponder.validText([]) == "")
+    }
+
+    @Test func commandBytesDropOneTrailingCarriageReturn() {
+        func bytes(_ value: [UInt8]) -> [UInt8] { AgentResponder.commandBytes(ByteBuffer(bytes: value)) }
+        #expect(bytes(Array("STATUS\r".utf8)) == Array("STATUS".utf8))
+        #expect(bytes(Array("STATUS".utf8)) == Array("STATUS".utf8))
+        #expect(bytes(Array("A\r\r".utf8)) == Array("A\r".utf8))
+        #expect(bytes([0x0D]) == [])
+        #expect(bytes([]) == [])
+        var sliced = ByteBuffer(bytes: Array("xxPING\r".utf8))
+        sliced.moveReaderIndex(forwardBy: 2)
+        #expect(AgentResponder.commandBytes(sliced) == Array("PING".utf8))
     }
 }

@@ -163,11 +163,23 @@ extension String {
         var configuration = DeviceAgent.Configuration(listen: [.init(host: "127.0.0.1", port: 0)])
         configuration.acceptsOnEveryLoop = acceptsOnEveryLoop
         let seen = Mutex<[Int]>([])
+        let options = Mutex<[String]>([])
         var hooks = AgentConnectionHooks()
         hooks.admit = { channel, _ in
             let value = (try? channel.syncOptions?.getOption(.tcpOption(.tcp_nodelay))) ?? -1
             seen.withLock { $0.append(value) }
             return .serve
+        }
+        // The options the agent sets on each accepted channel itself (not through the bootstrap), by the time the
+        // connection's handlers are added.
+        hooks.addHandlers = { pipeline, _ in
+            try pipeline.addHandler(
+                OptionsReader { channel in
+                    let sync = channel.syncOptions
+                    let halfClosure = (try? sync?.getOption(.allowRemoteHalfClosure)).map { "\($0)" } ?? "?"
+                    let reads = (try? sync?.getOption(.maxMessagesPerRead)).map { "\($0)" } ?? "?"
+                    options.withLock { $0.append("halfClosure=\(halfClosure) reads=\(reads)") }
+                })
         }
         try await withRunningAgent(configuration: configuration, eventLoopGroup: group, hooks: hooks) { port, _ in
             let address = DeviceAddress(host: "127.0.0.1", port: port)
@@ -179,6 +191,7 @@ extension String {
         let values = seen.withLock { $0 }
         #expect(values.count == 8)
         #expect(values.allSatisfy { $0 != 0 && $0 != -1 }, "TCP_NODELAY on accepted sockets: \(values)")
+        #expect(options.withLock { $0 } == Array(repeating: "halfClosure=true reads=1", count: 8))
     }
 
     @Test func oversizeFrameGetsAnErrorAndTheConnectionCloses() async throws {
@@ -254,4 +267,12 @@ extension String {
             }
         }
     }
+}
+
+/// Hands its channel to `read` when it is added to the pipeline (to read the channel's options there).
+private final class OptionsReader: ChannelInboundHandler, Sendable {
+    typealias InboundIn = Any
+    let read: @Sendable (any Channel) -> Void
+    init(_ read: @escaping @Sendable (any Channel) -> Void) { self.read = read }
+    func handlerAdded(context: ChannelHandlerContext) { read(context.channel) }
 }
