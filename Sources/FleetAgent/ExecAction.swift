@@ -44,6 +44,22 @@ enum ExecRunner {
         case failedToStart(String)
     }
 
+    /// Why `program` cannot run in `directory`, in the system's words, or `nil` when it looks runnable. Checked
+    /// before Foundation's `Process`, whose errors name no cause a reader can act on ("The file doesn’t exist.":
+    /// the program or the directory?).
+    static func reasonItCannotStart(_ program: String, in directory: String) -> String? {
+        var info = stat()
+        if stat(program, &info) != 0 { return systemReason(errno) }
+        if info.st_mode & S_IFMT == S_IFDIR { return systemReason(EISDIR) }
+        if access(program, X_OK) != 0 { return systemReason(errno) }
+        if stat(directory, &info) != 0 { return "working directory: " + systemReason(errno) }
+        if info.st_mode & S_IFMT != S_IFDIR { return "working directory: " + systemReason(ENOTDIR) }
+        if access(directory, X_OK) != 0 { return "working directory: " + systemReason(errno) }
+        return nil
+    }
+
+    private static func systemReason(_ code: Int32) -> String { String(cString: strerror(code)).lowercased() }
+
     static func run(_ argv: [String], action: ExecAction) async -> Outcome {
         await withCheckedContinuation { continuation in
             Thread.detachNewThread {
@@ -56,6 +72,7 @@ enum ExecRunner {
         guard let program = argv.first, program.hasPrefix("/") else {
             return .failedToStart("argv[0] must be an absolute path")
         }
+        if let reason = reasonItCannotStart(program, in: action.workingDirectory) { return .failedToStart(reason) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = Array(argv.dropFirst())
@@ -69,7 +86,10 @@ enum ExecRunner {
         do {
             try process.run()
         } catch {
-            return .failedToStart("\(error.localizedDescription)")
+            // Checked above, so rare (a file changed in between, a format the system cannot run): the system's
+            // reason when Foundation kept it, never Foundation's own sentence.
+            let code = (error as NSError).domain == NSPOSIXErrorDomain ? Int32((error as NSError).code) : 0
+            return .failedToStart(code != 0 ? systemReason(code) : "the program could not be started")
         }
         let pid = process.processIdentifier
         let state = ExecState()

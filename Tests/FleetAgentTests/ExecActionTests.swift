@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import FleetAgent
@@ -33,6 +34,32 @@ import Testing
     @Test func environmentIsExactlyWhatIsConfigured() async {
         let action = ExecAction(argv: ["/usr/bin/env"], environment: ["ONLY": "this"])
         #expect(await ExecRunner.run(action.argv, action: action) == .output(Array("ONLY=this\n".utf8)))
+    }
+
+    /// A program that cannot start is answered with the system's reason, never Foundation's sentence.
+    @Test func aProgramThatCannotStartIsAnsweredWithTheSystemsReason() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("exec-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let plainFile = directory + "/not-executable"
+        #expect(FileManager.default.createFile(atPath: plainFile, contents: Data("#!/bin/sh\n".utf8)))
+        let cases: [(ExecAction, String)] = [
+            (ExecAction(argv: [directory + "/missing"]), "no such file or directory"),
+            (ExecAction(argv: [directory]), "is a directory"),
+            (
+                ExecAction(argv: ["/bin/sh", "-c", "true"], workingDirectory: directory + "/gone"),
+                "working directory: no such file or directory"
+            ),
+            (
+                ExecAction(argv: ["/bin/sh", "-c", "true"], workingDirectory: plainFile),
+                "working directory: not a directory"
+            ),
+            // No execute bit at all: refused to root too.
+            (ExecAction(argv: [plainFile]), "permission denied"),
+        ]
+        for (action, reason) in cases {
+            #expect(await ExecRunner.run(action.argv, action: action) == .failedToStart(reason), "\(action.argv)")
+        }
     }
 
     @Test func relativeProgramIsRefused() async {
