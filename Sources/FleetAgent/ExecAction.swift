@@ -1,3 +1,4 @@
+import FleetFraming
 import Foundation
 
 /// A program the agent runs for a command: never through a shell, with captures substituted as whole
@@ -49,16 +50,14 @@ enum ExecRunner {
     /// the program or the directory?).
     static func reasonItCannotStart(_ program: String, in directory: String) -> String? {
         var info = stat()
-        if stat(program, &info) != 0 { return systemReason(errno) }
-        if info.st_mode & S_IFMT == S_IFDIR { return systemReason(EISDIR) }
-        if access(program, X_OK) != 0 { return systemReason(errno) }
-        if stat(directory, &info) != 0 { return "working directory: " + systemReason(errno) }
-        if info.st_mode & S_IFMT != S_IFDIR { return "working directory: " + systemReason(ENOTDIR) }
-        if access(directory, X_OK) != 0 { return "working directory: " + systemReason(errno) }
+        if stat(program, &info) != 0 { return UserFacingText.systemReason(errno) }
+        if info.st_mode & S_IFMT == S_IFDIR { return UserFacingText.systemReason(EISDIR) }
+        if access(program, X_OK) != 0 { return UserFacingText.systemReason(errno) }
+        if stat(directory, &info) != 0 { return "working directory: " + UserFacingText.systemReason(errno) }
+        if info.st_mode & S_IFMT != S_IFDIR { return "working directory: " + UserFacingText.systemReason(ENOTDIR) }
+        if access(directory, X_OK) != 0 { return "working directory: " + UserFacingText.systemReason(errno) }
         return nil
     }
-
-    private static func systemReason(_ code: Int32) -> String { String(cString: strerror(code)).lowercased() }
 
     static func run(_ argv: [String], action: ExecAction) async -> Outcome {
         await withCheckedContinuation { continuation in
@@ -89,7 +88,7 @@ enum ExecRunner {
             // Checked above, so rare (a file changed in between, a format the system cannot run): the system's
             // reason when Foundation kept it, never Foundation's own sentence.
             let code = (error as NSError).domain == NSPOSIXErrorDomain ? Int32((error as NSError).code) : 0
-            return .failedToStart(code != 0 ? systemReason(code) : "the program could not be started")
+            return .failedToStart(code != 0 ? UserFacingText.systemReason(code) : "the program could not be started")
         }
         let pid = process.processIdentifier
         let state = ExecState()

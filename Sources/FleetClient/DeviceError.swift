@@ -127,7 +127,7 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
         case ECONNREFUSED:
             return DeviceError(code: .refused, device: device, detail: "connection refused")
         case ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL, ENETDOWN, EHOSTDOWN:
-            return DeviceError(code: .unreachable, device: device, detail: String(cString: strerror(code)).lowercased())
+            return DeviceError(code: .unreachable, device: device, detail: UserFacingText.systemReason(code))
         case ETIMEDOUT where connecting:
             return DeviceError(code: .connectTimeout, device: device, detail: "timed out")
         case ECONNRESET, EPIPE:
@@ -135,7 +135,7 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
         default:
             return DeviceError(
                 code: connecting ? .unreachable : .ioError, device: device,
-                detail: String(cString: strerror(code)).lowercased())
+                detail: UserFacingText.systemReason(code))
         }
     }
 }

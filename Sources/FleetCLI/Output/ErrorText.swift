@@ -12,11 +12,11 @@ import NIOCore
 enum ErrorText {
     static func describe(_ error: any Error) -> String {
         if let failure = TLSFailure.fromLibraryError(error) { return failure.description }
-        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() }
+        if let error = error as? IOError { return UserFacingText.systemReason(error.errnoCode) }
         if let error = error as? CocoaError {
             // Foundation's file errors print as "Error Domain=NSCocoaErrorDomain Code=513 …": the system's reason
             // instead (the caller names the file).
-            return (error.underlying as? POSIXError).map { String(cString: strerror($0.code.rawValue)).lowercased() }
+            return (error.underlying as? POSIXError).map { UserFacingText.systemReason($0.code.rawValue) }
                 ?? "file error \(error.code.rawValue)"
         }
         return UserFacingText.sanitized("\(error)")
