@@ -75,7 +75,7 @@ extension DeviceAgent {
         }
 
         public var description: String {
-            (tls ? "tls://" : "") + (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
+            (tls ? "tls://" : "") + HostPort.text(host, port)
         }
     }
 

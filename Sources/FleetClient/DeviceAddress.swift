@@ -1,3 +1,5 @@
+import FleetFraming
+
 /// Where a device listens: a host (name, IPv4 or IPv6 literal) and a TCP port.
 ///
 /// Parses `host`, `host:port`, `[v6]:port` and bare IPv6 literals (`::1`).
@@ -44,7 +46,7 @@ public struct DeviceAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `host:port`, with IPv6 literals in brackets (`[::1]:9100`).
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String { HostPort.text(host, port) }
 
     /// A device address that could not be parsed.
     public struct ParseError: Error, Sendable, CustomStringConvertible {

@@ -1,3 +1,5 @@
+import FleetFraming
+
 /// Ansible's `ini` inventory plugin: `[group]`, `[group:vars]`, `[group:children]`, host lines
 /// `name[:port] key=value …` (split as a POSIX shell would, values read as Python literals), with its rules for
 /// groups named before they are defined.
@@ -246,7 +248,7 @@ struct INIInventoryReader {
             for name in entry.names {
                 do {
                     if let port = entry.port, ports[name]!.several {  // filled above
-                        let device = name.utf8.contains(UInt8(ascii: ":")) ? "[\(name)]:\(port)" : "\(name):\(port)"
+                        let device = HostPort.text(name, port)
                         try data.addHost(device, group: "ungrouped", port: port)
                         try data.setVariable(device, "ansible_host", .string(name))
                     } else {

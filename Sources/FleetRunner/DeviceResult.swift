@@ -139,7 +139,7 @@ public struct RunTarget: Sendable, Hashable {
         hasher.combine(port)
     }
 
-    public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var address: String { HostPort.text(host, port) }
 
     /// The device as messages name it: the inventory name with its address (`front-desk (10.0.0.7:9100)`), or
     /// the address alone where the name is the host.

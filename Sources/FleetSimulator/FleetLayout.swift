@@ -1,3 +1,5 @@
+import FleetFraming
+
 /// Where each device of a simulated fleet lives and what it is called: device `n` (1-based) is named
 /// `dev` + `n` zero-padded to the fleet's width (`dev0001` … `dev1000`).
 public struct FleetLayout: Sendable, Hashable {
@@ -70,7 +72,7 @@ public struct FleetLayout: Sendable, Hashable {
     /// `host:port` of device `number`.
     public func address(_ number: Int) -> String {
         let (host, port) = endpoint(number)
-        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        return HostPort.text(host, port)
     }
 
     /// The fleet as an inventory: `yaml`/`yml` (Ansible YAML), `ini` (Ansible INI), anything else a plain

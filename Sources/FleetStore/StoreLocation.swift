@@ -1,3 +1,4 @@
+import FleetFraming
 import Foundation
 import NIOSSL
 import PostgresNIO
@@ -87,8 +88,7 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
 
     /// The URL without its password: safe for logs, messages and run records.
     public var description: String {
-        let shownHost = host.contains(":") ? "[\(host)]" : host
-        return "postgres://\(username)@\(shownHost):\(port)/\(database)"
+        "postgres://\(username)@\(HostPort.text(host, port))/\(database)"
     }
 
     /// The settings of a connection (fleetcmd keeps its own few: a wrong password or an unreachable store is told at

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FleetAgent
 import FleetAgentConfig
+import FleetCodec
 import FleetFraming
 import FleetTLS
 import Logging
@@ -315,10 +316,7 @@ struct Agent: AsyncParsableCommand {
         return host.isEmpty ? nil : (host, port)
     }
 
-    static func describe(_ address: SocketAddress) -> String {
-        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
-        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
-    }
+    static func describe(_ address: SocketAddress) -> String { SocketAddressText.describe(address) }
 }
 
 /// SIGHUP, as nginx: reloads the agent's TLS files (new connections get the new certificate, open ones keep

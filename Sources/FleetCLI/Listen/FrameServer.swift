@@ -158,10 +158,7 @@ final class FrameServerHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    static func describe(_ address: SocketAddress) -> String {
-        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
-        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
-    }
+    static func describe(_ address: SocketAddress) -> String { SocketAddressText.describe(address) }
 }
 
 @available(*, unavailable)
