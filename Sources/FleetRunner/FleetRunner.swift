@@ -79,10 +79,14 @@ public struct FleetRunner: Sendable {
         _ targets: [RunTarget], journal: RunJournal? = nil,
         onResult: @escaping @Sendable (DeviceResult, Progress) -> Void = { _, _ in }
     ) async -> [DeviceResult] {
-        await run(targets, journal: journal, keepingResults: true) { _, result, progress in onResult(result, progress) }
+        await run(targets, journal: journal, keepingResults: true) { _, result, _, progress in
+            onResult(result, progress)
+        }
     }
 
-    /// Runs every target; `onResult` sees each device's result with its index in `targets` as it finishes.
+    /// Runs every target; `onResult` sees each device's result with its index in `targets` as it finishes, and the
+    /// result as one line of JSON when the journal has rendered it (``DeviceResult/json``; `nil` without a journal
+    /// or when the outcome could not be recorded), so that a caller printing that line does not render it again.
     ///
     /// - Parameter keepingResults: `false` keeps nothing of a finished device (the caller tallies what it needs
     ///   from `onResult`, so memory does not grow with the fleet); the returned array then holds only the targets
@@ -90,7 +94,7 @@ public struct FleetRunner: Sendable {
     /// - Returns: with `keepingResults`, every target's result in target order.
     public func run(
         _ targets: [RunTarget], journal: RunJournal? = nil, keepingResults: Bool,
-        onResult: @escaping @Sendable (Int, DeviceResult, Progress) -> Void
+        onResult: @escaping @Sendable (Int, DeviceResult, String?, Progress) -> Void
     ) async -> [DeviceResult] {
         // Targets that share an address run one after another: a device gets one connection at a time.
         var lanes: [[Int]] = []
@@ -144,7 +148,7 @@ public struct FleetRunner: Sendable {
         let lanes: [[Int]]
         let journal: RunJournal?
         let lean: LeanExchanger?
-        let onResult: @Sendable (Int, DeviceResult, Progress) -> Void
+        let onResult: @Sendable (Int, DeviceResult, String?, Progress) -> Void
         let pacer: Pacer
         let state: NIOLockedValueBox<State>
         let keepingResults: Bool
@@ -153,7 +157,8 @@ public struct FleetRunner: Sendable {
 
         init(
             runner: FleetRunner, targets: [RunTarget], lanes: [[Int]], journal: RunJournal?, lean: LeanExchanger?,
-            keepingResults: Bool, onResult: @escaping @Sendable (Int, DeviceResult, Progress) -> Void, pacer: Pacer
+            keepingResults: Bool, onResult: @escaping @Sendable (Int, DeviceResult, String?, Progress) -> Void,
+            pacer: Pacer
         ) {
             self.keepingResults = keepingResults
             self.runner = runner
@@ -232,7 +237,7 @@ public struct FleetRunner: Sendable {
                 if stopped {
                     if intentWritten {  // never started after all: say so, or a resume would call it unknown
                         let target = targets[index]
-                        try? journal?.outcome(
+                        _ = try? journal?.outcome(
                             DeviceResult(device: target.name, address: target.address, outcome: .skipped))
                     }
                     finishIfDone()
@@ -240,7 +245,7 @@ public struct FleetRunner: Sendable {
                 }
                 runner.converse(
                     with: targets[index], journal: journal, intentWritten: intentWritten, lean: lean, on: loop
-                ) { [self] result in
+                ) { [self] result, json in
                     let keep = keepingResults
                     let progress = state.withLockedValue { state in
                         if keep { state.results[index] = result } else { state.finished[index] = true }
@@ -249,7 +254,7 @@ public struct FleetRunner: Sendable {
                         if result.outcome == .ok { state.progress.ok += 1 }
                         return state.progress
                     }
-                    onResult(index, result, progress)
+                    onResult(index, result, json, progress)
                     if position + 1 < lanes[lane].count {
                         // Another inventory entry for the same address: give the device a moment to see the last
                         // connection close (single-session devices turn a second one away).
@@ -282,7 +287,7 @@ public struct FleetRunner: Sendable {
     /// on the lean exchanger's thread.
     fileprivate func converse(
         with target: RunTarget, journal: RunJournal?, intentWritten: Bool, lean: LeanExchanger?, on loop: any EventLoop,
-        completion: @escaping @Sendable (DeviceResult) -> Void
+        completion: @escaping @Sendable (DeviceResult, _ json: String?) -> Void
     ) {
         let began = ContinuousClock.now
         var client = configuration.client
@@ -321,7 +326,7 @@ public struct FleetRunner: Sendable {
             do {
                 try journal?.intent(target.name)
             } catch {
-                completion(notSent("\(error)"))
+                completion(notSent("\(error)"), nil)
                 return
             }
         }
@@ -330,7 +335,7 @@ public struct FleetRunner: Sendable {
         @Sendable func attempt(_ number: Int) {
             let finished: @Sendable (AttemptResult) -> Void = { outcome in
                 if let reason = outcome.notSent {
-                    completion(notSent(reason))
+                    completion(notSent(reason), nil)
                     return
                 }
                 var result = fresh
@@ -351,8 +356,9 @@ public struct FleetRunner: Sendable {
                     result.outcome = result.replies.contains(where: configuration.isErrorReply) ? .errorReply : .ok
                 }
                 result.timings.totalMilliseconds = Self.milliseconds(ContinuousClock.now - began)
-                try? journal?.outcome(result)
-                completion(result)
+                // Rendered once, for the journal and for whoever prints the result.
+                let json = (try? journal?.outcome(result)) ?? nil
+                completion(result, json)
             }
             if let lean, let leanAddress {
                 lean.submit(

@@ -204,10 +204,13 @@ public final class RunJournal: Sendable {
     }
 
     /// Records how `result.device` ended. The record is written with the next write, within `outcomeDelay`.
-    public func outcome(_ result: DeviceResult) throws {
+    /// - Returns: the result as it was recorded, ``DeviceResult/json`` (for a caller that prints the same line).
+    @discardableResult
+    public func outcome(_ result: DeviceResult) throws -> String {
+        let json = result.json
         var line = "{\"device\":"
         JSONText.append(result.device, to: &line)
-        line += ",\"result\":" + result.json + ",\"type\":\"outcome\"}\n"
+        line += ",\"result\":" + json + ",\"type\":\"outcome\"}\n"
         let armTimer = try state.withLockedValue { state -> Bool in
             state.pending += line.utf8
             let now = ContinuousClock.now
@@ -223,6 +226,7 @@ public final class RunJournal: Sendable {
             return true
         }
         if armTimer { armWaitingTimer() }
+        return json
     }
 
     /// One timer at a time (not one per outcome): when it fires it writes outcomes that have waited long enough

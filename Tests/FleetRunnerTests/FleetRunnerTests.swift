@@ -4,6 +4,7 @@ import FleetRunner
 import FleetSimulator
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -224,6 +225,41 @@ let shortTimeouts = DeviceClient.Configuration(
                 #expect(results.allSatisfy { $0.error?.hasPrefix("not sent to device ") == true })
             }
             #expect((0..<6).map { fleet.ledger.counters($0).received } == Array(repeating: 0, count: 6))
+        }
+    }
+
+    /// Each result is rendered once: `onResult` gets the journal's line (the same as ``DeviceResult/json``, which
+    /// `--format jsonl` prints), and `nil` without a journal; the journal holds that line for each device.
+    @Test func resultsReachTheCallerWithTheJournalsRendering() async throws {
+        let layout = try makeLayout(4)
+        try await SimulatedFleet.withRunning(.init(layout: layout), logger: quiet) { _ in
+            for lean in [true, false] {
+                let path = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID()).jsonl")
+                    .path
+                defer { try? FileManager.default.removeItem(atPath: path) }
+                let journal = try RunJournal.create(
+                    path: path, header: .init(id: "t4", started: 0, arguments: [], commands: ["PING"], devices: 4))
+                var configuration = FleetRunner.Configuration(
+                    commands: bytes("PING"), client: shortTimeouts, forks: 2, retries: 0)
+                configuration.usesLeanSockets = lean
+                let runner = FleetRunner(configuration: configuration)
+                let seen = Mutex<[(DeviceResult, String?)]>([])
+                _ = await runner.run(targets(layout), journal: journal, keepingResults: false) { _, result, json, _ in
+                    seen.withLock { $0.append((result, json)) }
+                }
+                let withJournal = seen.withLock { $0 }
+                #expect(withJournal.count == 4)
+                #expect(withJournal.allSatisfy { $0.0.outcome == .ok && $0.1 == $0.0.json })
+                journal.sync()
+                let recorded = try String(contentsOfFile: path, encoding: .utf8)
+                for (result, _) in withJournal { #expect(recorded.contains(",\"result\":" + result.json + ",")) }
+
+                seen.withLock { $0.removeAll() }
+                _ = await runner.run(targets(layout), journal: nil, keepingResults: false) { _, result, json, _ in
+                    seen.withLock { $0.append((result, json)) }
+                }
+                #expect(seen.withLock { $0.count == 4 && $0.allSatisfy { $0.1 == nil } })
+            }
         }
     }
 

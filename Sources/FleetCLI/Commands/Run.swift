@@ -211,7 +211,7 @@ struct Run: AsyncParsableCommand {
             toRun = plan.toRun
             carried = plan.carried
             for result in carried where result.outcome == .unknown && resuming.contents.outcomes[result.device] == nil {
-                try? resuming.journal.outcome(result)  // an interrupted device stays unknown on every later resume
+                _ = try? resuming.journal.outcome(result)  // an interrupted device stays unknown on every later resume
             }
             Console.error(
                 "resuming run \(resuming.contents.header.id): \(carried.count) devices settled, \(toRun.count) to run (journal \(resuming.journal.path))"
@@ -260,8 +260,9 @@ struct Run: AsyncParsableCommand {
         let positions = position
         let ran = await withTaskGroup(of: [DeviceResult]?.self) { group in
             group.addTask {
-                await runner.run(targetsToRun, journal: journal, keepingResults: keeping) { index, result, progress in
-                    if format == .jsonl { Console.buffered(RunReport.json(result)) }
+                await runner.run(targetsToRun, journal: journal, keepingResults: keeping) {
+                    index, result, json, progress in
+                    if format == .jsonl { Console.buffered(json ?? RunReport.json(result)) }
                     if !keeping {
                         let at = positions.isEmpty ? index : positions[index]
                         tally.withLockedValue { $0.add(result, at: at) }
