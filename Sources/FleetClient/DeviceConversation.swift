@@ -78,8 +78,8 @@ public struct DeviceConversation {
     var firstCommandPrefix: [UInt8] = []
     var checkedForTLS = false
     /// Set once the conversation can carry nothing more; interactive: why.
-    var closedError: DeviceError?
-    var isFinished = false
+    var closedError: DeviceError? { didSet { isClosed = isFinished || closedError != nil } }
+    var isFinished = false { didSet { isClosed = isFinished || closedError != nil } }
 
     // Deadlines, as values; ``nextDeadline`` is the one to wake up for.
     var connectDeadline: Instant?
@@ -137,7 +137,10 @@ public struct DeviceConversation {
     }
 
     /// Whether nothing more can happen on this conversation (finished, or an interactive connection closed).
-    public var isClosed: Bool { isFinished || closedError != nil }
+    /// Kept as both of its causes change, not computed: asked before every event, and a computed property of this
+    /// struct (whose layout holds the standard library's resilient `ContinuousClock.Instant`) was read from a copy
+    /// of the whole conversation.
+    public private(set) var isClosed = false
 
     var isInteractive: Bool { machine == nil }
 

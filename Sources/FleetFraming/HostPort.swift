@@ -3,7 +3,8 @@
 public enum HostPort {
     public static func text(_ host: String, _ port: Int) -> String {
         // Bytes, not characters: asked for every device of a run, and `String.contains(Character)` breaks the
-        // host into grapheme clusters first.
-        host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]:\(port)" : "\(host):\(port)"
+        // host into grapheme clusters first (and `utf8.contains` went through protocol witnesses).
+        for byte in host.utf8 where byte == UInt8(ascii: ":") { return "[\(host)]:\(port)" }
+        return "\(host):\(port)"
     }
 }

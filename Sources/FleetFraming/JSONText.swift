@@ -5,7 +5,7 @@ public enum JSONText {
     /// Appends `text` as a JSON string literal.
     public static func append(_ text: String, to out: inout String) {
         out += "\""
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x80 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+        if isPlain(text) {
             out += text  // nothing to escape (the common case: names, addresses, plain replies)
             out += "\""
             return
@@ -26,6 +26,16 @@ public enum JSONText {
             }
         }
         out += "\""
+    }
+
+    /// Printable ASCII with no `"` or `\\`. A loop over the bytes: `allSatisfy` on a `String.UTF8View` ran through
+    /// its protocol witnesses, byte by byte (a run renders several strings per device).
+    private static func isPlain(_ text: String) -> Bool {
+        for byte in text.utf8
+        where byte < 0x20 || byte >= 0x80 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            return false
+        }
+        return true
     }
 
     /// `text` as a JSON string literal.

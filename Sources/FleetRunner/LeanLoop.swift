@@ -269,7 +269,7 @@ import NIOConcurrencyHelpers
 
         /// Pushes the conversation's next deadline to the heap when it changed.
         private func rearm(_ slot: Int, _ connection: Connection) {
-            let next = connection.conversation.nextDeadline
+            let next = connection.conversation.nextDeadlineInPlace()
             guard next != connection.armed else { return }
             connection.armed = next
             if let next { deadlines.push(.init(deadline: next, slot: slot, serial: connection.serial)) }
@@ -298,3 +298,9 @@ import NIOConcurrencyHelpers
         }
     }
 #endif
+
+extension DeviceConversation {
+    /// ``nextDeadline``, read in place: the getter called on a conversation stored in a class copied the whole
+    /// conversation (a dozen references retained and released) after every event; through `inout` it is borrowed.
+    fileprivate mutating func nextDeadlineInPlace() -> ContinuousClock.Instant? { nextDeadline }
+}
