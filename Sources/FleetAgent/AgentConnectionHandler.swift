@@ -143,7 +143,7 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
 
     private func peer(_ context: ChannelHandlerContext) -> String {
         if let peerText { return peerText }
-        let text = context.channel.remoteAddress.map(DeviceAgent.describe) ?? "?"
+        let text = context.channel.remoteAddress.map(SocketAddressText.describe) ?? "?"
         peerText = text
         return text
     }

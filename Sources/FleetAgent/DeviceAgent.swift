@@ -165,7 +165,7 @@ public struct DeviceAgent: Service {
             "agent started",
             metadata: [
                 "listen":
-                    "\(bound.prefix(8).map(Self.describe))\(bound.count > 8 ? " and \(bound.count - 8) more" : "")",
+                    "\(bound.prefix(8).map(SocketAddressText.describe))\(bound.count > 8 ? " and \(bound.count - 8) more" : "")",
                 "framing": "\(configuration.format.name)",
             ])
         if let serverTLS {
@@ -283,7 +283,7 @@ public struct DeviceAgent: Service {
                 .serverChannelOption(.socketOption(Self.reusePortOption), value: reusePort ? 1 : 0)
                 .serverChannelOption(.backlog, value: 4096)
                 // No child channel options: the bootstrap applies those through a chain of futures per connection
-                // (6% of a short connection's CPU); the initializer sets them directly (`connectionOptions`). And
+                // (6% of a short connection's CPU); the initializer sets them directly (`setConnectionOptions`). And
                 // no TCP_NODELAY per connection: the bootstrap sets it on the listening socket, and accepted
                 // sockets inherit it (a system call per connection saved; tested).
                 .childChannelInitializer { channel in
@@ -291,7 +291,7 @@ public struct DeviceAgent: Service {
                         stats.error(.accessDenied)
                         logLimiter.info(
                             logger, kind: "access_denied", "connection denied by the access list",
-                            metadata: ["peer": "\(channel.remoteAddress.map(Self.describe) ?? "?")"])
+                            metadata: ["peer": "\(channel.remoteAddress.map(SocketAddressText.describe) ?? "?")"])
                         channel.close(promise: nil)
                         return channel.eventLoop.makeSucceededVoidFuture()
                     }
@@ -391,8 +391,6 @@ public struct DeviceAgent: Service {
     /// `SO_REUSEPORT`, which NIO names no constant for.
     private static let reusePortOption = NIOBSDSocket.Option(rawValue: SO_REUSEPORT)
 
-    /// A peer as the audit line and logs name it (``SocketAddressText``).
-    static func describe(_ address: SocketAddress) -> String { SocketAddressText.describe(address) }
 }
 
 /// The running agent's TLS context, shared with ``DeviceAgent/reloadTLS()`` (the agent is a struct).

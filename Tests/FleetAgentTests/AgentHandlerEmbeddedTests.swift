@@ -59,19 +59,6 @@ import Testing
 
     /// A connection the kernel resets while NIO sets it up closes without ever having been active (no
     /// channelInactive). Its registry entry must still go, or a stopping agent waits for it forever.
-    /// How the audit line and logs name a peer (IPv4 is written digit by digit, the rest by NIO's text).
-    @Test func peersAreNamedByAddressAndPort() throws {
-        #expect(DeviceAgent.describe(try SocketAddress(ipAddress: "10.0.0.7", port: 41000)) == "10.0.0.7:41000")
-        #expect(DeviceAgent.describe(try SocketAddress(ipAddress: "0.0.0.0", port: 0)) == "0.0.0.0:0")
-        #expect(
-            DeviceAgent.describe(try SocketAddress(ipAddress: "255.255.255.255", port: 65535))
-                == "255.255.255.255:65535")
-        #expect(DeviceAgent.describe(try SocketAddress(ipAddress: "127.100.9.1", port: 9)) == "127.100.9.1:9")
-        #expect(DeviceAgent.describe(try SocketAddress(ipAddress: "::1", port: 9100)) == "[::1]:9100")
-        #expect(
-            DeviceAgent.describe(try SocketAddress(ipAddress: "::ffff:10.1.2.3", port: 80)) == "[::ffff:10.1.2.3]:80")
-    }
-
     @Test func aConnectionClosedBeforeItWasActiveLeavesTheRegistry() throws {
         let channel = EmbeddedChannel()
         let registry = ConnectionRegistry()

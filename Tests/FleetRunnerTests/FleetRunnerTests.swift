@@ -31,6 +31,17 @@ func targets(_ layout: FleetLayout) -> [RunTarget] {
 
 func bytes(_ texts: String...) -> [[UInt8]] { texts.map { Array($0.utf8) } }
 
+/// A fresh journal path in the temporary folder (the caller removes it).
+func temporaryJournalPath() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID()).jsonl").path
+}
+
+/// A new journal at `path` for a run of `commands` over `devices` devices.
+func makeJournal(_ path: String, id: String, commands: [String], devices: Int) throws -> RunJournal {
+    try RunJournal.create(
+        path: path, header: .init(id: id, started: 0, arguments: [], commands: commands, devices: devices))
+}
+
 /// Long enough that a loaded CI machine running every suite at once answers in time; short enough for the faults
 /// that must time out.
 let shortTimeouts = DeviceClient.Configuration(
@@ -156,7 +167,7 @@ let shortTimeouts = DeviceClient.Configuration(
 
     @Test func journalRecordsIntentBeforeOutcomeAndResumeNeverResends() async throws {
         let layout = try makeLayout(6)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID()).jsonl").path
+        let path = temporaryJournalPath()
         defer { try? FileManager.default.removeItem(atPath: path) }
         let header = RunJournal.Header(
             id: "t1", started: 0, arguments: ["-i", "x", "PING"], commands: ["PING"], devices: 6)
@@ -202,11 +213,9 @@ let shortTimeouts = DeviceClient.Configuration(
         let layout = try makeLayout(6)
         try await SimulatedFleet.withRunning(.init(layout: layout), logger: quiet) { fleet in
             for lean in [true, false] {
-                let path = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID()).jsonl")
-                    .path
+                let path = temporaryJournalPath()
                 defer { try? FileManager.default.removeItem(atPath: path) }
-                let journal = try RunJournal.create(
-                    path: path, header: .init(id: "t3", started: 0, arguments: [], commands: ["INCR n"], devices: 6))
+                let journal = try makeJournal(path, id: "t3", commands: ["INCR n"], devices: 6)
                 let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap {
                     name -> Int32? in
                     let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)")
@@ -234,11 +243,9 @@ let shortTimeouts = DeviceClient.Configuration(
         let layout = try makeLayout(4)
         try await SimulatedFleet.withRunning(.init(layout: layout), logger: quiet) { _ in
             for lean in [true, false] {
-                let path = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID()).jsonl")
-                    .path
+                let path = temporaryJournalPath()
                 defer { try? FileManager.default.removeItem(atPath: path) }
-                let journal = try RunJournal.create(
-                    path: path, header: .init(id: "t4", started: 0, arguments: [], commands: ["PING"], devices: 4))
+                let journal = try makeJournal(path, id: "t4", commands: ["PING"], devices: 4)
                 var configuration = FleetRunner.Configuration(
                     commands: bytes("PING"), client: shortTimeouts, forks: 2, retries: 0)
                 configuration.usesLeanSockets = lean
@@ -266,10 +273,9 @@ let shortTimeouts = DeviceClient.Configuration(
     /// An outcome waits for the next write (normally the next device's intent, in the same write) and at most a
     /// moment: a run whose last devices finish, or a slow tail, still has every outcome on disk without a sync.
     @Test func outcomesGoOutWithTheNextIntentOrAfterAMoment() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID()).jsonl").path
+        let path = temporaryJournalPath()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let journal = try RunJournal.create(
-            path: path, header: .init(id: "t2", started: 0, arguments: [], commands: ["PING"], devices: 3))
+        let journal = try makeJournal(path, id: "t2", commands: ["PING"], devices: 3)
         try journal.intents(["a", "b"])
         try journal.outcome(DeviceResult(device: "a", address: "h:1", outcome: .ok))
         try journal.intent("c")

@@ -277,10 +277,10 @@ struct Agent: AsyncParsableCommand {
             addresses in
             for (index, address) in addresses.enumerated() {
                 let tls = index < listeners.count && listeners[index].tls ? ", tls" : ""
-                Console.error("agent listening on \(Self.describe(address)) (\(framingName)\(tls))")
+                Console.error("agent listening on \(SocketAddressText.describe(address)) (\(framingName)\(tls))")
             }
             notifier?.notify([
-                "READY=1", "STATUS=listening on \(addresses.map(Self.describe).joined(separator: " "))",
+                "READY=1", "STATUS=listening on \(addresses.map(SocketAddressText.describe).joined(separator: " "))",
                 "MAINPID=\(getpid())",
             ])
         }
@@ -316,7 +316,6 @@ struct Agent: AsyncParsableCommand {
         return host.isEmpty ? nil : (host, port)
     }
 
-    static func describe(_ address: SocketAddress) -> String { SocketAddressText.describe(address) }
 }
 
 /// SIGHUP, as nginx: reloads the agent's TLS files (new connections get the new certificate, open ones keep

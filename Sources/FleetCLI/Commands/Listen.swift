@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetAgent
+import FleetCodec
 import FleetFraming
 import FleetSimulator
 import NIOCore
@@ -93,7 +94,7 @@ struct Listen: AsyncParsableCommand {
             Console.error("cannot listen on \(bind):\(port): \(ErrorText.describe(error))")
             throw ExitCode(ExitStatus.failure)
         }
-        Console.error("listening on \(FrameServerHandler.describe(server.boundAddress)) (\(format.name))")
+        Console.error("listening on \(SocketAddressText.describe(server.boundAddress)) (\(format.name))")
         // SIGINT or SIGTERM ends listening as --once's first close does: with -o json the document still comes out.
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let stop = Task {

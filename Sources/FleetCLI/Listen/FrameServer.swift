@@ -98,7 +98,7 @@ final class FrameServerHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        peer = context.channel.remoteAddress.map(Self.describe) ?? "?"
+        peer = context.channel.remoteAddress.map(SocketAddressText.describe) ?? "?"
         onEvent(.init(kind: .opened, connection: connection, peer: peer))
         context.fireChannelActive()
     }
@@ -158,7 +158,6 @@ final class FrameServerHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    static func describe(_ address: SocketAddress) -> String { SocketAddressText.describe(address) }
 }
 
 @available(*, unavailable)
