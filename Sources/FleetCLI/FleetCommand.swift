@@ -43,6 +43,16 @@ public enum FleetCommandLine {
                 exit(ExitStatus.configInvalid)
             }
         }
+        // `send HOST COMMAND...` with no option skips ArgumentParser's reflection (see ``SendSettings``); its errors
+        // are reported as ArgumentParser reports an error thrown from a command's `run()`.
+        if let send = SendSettings(plainCommandLine: arguments) {
+            do {
+                try await send.run()
+            } catch {
+                FleetCommand.exit(withError: error)
+            }
+            return
+        }
         await FleetCommand.main(arguments)
     }
 }

@@ -52,7 +52,7 @@ struct Send: AsyncParsableCommand {
         help: ArgumentHelp(
             "Regular expression that marks a reply as an error reply (exit 10, outcome error-reply), as run.",
             valueName: "regex"))
-    var errorPattern = "^ERR"
+    var errorPattern = SendSettings.defaultErrorPattern
 
     @Flag(
         help: ArgumentHelp(
@@ -60,91 +60,22 @@ struct Send: AsyncParsableCommand {
             discussion: "To a terminal, control bytes are still escaped (redirect to a file or a pipe for the bytes)."))
     var rawReply = false
 
-    func validate() throws {
-        guard !commands.isEmpty || !files.isEmpty else {
-            throw ValidationError("give at least one COMMAND (or --file)")
-        }
-        do {
-            _ = try DeviceAddress(parsing: device)
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        _ = try payloads(readingFiles: false)
-        do {
-            _ = try Regex(errorPattern)
-        } catch {
-            throw ValidationError("--error-pattern is not a valid regular expression: \(errorPattern)")
-        }
+    /// The command line's values (``SendSettings`` does the work, for this and for a plain command line).
+    var settings: SendSettings {
+        var settings = SendSettings(device: device, commands: commands)
+        settings.hex = hex
+        settings.files = files
+        settings.output = output
+        settings.errorPattern = errorPattern
+        settings.rawReply = rawReply
+        settings.verbose = session.verbose
+        settings.client = client.settings
+        return settings
     }
 
-    func run() async throws {
-        let preset = try client.framing.devicePreset()
-        let address = try DeviceAddress(parsing: device, defaultPort: preset.defaultPort)
-        let payloads = try payloads(readingFiles: true)
-        let configuration = try client.configuration(for: preset)
-        let exchange = await DeviceClient(configuration: configuration).exchange(payloads.map(\.bytes), with: address)
-        session.showGreeting(exchange.greeting, device: exchange.device)
-        if rawReply, output == .text, Console.stdoutIsTerminal {
-            Console.error(
-                "note: stdout is a terminal, so --raw-reply escapes control bytes; redirect for the exact bytes")
-        }
-        var printer = ReplyPrinter(output: output, rawReply: rawReply)
-        printer.decoder = preset.decoder
-        printer.errorPattern = ErrorPattern(regex: try Regex(errorPattern))
-        printer.deviceName = device
-        var errorReplies: [String] = []
-        for (index, payload) in payloads.enumerated() {
-            if index < exchange.replies.count {
-                let reply = exchange.replies[index]
-                if printer.isErrorReply(reply) { errorReplies.append(payload.shown) }
-                printer.printReply(
-                    reply, command: payload.shown, request: payload.bytes, index: index, device: exchange.device)
-            } else if let error = exchange.error {
-                printer.printFailure(error, command: payload.shown, index: index, device: exchange.device)
-            }
-        }
-        printer.finish()
-        if exchange.leftoverBytes > 0 {
-            Console.error(
-                "warning: device \(exchange.device) sent \(exchange.leftoverBytes) bytes after the last reply (ignored)"
-            )
-        }
-        if let error = exchange.error {
-            Console.error(error.description)
-            throw ExitStatus.exit(for: error.code)
-        }
-        if !errorReplies.isEmpty {
-            let commands = errorReplies.map { "'\($0)'" }.joined(separator: ", ")
-            Console.error("device \(exchange.device) answered \(commands) with an error reply (--error-pattern)")
-            throw ExitCode(ExitStatus.runErrorReply)
-        }
-    }
+    func validate() throws { try settings.validateCommand() }
 
-    /// The commands as bytes, each with the text to show for it.
-    private func payloads(readingFiles: Bool) throws -> [(bytes: [UInt8], shown: String)] {
-        var result: [(bytes: [UInt8], shown: String)] = []
-        for command in commands {
-            do {
-                result.append((hex ? try ByteEscapes.parseHex(command) : try ByteEscapes.parse(command), command))
-            } catch {
-                throw ValidationError("\(error)")
-            }
-        }
-        for path in files {
-            guard readingFiles else { continue }
-            let data: Data
-            if path == "-" {
-                data = FileHandle.standardInput.readDataToEndOfFile()
-            } else {
-                guard let contents = FileManager.default.contents(atPath: path) else {
-                    throw ValidationError("cannot read --file '\(path)'")
-                }
-                data = contents
-            }
-            result.append((Array(data), ByteEscapes.render(data)))
-        }
-        return result
-    }
+    func run() async throws { try await settings.run() }
 }
 
 /// Prints replies and failures in the chosen output format (`send`, `shell`).

@@ -4,9 +4,12 @@ public import FleetFraming
 
 /// Every option of the commands that hold conversations with devices (`send`, `run`, `shell`): framing, timeouts,
 /// TLS, half-close, the device password and the reply limit. Declared once here, so each of those commands lists
-/// the same set and honours all of it (``configuration(for:)`` is the one place they become a client
-/// configuration).
+/// the same set and honours all of it (``settings`` is what they hold, ``ClientSettings`` the one place they become
+/// a client configuration).
 struct ClientOptions: ParsableArguments {
+    /// `--max-reply` when not given.
+    static let defaultMaxReplyBytes = 1 << 20
+
     @OptionGroup(title: "Framing") var framing: FramingOptions
     @OptionGroup(title: "Timeouts") var timeouts: TimeoutOptions
     @OptionGroup(title: "TLS") var tls: TLSOptions
@@ -20,25 +23,25 @@ struct ClientOptions: ParsableArguments {
     @OptionGroup(title: "Device password") var password: PasswordOptions
 
     @Option(help: ArgumentHelp("Largest reply accepted.", valueName: "size"))
-    var maxReply = ByteCountArgument(1 << 20)
+    var maxReply = ByteCountArgument(ClientOptions.defaultMaxReplyBytes)
+
+    /// The options' values.
+    var settings: ClientSettings {
+        ClientSettings(
+            preset: framing.preset, presetsFile: framing.presets, prefix: framing.prefix, suffix: framing.suffix,
+            replyEnd: framing.replyEnd, timeouts: timeouts.values, tlsFlag: tls.tls, tls: tls.settings,
+            halfClose: halfClose, password: password.password, passwordFile: password.passwordFile,
+            maxReplyBytes: maxReply.value)
+    }
 
     /// The configuration for devices of `preset`, without TLS and password (a run resolves those per group).
     func baseConfiguration(for preset: DevicePreset) throws -> DeviceClient.Configuration {
-        var configuration = DeviceClient.Configuration(
-            format: try framing.format(for: preset), timeouts: timeouts.values,
-            halfClose: halfClose ?? preset.halfClose,
-            maxReplyBytes: maxReply.value)
-        configuration.session = preset.session
-        configuration.replies = preset.replies
-        return configuration
+        try settings.baseConfiguration(for: preset)
     }
 
     /// The whole configuration for devices of `preset`: TLS files read, the password resolved.
     func configuration(for preset: DevicePreset) throws -> DeviceClient.Configuration {
-        var configuration = try baseConfiguration(for: preset)
-        configuration.tls = try tls.clientTLS()
-        configuration.password = try password.resolve()
-        return configuration
+        try settings.configuration(for: preset)
     }
 }
 

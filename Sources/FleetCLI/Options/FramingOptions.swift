@@ -8,12 +8,15 @@ struct PresetOptions: ParsableArguments {
         help: ArgumentHelp(
             "Device preset (`fleetcmd presets` lists them): framing, port, session.",
             valueName: "name"), completion: PresetOptions.presetNames)
-    var preset: String = "esc-cr"
+    var preset: String = PresetOptions.defaultPreset
 
     @Option(
         help: ArgumentHelp("YAML file of your own presets (see `fleetcmd presets`).", valueName: "path"),
         completion: .file())
     var presets: String?
+
+    /// The preset when none is given: the article's devices.
+    static let defaultPreset = "esc-cr"
 
     /// Shell completion for `--preset`: the built-in presets and the user's (from the default presets file).
     static let presetNames = CompletionKind.custom { _, _, _ in
@@ -21,9 +24,12 @@ struct PresetOptions: ParsableArguments {
     }
 
     /// The chosen device preset (built-in or from the presets file).
-    func devicePreset() throws -> DevicePreset {
+    func devicePreset() throws -> DevicePreset { try Self.devicePreset(named: preset, file: presets) }
+
+    /// The preset called `name`, built-in or from the presets `file` (`nil`: the user's default presets file).
+    static func devicePreset(named name: String, file: String?) throws -> DevicePreset {
         do {
-            return try PresetCatalog.load(file: presets).preset(named: preset)
+            return try PresetCatalog.load(file: file).preset(named: name)
         } catch {
             throw ValidationError("\(error)")
         }
@@ -58,9 +64,17 @@ struct FramingOptions: ParsableArguments {
 
     /// `preset`'s framing with the `--prefix/--suffix/--reply-end` adjustments (for a preset already looked up).
     func format(for preset: DevicePreset) throws -> FrameFormat {
-        let base = preset.format
+        try Self.format(for: preset, prefix: prefix, suffix: suffix, replyEnd: replyEnd)
+    }
+
+    /// `preset`'s framing with the `--prefix/--suffix/--reply-end` values given (`nil`: the preset's).
+    static func format(
+        for preset: DevicePreset, prefix: String?, suffix: String?, replyEnd: String?
+    ) throws
+        -> FrameFormat
+    {
         do {
-            return base.customized(
+            return preset.format.customized(
                 prefix: try prefix.map(ByteEscapes.parse),
                 suffix: try suffix.map(ByteEscapes.parse),
                 replyEnd: try replyEnd.map(ByteEscapes.parse)

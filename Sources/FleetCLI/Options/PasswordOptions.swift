@@ -16,14 +16,18 @@ struct PasswordOptions: ParsableArguments {
         completion: .file())
     var passwordFile: String?
 
-    func validate() throws {
+    func validate() throws { try Self.validate(password: password, passwordFile: passwordFile) }
+
+    static func validate(password: String?, passwordFile: String?) throws {
         if password != nil, passwordFile != nil {
             throw ValidationError("give --password or --password-file, not both")
         }
     }
 
     /// The password, or nil when none was given; warns once about a password given as a flag.
-    func resolve() throws -> String? {
+    func resolve() throws -> String? { try Self.resolve(password: password, passwordFile: passwordFile) }
+
+    static func resolve(password: String?, passwordFile: String?) throws -> String? {
         if let passwordFile {
             guard let data = FileManager.default.contents(atPath: passwordFile) else {
                 Console.error("cannot read the password file \(passwordFile)")

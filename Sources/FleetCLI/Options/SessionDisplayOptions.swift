@@ -10,6 +10,10 @@ struct SessionDisplayOptions: ParsableArguments {
 
     /// With `-v`, the greeting's lines on stderr, each as `DEVICE: greeting: TEXT`.
     func showGreeting(_ greeting: [[UInt8]], device: String) {
+        Self.showGreeting(greeting, device: device, verbose: verbose)
+    }
+
+    static func showGreeting(_ greeting: [[UInt8]], device: String, verbose: Bool) {
         guard verbose else { return }
         for line in greeting { Console.error("\(device): greeting: \(ByteEscapes.render(line))") }
     }

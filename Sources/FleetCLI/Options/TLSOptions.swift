@@ -35,14 +35,24 @@ struct TLSOptions: ParsableArguments {
     @Flag(help: "Do not check the device's certificate at all (encrypted but unauthenticated; warned about).")
     var insecure = false
 
-    var isEnabled: Bool { tls || caFile != nil || servername != nil || !pin.isEmpty || cert != nil || insecure }
+    var isEnabled: Bool { Self.isEnabled(flag: tls, settings) }
 
-    func validate() throws {
-        if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
-        if insecure, !pin.isEmpty || caFile != nil {
+    /// Whether TLS is on: `--tls`, or any option that only makes sense with TLS.
+    static func isEnabled(flag: Bool, _ settings: ClientTLSSettings) -> Bool {
+        flag || settings.caFile != nil || settings.serverName != nil || !settings.pins.isEmpty
+            || settings.certificateFile != nil || settings.insecure
+    }
+
+    func validate() throws { try Self.validate(settings) }
+
+    static func validate(_ settings: ClientTLSSettings) throws {
+        if (settings.certificateFile == nil) != (settings.keyFile == nil) {
+            throw ValidationError("--cert and --key go together")
+        }
+        if settings.insecure, !settings.pins.isEmpty || settings.caFile != nil {
             throw ValidationError("--insecure turns checks off; it cannot be combined with --pin or --ca-file")
         }
-        for value in pin {
+        for value in settings.pins {
             do { _ = try CertificatePin(parsing: value) } catch { throw ValidationError("\(error)") }
         }
     }
@@ -53,9 +63,11 @@ struct TLSOptions: ParsableArguments {
     }
 
     /// The TLS setup, or `nil` when TLS is off. Warns on stderr for `--insecure`; exits 78 when a file is unusable.
-    func clientTLS() throws -> ClientTLS? {
-        guard isEnabled else { return nil }
-        return try Self.make(settings)
+    func clientTLS() throws -> ClientTLS? { try Self.clientTLS(flag: tls, settings) }
+
+    static func clientTLS(flag: Bool, _ settings: ClientTLSSettings) throws -> ClientTLS? {
+        guard isEnabled(flag: flag, settings) else { return nil }
+        return try make(settings)
     }
 
     static func make(_ settings: ClientTLSSettings) throws -> ClientTLS {

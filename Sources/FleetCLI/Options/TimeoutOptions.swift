@@ -4,15 +4,18 @@ import FleetClient
 /// `--connect-timeout` alone (`probe` connects and sends nothing).
 struct ConnectTimeoutOption: ParsableArguments {
     @Option(help: ArgumentHelp("Limit for establishing the connection.", valueName: "duration"))
-    var connectTimeout = DurationArgument(.seconds(5))
+    var connectTimeout = DurationArgument(TimeoutOptions.defaults.connect)
 }
 
 /// `--connect-timeout`, `--reply-timeout`, `--total-timeout`, `--idle-timeout`.
 struct TimeoutOptions: ParsableArguments {
+    /// The limits when no option is given: the client's own defaults.
+    static let defaults = DeviceClient.Timeouts()
+
     @OptionGroup var connect: ConnectTimeoutOption
 
     @Option(help: ArgumentHelp("Limit for each reply.", valueName: "duration"))
-    var replyTimeout = DurationArgument(.seconds(10))
+    var replyTimeout = DurationArgument(TimeoutOptions.defaults.reply)
 
     @Option(
         help: ArgumentHelp(
@@ -21,7 +24,7 @@ struct TimeoutOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp("For replies that end at close (raw): silence that ends a reply.", valueName: "duration"))
-    var idleTimeout = DurationArgument(.milliseconds(500))
+    var idleTimeout = DurationArgument(TimeoutOptions.defaults.idle)
 
     /// The limits as the client takes them.
     var values: DeviceClient.Timeouts {

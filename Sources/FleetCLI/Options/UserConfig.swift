@@ -1,3 +1,4 @@
+import FleetClient
 import FleetFraming
 import Foundation
 import Yams
@@ -33,12 +34,14 @@ struct UserConfig {
         Key(name: "forks", flag: "--forks", commands: ["run"], builtin: "1000"),
         Key(
             name: "connect_timeout", flag: "--connect-timeout",
-            commands: ["send", "run", "shell", "watch", "probe"], builtin: "5s"),
+            commands: ["send", "run", "shell", "watch", "probe"],
+            builtin: DurationArgument(TimeoutOptions.defaults.connect).description),
         Key(
-            name: "reply_timeout", flag: "--reply-timeout", commands: ["send", "run", "shell", "watch"], builtin: "10s"),
+            name: "reply_timeout", flag: "--reply-timeout", commands: ["send", "run", "shell", "watch"],
+            builtin: DurationArgument(TimeoutOptions.defaults.reply).description),
         Key(
             name: "preset", flag: "--preset", commands: ["send", "run", "shell", "watch", "probe", "listen"],
-            builtin: "esc-cr"),
+            builtin: PresetOptions.defaultPreset),
         Key(
             name: "output", flag: "--output", commands: ["send", "run", "probe", "presets", "listen", "watch"],
             aliases: ["-o", "--format"], builtin: "text",
