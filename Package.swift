@@ -250,7 +250,7 @@ let package = Package(
         .testTarget(
             name: "FleetRunnerTests",
             dependencies: [
-                "FleetRunner", "FleetInventory", "FleetSimulator", "FleetClient",
+                "FleetRunner", "FleetInventory", "FleetSimulator", "FleetClient", "FleetTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcoming

@@ -314,10 +314,7 @@ public struct FleetRunner: Sendable {
         let configuration = self.configuration
         let settings = client
         // The lean path for literal addresses and self-delimiting replies; DeviceClient for everything else.
-        let leanAddress =
-            client.format.reply.isSelfDelimiting && client.tls == nil && client.session.isEmpty
-                && client.replies.isAlways
-            ? SocketAddressBytes(host: target.host, port: target.port) : nil
+        let leanAddress = LeanRequest.address(host: target.host, port: target.port, for: client)
         let onLean = lean != nil && leanAddress != nil
         // On the lean path the exchanger's thread writes the intents of the devices it starts together in one
         // write, before any of their first bytes; elsewhere the intent is written here.
@@ -369,9 +366,7 @@ public struct FleetRunner: Sendable {
                 deviceClient.exchangeFuture(configuration.commands, with: address, resolved: resolved, on: loop)
                     .whenSuccess { exchange in
                         finished(
-                            AttemptResult(
-                                replies: exchange.replies, error: exchange.error,
-                                connectDuration: exchange.connectDuration))
+                            AttemptResult(exchange: exchange))
                     }
             }
         }

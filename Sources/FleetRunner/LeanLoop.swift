@@ -132,7 +132,7 @@ import NIOConcurrencyHelpers
                 if let intent = request.intent,
                     let refused = intents.first(where: { $0.journal === intent.journal })?.refused
                 {
-                    request.completion(AttemptResult(replies: [], error: nil, connectDuration: nil, notSent: refused))
+                    request.completion(AttemptResult(exchange: nil, notSent: refused))
                     continue
                 }
                 start(request)
@@ -292,9 +292,7 @@ import NIOConcurrencyHelpers
             connections[slot] = nil
             free.append(slot)
             if connection.fd >= 0 { Glibc.close(connection.fd) }
-            connection.request.completion(
-                AttemptResult(
-                    replies: exchange.replies, error: exchange.error, connectDuration: exchange.connectDuration))
+            connection.request.completion(AttemptResult(exchange: exchange))
         }
     }
 #endif

@@ -1,4 +1,5 @@
 import FleetClient
+import FleetFraming
 
 /// One conversation for the lean exchanger. A class: the queue, the batch and the connection pass it along, and
 /// copying the struct it was (a client configuration, commands, closures) retained a dozen references each time.
@@ -12,6 +13,21 @@ final class LeanRequest: Sendable {
     /// the loop writes the intents of every device it is about to start in one write.
     let intent: LeanIntent?
     let completion: @Sendable (AttemptResult) -> Void
+
+    /// Where the lean path can hold a conversation with `host:port` under `configuration`: a literal IPv4/IPv6
+    /// address, plaintext, no session (greeting, login) and self-delimiting replies that always come; `nil` when only
+    /// `DeviceClient` can (names to resolve, TLS, sessions, replies that end at close or silence).
+    static func address(
+        host: String, port: Int, for configuration: DeviceClient.Configuration
+    )
+        -> SocketAddressBytes?
+    {
+        guard
+            configuration.format.reply.isSelfDelimiting, configuration.tls == nil, configuration.session.isEmpty,
+            configuration.replies.isAlways
+        else { return nil }
+        return SocketAddressBytes(host: host, port: port)
+    }
 
     init(
         address: SocketAddressBytes, device: String, commands: [[UInt8]], configuration: DeviceClient.Configuration,
@@ -35,11 +51,14 @@ struct LeanIntent: Sendable {
 
 /// One attempt's outcome, from either client path.
 struct AttemptResult: Sendable {
-    var replies: [Reply]
-    var error: DeviceError?
-    var connectDuration: Duration?
+    /// The conversation; `nil` when nothing was sent.
+    var exchange: Exchange?
     /// Why nothing was sent (the intent could not be recorded), when nothing was.
     var notSent: String? = nil
+
+    var replies: [Reply] { exchange?.replies ?? [] }
+    var error: DeviceError? { exchange?.error }
+    var connectDuration: Duration? { exchange?.connectDuration }
 }
 
 /// The exchanger's thread could not be set up (the runner then uses `DeviceClient` alone).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FleetClient
 import FleetFraming
+import FleetRunner
 import Foundation
 
 /// What `fleetcmd send` was asked to do, as plain values, and the doing of it: ``Send`` decodes its options into
@@ -68,7 +69,15 @@ struct SendSettings: Equatable {
         let address = try DeviceAddress(parsing: device, defaultPort: preset.defaultPort)
         let payloads = try payloads(readingFiles: true)
         let configuration = try client.configuration(for: preset)
-        let exchange = await DeviceClient(configuration: configuration).exchange(payloads.map(\.bytes), with: address)
+        let commands = payloads.map(\.bytes)
+        // A literal address in plaintext: the lean path on this thread; anything else (and elsewhere than Linux):
+        // DeviceClient.
+        let exchange: Exchange
+        if let lean = LeanOneShot.exchange(commands, with: address, configuration: configuration) {
+            exchange = lean
+        } else {
+            exchange = await DeviceClient(configuration: configuration).exchange(commands, with: address)
+        }
         SessionDisplayOptions.showGreeting(exchange.greeting, device: exchange.device, verbose: verbose)
         if rawReply, output == .text, Console.stdoutIsTerminal {
             Console.error(
