@@ -139,8 +139,13 @@ public struct DeviceAgent: Service {
             }, logLimiter: logLimiter)
         let sweep = IdleSweep(group: group, timeout: configuration.limits.idleTimeout)
         defer { sweep.stop() }
+        let listen = configuration.listen
         let opener: @Sendable (Int) async throws -> any Channel = { index in
-            try await bind(index, limiter: limiter, parked: parked, served: served, ids: ids, sweep: sweep)
+            do {
+                return try await bind(index, limiter: limiter, parked: parked, served: served, ids: ids, sweep: sweep)
+            } catch {
+                throw ListenerBindError(listener: listen[index], underlying: error)
+            }
         }
         let closedAtStart = control.closedAtStart
         let toOpen = configuration.listen.indices.filter { !closedAtStart.contains($0) }

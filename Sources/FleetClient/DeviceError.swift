@@ -1,3 +1,4 @@
+import FleetCodec
 import FleetFraming
 import FleetTLS
 import NIOCore
@@ -101,7 +102,9 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
             if let first = error.connectionErrors.first {
                 return classify(first.error, device: device, connecting: true, connectTimeout: connectTimeout)
             }
-            let cause = (error.dnsAError ?? error.dnsAAAAError).map(resolutionReason)
+            let cause = (error.dnsAError ?? error.dnsAAAAError).map {
+                SocketAddressText.resolverReason($0) ?? UserFacingText.sanitized("\($0)")
+            }
             return DeviceError(
                 code: .unreachable, device: device,
                 detail: "cannot resolve host '\(error.host)'\(cause.map { ": \($0)" } ?? "")", underlying: error)
@@ -118,14 +121,6 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
         return DeviceError(
             code: connecting ? .unreachable : .ioError, device: device,
             detail: UserFacingText.sanitized("\(error)"), underlying: error)
-    }
-
-    /// Why a name did not resolve, in the resolver's words (`name or service not known`), not NIO's type dump.
-    static func resolutionReason(_ error: any Error) -> String {
-        if let error = error as? SocketAddressError.UnknownHost, let first = error.errorDescription.first {
-            return first.lowercased() + error.errorDescription.dropFirst()
-        }
-        return UserFacingText.sanitized("\(error)")
     }
 
     /// Classifies a failed system call's `errno` while connecting to (`connecting == true`) or talking to `device`:

@@ -26,6 +26,23 @@ public enum SocketAddressText {
         return HostPort.text(ip, port)
     }
 
+    /// Why a name lookup failed, in the resolver's words (`name or service not known`) rather than NIO's
+    /// `SocketAddressError.UnknownHost: … (error -2) for host …`; `nil` when `error` is not a failed lookup.
+    public static func resolverReason(_ error: any Error) -> String? {
+        guard let error = error as? SocketAddressError.UnknownHost else { return nil }
+        guard let first = error.errorDescription.first else { return "the name did not resolve" }
+        return first.lowercased() + error.errorDescription.dropFirst()
+    }
+
+    /// A failed name lookup as messages say it: `cannot resolve host 'printer-7': name or service not known`; `nil`
+    /// when `error` is not one.
+    public static func resolutionFailure(_ error: any Error) -> String? {
+        guard let reason = resolverReason(error), let error = error as? SocketAddressError.UnknownHost else {
+            return nil
+        }
+        return "cannot resolve host '\(error.host)': \(reason)"
+    }
+
     private static func appendDecimal(_ value: Int, to text: inout [UInt8]) {
         if value >= 10 { appendDecimal(value / 10, to: &text) }
         text.append(UInt8(ascii: "0") + UInt8(value % 10))

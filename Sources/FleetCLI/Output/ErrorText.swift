@@ -1,3 +1,5 @@
+import FleetAgent
+import FleetCodec
 import FleetFraming
 import FleetTLS
 import Foundation
@@ -13,6 +15,10 @@ enum ErrorText {
     static func describe(_ error: any Error) -> String {
         if let failure = TLSFailure.fromLibraryError(error) { return failure.description }
         if let error = error as? IOError { return UserFacingText.systemReason(error.errnoCode) }
+        if let failure = SocketAddressText.resolutionFailure(error) { return failure }
+        if let error = error as? ListenerBindError {
+            return "cannot listen on \(error.listener): \(describe(error.underlying))"
+        }
         if let error = error as? CocoaError {
             // Foundation's file errors print as "Error Domain=NSCocoaErrorDomain Code=513 …": the system's reason
             // instead (the caller names the file).
