@@ -94,15 +94,17 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // How a YAML parse error reads in a message (every YAML file fleetcmd reads).
+        .target(name: "FleetYAML", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: upcoming),
         // The agent's YAML configuration file: kept apart so that embedding FleetAgent needs no YAML parser.
         .target(
             name: "FleetAgentConfig",
-            dependencies: ["FleetAgent", "FleetTLS", .product(name: "Yams", package: "Yams")],
+            dependencies: ["FleetAgent", "FleetTLS", "FleetYAML", .product(name: "Yams", package: "Yams")],
             swiftSettings: upcoming
         ),
         .target(
             name: "FleetInventory",
-            dependencies: ["FleetFraming", .product(name: "Yams", package: "Yams")],
+            dependencies: ["FleetFraming", "FleetYAML", .product(name: "Yams", package: "Yams")],
             swiftSettings: upcoming
         ),
         // epoll and eventfd for the runner's lean fan-out path (Linux only; elsewhere the runner uses DeviceClient).
@@ -158,6 +160,7 @@ let package = Package(
                 "FleetInventory",
                 "FleetRunner",
                 "FleetStore",
+                "FleetYAML",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Yams", package: "Yams"),

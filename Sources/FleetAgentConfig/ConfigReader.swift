@@ -1,5 +1,6 @@
 import FleetAgent
 import FleetFraming
+import FleetYAML
 import Foundation
 import Logging
 import Yams
@@ -104,11 +105,11 @@ struct ConfigReader {
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            problems.append(.init(line: Self.line(of: error), message: "not valid YAML: \(Self.summary(of: error))"))
-            return top.file
         } catch {
-            problems.append(.init(line: 0, message: "not valid YAML: \(error)"))
+            problems.append(
+                .init(
+                    line: YAMLErrorText.line(of: error), message: "not valid YAML: \(YAMLErrorText.problem(of: error))")
+            )
             return top.file
         }
         guard let root else { return Self.withBuiltins(top.file, include: true) }
@@ -137,20 +138,5 @@ struct ConfigReader {
         var copy = file
         copy.router = .builtins
         return copy
-    }
-
-    private static func line(of error: YamlError) -> Int {
-        switch error {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
-        default: return 0
-        }
-    }
-
-    private static func summary(of error: YamlError) -> String {
-        switch error {
-        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
-            return problem
-        default: return "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
-        }
     }
 }

@@ -1,5 +1,6 @@
 import FleetFraming
-internal import Yams
+import FleetYAML
+import Yams
 
 /// YAML as Ansible's loader reads it (PyYAML, YAML 1.1): typed scalars, merge keys (`<<`), anchors and aliases,
 /// a repeated key keeping its first place and its last value.
@@ -15,10 +16,7 @@ enum YAMLValues {
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            var line = 0
-            if case .scanner(_, _, let mark, _) = error { line = mark.line }
-            if case .parser(_, _, let mark, _) = error { line = mark.line }
-            if case .composer(_, _, let mark, _) = error { line = mark.line }
+            let line = YAMLErrorText.line(of: error)
             if case .duplicatedKeysInMapping(let duplicates, _) = error {
                 let keys = duplicates.sorted().joined(separator: "', '")
                 throw Problem(

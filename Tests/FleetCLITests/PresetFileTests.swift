@@ -31,6 +31,19 @@ import Testing
         #expect(!chatty.replies.expectsReply(Array("SET A=1".utf8)) && chatty.replies.expectsReply(Array("GET".utf8)))
     }
 
+    @Test func yamlThatDoesNotParseIsOneLineWithItsLine() {
+        #expect(throws: PresetFileError.self) { try PresetCatalog.parse("presets: [\n", path: "p.yaml") }
+        do {
+            _ = try PresetCatalog.parse("presets:\n  - name: x\n  bad: [\n", path: "p.yaml")
+            Issue.record("parsed")
+        } catch {
+            let text = "\(error)"
+            #expect(!text.contains("\n"))
+            #expect(text.hasPrefix("p.yaml:"))
+            #expect(text.contains(": not valid YAML: "))
+        }
+    }
+
     @Test func contradictionsAndBadValuesAreOneLineErrorsWithTheirLine() {
         let cases: [(String, String)] = [
             ("no_reply_to: [A]\n    replies_only_to: [B]", "give no_reply_to or replies_only_to, not both"),

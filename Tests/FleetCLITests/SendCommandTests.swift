@@ -234,6 +234,16 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
         #expect(result.stdout == "")
         #expect(result.stderr.hasPrefix("Error: "))
     }
+
+    @Test func aFileThatCannotBeReadIsNamedWithTheReasonAndSendsUsage() async throws {
+        for (path, reason) in [("/nonexistent/file", "no such file or directory"), ("/", "is a directory")] {
+            let result = try await FleetcmdProcess.run(["send", "127.0.0.1", "--file", path])
+            #expect(result.status == 64)
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.first == "Error: cannot read --file '\(path)': \(reason)")
+            #expect(lines.dropFirst().first?.hasPrefix("Usage: fleetcmd send ") == true)
+        }
+    }
 }
 
 @Suite struct ProbeAndDemoCommandTests {

@@ -115,6 +115,18 @@ struct SendSettings: Equatable {
         }
     }
 
+    /// Why `path` cannot be read as a command's bytes (the system's reason, or `is a directory`); `nil` if it can.
+    private static func unreadable(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return UserFacingText.systemReason(errno) }
+        defer { close(descriptor) }
+        var status = stat()
+        if fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
+            return UserFacingText.systemReason(EISDIR)
+        }
+        return nil
+    }
+
     private func compiledErrorPattern() throws -> ErrorPattern {
         do {
             return ErrorPattern(regex: try Regex(errorPattern))
@@ -134,15 +146,22 @@ struct SendSettings: Equatable {
             }
         }
         for path in files {
-            guard readingFiles else { continue }
+            guard readingFiles else {
+                // Checked with the other usage mistakes (exit 64, `send`'s usage); read when the command runs.
+                if path != "-", let reason = Self.unreadable(path) {
+                    throw ValidationError("cannot read --file '\(path)': \(reason)")
+                }
+                continue
+            }
             let data: Data
             if path == "-" {
                 data = FileHandle.standardInput.readDataToEndOfFile()
             } else {
-                guard let contents = FileManager.default.contents(atPath: path) else {
-                    throw ValidationError("cannot read --file '\(path)'")
+                do {
+                    data = try Data(contentsOf: URL(fileURLWithPath: path))
+                } catch {
+                    throw ValidationError("cannot read --file '\(path)': \(ErrorText.describe(error))")
                 }
-                data = contents
             }
             result.append((Array(data), ByteEscapes.render(data)))
         }

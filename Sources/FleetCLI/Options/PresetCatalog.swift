@@ -1,4 +1,5 @@
 import FleetFraming
+import FleetYAML
 import Foundation
 import Yams
 
@@ -62,7 +63,7 @@ struct PresetCatalog {
         do {
             root = try Yams.compose(yaml: yaml)
         } catch {
-            throw PresetFileError("\(path): not valid YAML: \(error)")
+            throw PresetFileError(YAMLErrorText.describe(error, path: path))
         }
         guard case .mapping(let top)? = root, let list = top["presets"], case .sequence(let items) = list else {
             throw PresetFileError("\(path): expected a top-level 'presets:' list")

@@ -1,5 +1,6 @@
 import FleetClient
 import FleetFraming
+import FleetYAML
 import Foundation
 import Yams
 
@@ -76,7 +77,7 @@ struct UserConfig {
         do {
             root = try Yams.compose(yaml: String(decoding: data, as: UTF8.self))
         } catch {
-            throw PresetFileError("\(path): not valid YAML: \(error)")
+            throw PresetFileError(YAMLErrorText.describe(error, path: path))
         }
         var config = UserConfig(values: [:], path: path)
         guard let root else { return config }
