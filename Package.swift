@@ -127,7 +127,7 @@ let package = Package(
         .target(
             name: "FleetStore",
             dependencies: [
-                "FleetRunner",
+                "FleetRunner", "FleetClient",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),

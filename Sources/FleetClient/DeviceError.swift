@@ -123,6 +123,13 @@ public struct DeviceError: Error, Sendable, CustomStringConvertible {
             detail: UserFacingText.sanitized("\(error)"), underlying: error)
     }
 
+    /// Why connecting failed, in the words a device's connect failure uses (`connection refused`,
+    /// `cannot resolve host 'db-1': name or service not known`, `timed out after 5s`): for the other connections
+    /// fleetcmd makes through NIO (the run store), so that they say it the same way.
+    public static func connectProblem(_ error: any Error, connectTimeout: Duration) -> String {
+        classify(error, device: "", connecting: true, connectTimeout: connectTimeout).detail
+    }
+
     /// Classifies a failed system call's `errno` while connecting to (`connecting == true`) or talking to `device`:
     /// the one mapping both transports (NIO and the runner's epoll path) use.
     static func fromErrno(_ code: Int32, device: String, connecting: Bool) -> DeviceError {

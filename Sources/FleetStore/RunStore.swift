@@ -1,3 +1,4 @@
+import FleetClient
 public import FleetRunner
 import Foundation
 public import Logging
@@ -510,7 +511,11 @@ public final class RunStore: Sendable {
         if let message = error.serverInfo?[.message] { return message }
         if let tls = error.underlying.flatMap(tlsProblem) { return tls }
         switch error.code {
-        case .connectionError, .failedToAddSSLHandler: return "cannot connect"
+        case .connectionError, .failedToAddSSLHandler:
+            // Why, as a device's connect failure says it: `cannot connect: connection refused`.
+            guard let underlying = error.underlying else { return "cannot connect" }
+            return "cannot connect: "
+                + DeviceError.connectProblem(underlying, connectTimeout: StoreLocation.connectTimeout)
         case .serverClosedConnection, .clientClosedConnection: return "the connection closed"
         case .queryCancelled: return "the query was cancelled"
         case .sslUnsupported: return "the server does not offer TLS (sslmode=require)"

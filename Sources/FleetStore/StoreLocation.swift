@@ -111,9 +111,12 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         }
         var configuration = PostgresConnection.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: tls)
-        configuration.options.connectTimeout = .seconds(5)
+        configuration.options.connectTimeout = TimeAmount(Self.connectTimeout)
         return configuration
     }
+
+    /// How long connecting to the store may take.
+    static let connectTimeout = Duration.seconds(5)
 
     private static func context(
         _ configuration: TLSConfiguration, rootCertificate: String?

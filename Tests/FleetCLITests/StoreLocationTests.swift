@@ -1,4 +1,5 @@
 import FleetStore
+import FleetTestSupport
 import Testing
 
 @testable import FleetCLI
@@ -19,6 +20,24 @@ import Testing
             parsing: "postgres://ops@db/fleet?sslmode=verify-ca&sslrootcert=%2Fetc%2Fca%20one.pem")
         #expect(verified.sslMode == "verify-ca" && verified.rootCertificate == "/etc/ca one.pem")
         #expect(verified.rootCertificate != nil && !"\(verified)".contains("ca one"))
+    }
+
+    /// A store that cannot be reached says why, as a device's connect failure would (it said only "cannot connect").
+    @Test func aStoreThatCannotBeReachedSaysWhy() async throws {
+        let closed = try await ScriptedDevice.start(behavior: .silent)
+        let port = closed.port
+        await closed.stop()
+        let refused = try await FleetcmdProcess.run(
+            ["worker", "--store", "postgres://ops:s3cret@127.0.0.1:\(port)/fleet", "--until-idle"], timeout: 30)
+        #expect(refused.status != 0)
+        #expect(
+            refused.stderr.split(separator: "\n").last
+                == "fleetcmd: store postgres://ops@127.0.0.1:\(port)/fleet: cannot connect: connection refused")
+        #expect(!refused.stderr.contains("s3cret"))
+        let unresolved = try await FleetcmdProcess.run(
+            ["worker", "--store", "postgres://ops@no-such-host.invalid/fleet", "--until-idle"], timeout: 30)
+        #expect(unresolved.stderr.contains("cannot connect: cannot resolve host 'no-such-host.invalid': "))
+        #expect(!unresolved.stderr.contains("SocketAddressError"))
     }
 
     @Test func badURLsAreOneLineErrors() {

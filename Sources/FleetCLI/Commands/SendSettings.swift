@@ -4,6 +4,10 @@ import FleetFraming
 import FleetRunner
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// What `fleetcmd send` was asked to do, as plain values, and the doing of it: ``Send`` decodes its options into
 /// one, and a command line with no option at all (`send HOST COMMAND...`, the article's script) becomes one
 /// without ArgumentParser (``init(plainCommandLine:)``).
