@@ -356,4 +356,11 @@ final class HandshakeObserver: ChannelInboundHandler {
         promise = nil
         context.fireChannelInactive()
     }
+
+    /// A connection that never became active (refused, timed out: the connect's own error is what the probe
+    /// reports) still completes the promise: one left pending is a leak, and a debug build stops on it.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        promise?.fail(TLSFailure(.handshake, "the connection closed before the TLS handshake"))
+        promise = nil
+    }
 }
