@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "FleetAgent",
             dependencies: [
-                "FleetCodec", "FleetTLS",
+                "FleetCodec", "FleetTLS", "FleetSystemText",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -94,6 +94,8 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // The system's reason inside a Foundation error (Process.run, file reads), in the framing core's words.
+        .target(name: "FleetSystemText", dependencies: ["FleetFraming"], swiftSettings: upcoming),
         // How a YAML parse error reads in a message (every YAML file fleetcmd reads).
         .target(name: "FleetYAML", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: upcoming),
         // The agent's YAML configuration file: kept apart so that embedding FleetAgent needs no YAML parser.
@@ -104,7 +106,7 @@ let package = Package(
         ),
         .target(
             name: "FleetInventory",
-            dependencies: ["FleetFraming", "FleetYAML", .product(name: "Yams", package: "Yams")],
+            dependencies: ["FleetFraming", "FleetSystemText", "FleetYAML", .product(name: "Yams", package: "Yams")],
             swiftSettings: upcoming
         ),
         // epoll and eventfd for the runner's lean fan-out path (Linux only; elsewhere the runner uses DeviceClient).
@@ -160,6 +162,7 @@ let package = Package(
                 "FleetInventory",
                 "FleetRunner",
                 "FleetStore",
+                "FleetSystemText",
                 "FleetYAML",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

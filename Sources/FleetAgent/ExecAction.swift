@@ -1,4 +1,5 @@
 import FleetFraming
+import FleetSystemText
 import Foundation
 
 /// A program the agent runs for a command: never through a shell, with captures substituted as whole
@@ -87,8 +88,8 @@ enum ExecRunner {
         } catch {
             // Checked above, so rare (a file changed in between, a format the system cannot run): the system's
             // reason when Foundation kept it, never Foundation's own sentence.
-            let code = (error as NSError).domain == NSPOSIXErrorDomain ? Int32((error as NSError).code) : 0
-            return .failedToStart(code != 0 ? UserFacingText.systemReason(code) : "the program could not be started")
+            return .failedToStart(
+                FoundationErrorReason.systemReason(of: error) ?? "the program could not be started")
         }
         let pid = process.processIdentifier
         let state = ExecState()

@@ -1,3 +1,4 @@
+import FleetSystemText
 import Foundation
 
 extension Inventory {
@@ -186,7 +187,11 @@ struct SourceLoader {
         do {
             try process.run()
         } catch {
-            throw InventoryError(path: path, line: 0, message: "cannot run the inventory script")
+            // The system's reason when Foundation kept it (`exec format error`: no `#!` line), as Ansible names it.
+            throw InventoryError(
+                path: path, line: 0,
+                message: "cannot run the inventory script"
+                    + (FoundationErrorReason.systemReason(of: error).map { ": \($0)" } ?? ""))
         }
         // Read both pipes to the end before waiting, so a chatty script cannot block on a full pipe.
         let stderrBox = DataBox()

@@ -43,6 +43,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let plainFile = directory + "/not-executable"
         #expect(FileManager.default.createFile(atPath: plainFile, contents: Data("#!/bin/sh\n".utf8)))
+        let noFormat = directory + "/no-format"
+        #expect(
+            FileManager.default.createFile(
+                atPath: noFormat, contents: Data("just words\n".utf8), attributes: [.posixPermissions: 0o755]))
         let cases: [(ExecAction, String)] = [
             (ExecAction(argv: [directory + "/missing"]), "no such file or directory"),
             (ExecAction(argv: [directory]), "is a directory"),
@@ -56,6 +60,9 @@ import Testing
             ),
             // No execute bit at all: refused to root too.
             (ExecAction(argv: [plainFile]), "permission denied"),
+            // Executable, but neither a program nor a script (no `#!`): the system's reason, kept by Foundation
+            // beneath its own error.
+            (ExecAction(argv: [noFormat]), "exec format error"),
         ]
         for (action, reason) in cases {
             #expect(await ExecRunner.run(action.argv, action: action) == .failedToStart(reason), "\(action.argv)")

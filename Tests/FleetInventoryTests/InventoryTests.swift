@@ -205,6 +205,21 @@ func ep(_ inventory: Inventory, _ name: String, _ defaultPort: Int) throws -> St
         #expect(missing.warnings == ["Could not match supplied host pattern, ignoring: nosuch"])
     }
 
+    /// An executable file is a script (as Ansible's `script` plugin has it); one the system cannot run says why.
+    @Test func aScriptThatCannotRunSaysWhy() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("inv-\(UUID()).sh")
+        defer { try? FileManager.default.removeItem(at: file) }
+        #expect(
+            FileManager.default.createFile(
+                atPath: file.path, contents: Data("web1\n".utf8), attributes: [.posixPermissions: 0o755]))
+        #expect {
+            _ = try Inventory.load(sources: [file.path])
+        } throws: { error in
+            (error as? InventoryError)?.description
+                == "\(file.path): cannot run the inventory script: exec format error"
+        }
+    }
+
     @Test func groupAndHostVarsFilesBesideTheInventory() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("inv-\(UUID())")
         let manager = FileManager.default

@@ -121,11 +121,10 @@ struct SendSettings: Equatable {
 
     /// Why `path` cannot be read as a command's bytes (the system's reason, or `is a directory`); `nil` if it can.
     private static func unreadable(_ path: String) -> String? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return UserFacingText.systemReason(errno) }
-        defer { close(descriptor) }
-        var status = stat()
-        if fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
+        // Nothing opened: a named pipe would block the open until a writer came.
+        guard access(path, R_OK) == 0 else { return UserFacingText.systemReason(errno) }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             return UserFacingText.systemReason(EISDIR)
         }
         return nil

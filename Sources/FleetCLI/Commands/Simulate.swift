@@ -123,7 +123,7 @@ struct Simulate: AsyncParsableCommand {
             layout = try makeLayout()
             profile = try makeProfile()
         } catch let error as AgentConfigFile.LoadError {
-            Console.err("\(error)")
+            for line in "\(error)".split(separator: "\n") { Console.error(String(line)) }
             throw ExitCode(ExitStatus.configInvalid)
         } catch {
             Console.error("\(error)")

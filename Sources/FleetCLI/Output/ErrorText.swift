@@ -1,6 +1,7 @@
 import FleetAgent
 import FleetCodec
 import FleetFraming
+import FleetSystemText
 import FleetTLS
 import Foundation
 import NIOCore
@@ -19,12 +20,10 @@ enum ErrorText {
         if let error = error as? ListenerBindError {
             return "cannot listen on \(error.listener): \(describe(error.underlying))"
         }
-        if let error = error as? CocoaError {
-            // Foundation's file errors print as "Error Domain=NSCocoaErrorDomain Code=513 …": the system's reason
-            // instead (the caller names the file).
-            return (error.underlying as? POSIXError).map { UserFacingText.systemReason($0.code.rawValue) }
-                ?? "file error \(error.code.rawValue)"
-        }
+        // Foundation's file errors print as "Error Domain=NSCocoaErrorDomain Code=513 …": the system's reason
+        // instead (the caller names the file).
+        if let reason = FoundationErrorReason.systemReason(of: error) { return reason }
+        if let error = error as? CocoaError { return "file error \(error.code.rawValue)" }
         return UserFacingText.sanitized("\(error)")
     }
 }
