@@ -12,9 +12,11 @@ public enum FoundationErrorReason {
     }
 
     public static func posixCode(of error: any Error) -> Int32? {
-        let error = error as NSError
-        if error.domain == NSPOSIXErrorDomain { return Int32(truncatingIfNeeded: error.code) }
-        if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError { return posixCode(of: underlying) }
+        if let error = error as? POSIXError { return error.code.rawValue }
+        let bridged = error as NSError
+        if bridged.domain == NSPOSIXErrorDomain { return Int32(truncatingIfNeeded: bridged.code) }
+        // Beneath: an NSError (Process.run) or a Swift error such as POSIXError (FileManager).
+        if let underlying = bridged.userInfo[NSUnderlyingErrorKey] as? any Error { return posixCode(of: underlying) }
         return nil
     }
 }
