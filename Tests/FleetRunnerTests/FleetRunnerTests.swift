@@ -42,6 +42,18 @@ func makeJournal(_ path: String, id: String, commands: [String], devices: Int) t
         path: path, header: .init(id: id, started: 0, arguments: [], commands: commands, devices: devices))
 }
 
+/// Device 1 well, devices 2-9 one fault each: what both client paths are held against.
+let oneDevicePerFault = [
+    FaultRule(fault: .refuse, devices: [2...2]),
+    FaultRule(fault: .neverReply, devices: [3...3]),
+    FaultRule(fault: .resetMidReply, devices: [4...4]),
+    FaultRule(fault: .closeBeforeTerminator, devices: [5...5]),
+    FaultRule(fault: .oversized(bytes: 1 << 20), devices: [6...6]),
+    FaultRule(fault: .missingTerminator, devices: [7...7]),
+    FaultRule(fault: .drip(bytes: 2, every: .milliseconds(5)), devices: [8...8]),
+    FaultRule(fault: .finIntolerant, devices: [9...9]),
+]
+
 /// Long enough that a loaded CI machine running every suite at once answers in time; short enough for the faults
 /// that must time out.
 let shortTimeouts = DeviceClient.Configuration(
@@ -84,16 +96,7 @@ let shortTimeouts = DeviceClient.Configuration(
     /// The lean socket path and DeviceClient give the same outcome, replies and error text for every fault.
     @Test func leanSocketsAndDeviceClientAgree() async throws {
         let layout = try makeLayout(10)
-        let profile = SimulatorProfile(faults: [
-            FaultRule(fault: .refuse, devices: [2...2]),
-            FaultRule(fault: .neverReply, devices: [3...3]),
-            FaultRule(fault: .resetMidReply, devices: [4...4]),
-            FaultRule(fault: .closeBeforeTerminator, devices: [5...5]),
-            FaultRule(fault: .oversized(bytes: 1 << 20), devices: [6...6]),
-            FaultRule(fault: .missingTerminator, devices: [7...7]),
-            FaultRule(fault: .drip(bytes: 2, every: .milliseconds(5)), devices: [8...8]),
-            FaultRule(fault: .finIntolerant, devices: [9...9]),
-        ])
+        let profile = SimulatorProfile(faults: oneDevicePerFault)
         try await SimulatedFleet.withRunning(.init(layout: layout, profile: profile), logger: quiet) { _ in
             for commands in [bytes("ID", "PING", "BOGUS"), bytes("PING")] {
                 var configuration = FleetRunner.Configuration(
