@@ -5,6 +5,12 @@ import Testing
 
 /// Where fleetcmd looks, decided by the environment as shells and systemd decide it.
 @Suite struct EnvironmentTests {
+    /// Read once from `environ`: the same variables Foundation reports.
+    @Test func theEnvironmentIsWhatFoundationReads() {
+        #expect(ProcessEnvironment.variables == ProcessInfo.processInfo.environment)
+        #expect(ProcessEnvironment.variables["PATH"] != nil)
+    }
+
     @Test func homeIsTheVariableBeforeThePasswordDatabase() {
         #expect(HomeDirectory.path(["HOME": "/tmp/someone"]) == "/tmp/someone")
         #expect(HomeDirectory.path(["HOME": ""]) == NSHomeDirectory())

@@ -163,7 +163,7 @@ struct Run: AsyncParsableCommand {
             let givenNow = client.password.password != nil || client.password.passwordFile != nil
             if givenNow { original.client.password = client.password }  // else the first run's --password-file, if any
             if contents.header.redacted?.contains("password") == true, !givenNow,
-                ProcessInfo.processInfo.environment["FLEETCMD_PASSWORD"] == nil
+                ProcessEnvironment.variables["FLEETCMD_PASSWORD"] == nil
             {
                 guard let typed = PasswordOptions.prompt("device password for run \(resume): ") else {
                     Console.error(

@@ -144,7 +144,7 @@ struct Shell: AsyncParsableCommand {
     }
 
     static func defaultHistoryPath() -> String {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = ProcessEnvironment.variables
         let state = environment["XDG_STATE_HOME"] ?? (HomeDirectory.path(environment) + "/.local/state")
         return state + "/fleetcmd/shell_history"
     }

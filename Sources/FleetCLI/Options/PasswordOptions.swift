@@ -43,7 +43,7 @@ struct PasswordOptions: ParsableArguments {
                     + "or $FLEETCMD_PASSWORD")
             return password
         }
-        return ProcessInfo.processInfo.environment["FLEETCMD_PASSWORD"]
+        return ProcessEnvironment.variables["FLEETCMD_PASSWORD"]
     }
 
     /// A password typed at `run --resume`'s prompt, for this process only (set once, before the run starts).

@@ -34,7 +34,7 @@ struct PresetCatalog {
 
     static func load(file explicit: String?) throws -> PresetCatalog {
         var catalog = PresetCatalog(presets: DevicePreset.builtins, userFile: nil)
-        let environment = ProcessInfo.processInfo.environment
+        let environment = ProcessEnvironment.variables
         let configHome = environment["XDG_CONFIG_HOME"] ?? (HomeDirectory.path(environment) + "/.config")
         let path = explicit ?? environment["FLEETCMD_PRESETS"] ?? configHome + "/fleetcmd/presets.yaml"
         guard explicit != nil || FileManager.default.fileExists(atPath: path) else { return catalog }

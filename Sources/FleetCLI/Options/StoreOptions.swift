@@ -13,7 +13,7 @@ struct StoreOptions: ParsableArguments {
     /// The store given, parsed; nil when none (the file journal).
     var location: StoreLocation? {
         get throws {
-            let environment = ProcessInfo.processInfo.environment
+            let environment = ProcessEnvironment.variables
             guard let text = store ?? environment["FLEETCMD_STORE"].flatMap({ $0.isEmpty ? nil : $0 }) else {
                 return nil
             }

@@ -59,7 +59,7 @@ struct UserConfig {
     var path: String?
 
     /// The file in effect: `$FLEETCMD_CONFIG`, else `$XDG_CONFIG_HOME/fleetcmd/config.yaml`.
-    static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    static func defaultPath(environment: [String: String] = ProcessEnvironment.variables) -> String {
         if let explicit = environment["FLEETCMD_CONFIG"], !explicit.isEmpty { return explicit }
         let home =
             environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }

@@ -35,7 +35,7 @@ public struct FleetLogHandler: LogHandler {
         self.label = label
         self.logLevel = level
         self.format = format
-        let underJournald = JournalStream.isStandardError(environment ?? ProcessInfo.processInfo.environment)
+        let underJournald = JournalStream.isStandardError(environment ?? ProcessEnvironment.variables)
         self.underJournald = underJournald
         self.sink = sink
         sink.droppedNotice = { count in

@@ -5,7 +5,7 @@ import Foundation
 /// holds the device and inode of the journal's stream ("DEV:INO", decimal), and is taken only if they are
 /// standard error's. A variable merely inherited (a shell started by a service, `2>file`) does not count.
 enum JournalStream {
-    static func isStandardError(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+    static func isStandardError(_ environment: [String: String] = ProcessEnvironment.variables) -> Bool {
         guard let value = environment["JOURNAL_STREAM"], let identity = parse(value) else { return false }
         var status = stat()
         guard fstat(STDERR_FILENO, &status) == 0 else { return false }

@@ -4,7 +4,7 @@ import Foundation
 /// entry (Foundation's `NSHomeDirectory()` reads only the latter for root, so `HOME=/tmp/x fleetcmd …` would still
 /// write under /root).
 enum HomeDirectory {
-    static func path(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    static func path(_ environment: [String: String] = ProcessEnvironment.variables) -> String {
         if let home = environment["HOME"], !home.isEmpty { return home }
         return NSHomeDirectory()
     }

@@ -3,7 +3,7 @@ import Foundation
 /// Where runs are journaled: `$FLEETCMD_STATE_DIR`, else `$XDG_STATE_HOME/fleetcmd`, else `~/.local/state/fleetcmd`.
 enum StateDirectory {
     static var path: String {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = ProcessEnvironment.variables
         if let explicit = environment["FLEETCMD_STATE_DIR"], !explicit.isEmpty { return explicit }
         if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty {
             return (xdg as NSString).appendingPathComponent("fleetcmd")

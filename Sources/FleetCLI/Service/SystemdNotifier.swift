@@ -19,7 +19,7 @@ struct SystemdNotifier: Sendable {
     let socketName: String
 
     /// The notifier for this process's environment; `nil` when not started by systemd with `Type=notify`.
-    init?(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    init?(environment: [String: String] = ProcessEnvironment.variables) {
         guard let name = environment["NOTIFY_SOCKET"], name.hasPrefix("/") || name.hasPrefix("@"),
             name.utf8.count < 108
         else { return nil }
@@ -55,7 +55,7 @@ struct SystemdNotifier: Sendable {
     /// How often to send `WATCHDOG=1`: half of `$WATCHDOG_USEC`, when it is set for this process
     /// (`$WATCHDOG_PID`, if set, is this process); `nil` when the unit has no watchdog.
     static func watchdogInterval(
-        environment: [String: String] = ProcessInfo.processInfo.environment, pid: Int32 = getpid()
+        environment: [String: String] = ProcessEnvironment.variables, pid: Int32 = getpid()
     ) -> Duration? {
         guard let text = environment["WATCHDOG_USEC"], let microseconds = Int64(text), microseconds > 0 else {
             return nil
