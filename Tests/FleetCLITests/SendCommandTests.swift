@@ -227,6 +227,7 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
         ["send", "--connect-timeout", "soon", "127.0.0.1", "PING"],
         ["send", "127.0.0.1:99999", "PING"],
         ["send", "127.0.0.1", "--file", "/nonexistent/file"],
+        ["send", "--max-reply", "0", "127.0.0.1", "PING"],
     ])
     func usageMistakesExitSixtyFourWithOneClearLine(_ arguments: [String]) async throws {
         let result = try await FleetcmdProcess.run(arguments)

@@ -25,6 +25,13 @@ struct ClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Largest reply accepted.", valueName: "size"))
     var maxReply = ByteCountArgument(ClientOptions.defaultMaxReplyBytes)
 
+    func validate() throws { try Self.validate(maxReplyBytes: maxReply.value) }
+
+    /// A limit of nothing would make every reply too large.
+    static func validate(maxReplyBytes: Int) throws {
+        guard maxReplyBytes >= 1 else { throw ValidationError("--max-reply must be at least 1 byte") }
+    }
+
     /// The options' values.
     var settings: ClientSettings {
         ClientSettings(

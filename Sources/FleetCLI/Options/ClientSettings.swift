@@ -28,6 +28,7 @@ struct ClientSettings: Equatable {
         _ = try FramingOptions.format(for: devicePreset(), prefix: prefix, suffix: suffix, replyEnd: replyEnd)
         try TLSOptions.validate(tls)
         try PasswordOptions.validate(password: password, passwordFile: passwordFile)
+        try ClientOptions.validate(maxReplyBytes: maxReplyBytes)
     }
 
     /// The chosen device preset (built-in or from the presets file).
