@@ -42,7 +42,7 @@ struct Shell: AsyncParsableCommand {
     func run() async throws {
         let preset = try client.framing.devicePreset()
         let address = try DeviceAddress(parsing: device, defaultPort: preset.defaultPort)
-        let configuration = try client.configuration(for: preset)
+        let configuration = try client.settings.configuration(for: preset)
         let showWire = NIOLockedValueBox(false)
         let closing = NIOLockedValueBox(false)  // the shell itself is closing the connection
         // Line editing draws with escape sequences: only on a terminal that takes them (not TERM=dumb).

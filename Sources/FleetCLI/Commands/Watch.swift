@@ -49,7 +49,7 @@ struct Watch: AsyncParsableCommand {
     func run() async throws {
         let preset = try client.framing.devicePreset()
         let address = try DeviceAddress(parsing: device, defaultPort: preset.defaultPort)
-        var configuration = try client.configuration(for: preset)
+        var configuration = try client.settings.configuration(for: preset)
         configuration.halfClose = .never  // a watcher keeps its side open: some devices stop at a FIN
         let (events, continuation) = AsyncStream.makeStream(of: DeviceConnection.Event.self)
         let connection: DeviceConnection

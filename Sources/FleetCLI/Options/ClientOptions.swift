@@ -40,16 +40,6 @@ struct ClientOptions: ParsableArguments {
             halfClose: halfClose, password: password.password, passwordFile: password.passwordFile,
             maxReplyBytes: maxReply.value)
     }
-
-    /// The configuration for devices of `preset`, without TLS and password (a run resolves those per group).
-    func baseConfiguration(for preset: DevicePreset) throws -> DeviceClient.Configuration {
-        try settings.baseConfiguration(for: preset)
-    }
-
-    /// The whole configuration for devices of `preset`: TLS files read, the password resolved.
-    func configuration(for preset: DevicePreset) throws -> DeviceClient.Configuration {
-        try settings.configuration(for: preset)
-    }
 }
 
 extension DevicePreset.HalfClose: ExpressibleByArgument {

@@ -33,7 +33,7 @@ struct RunSetup {
         let pattern = ErrorPattern(regex: try Regex(run.errorPattern))
         runner = FleetRunner(
             configuration: .init(
-                commands: payloads.map(\.bytes), client: try run.client.baseConfiguration(for: runPreset),
+                commands: payloads.map(\.bytes), client: try run.client.settings.baseConfiguration(for: runPreset),
                 forks: run.forks, ratePerSecond: try run.rateValue(), retries: run.retries,
                 retryBackoff: run.retryBackoff.value, isIdempotent: run.idempotent, stopOnError: run.stopOnError,
                 isErrorReply: { reply in pattern.matches(reply) }))
