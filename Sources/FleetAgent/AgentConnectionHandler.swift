@@ -159,12 +159,16 @@ final class AgentConnectionHandler: ChannelDuplexHandler {
         }
         var buffer = context.channel.allocator.buffer(capacity: batch.frames.count * 16)
         let who = caller(context)
-        for (index, payload) in batch.frames.enumerated() {
-            guard let reply = shared.responder.replyNow(to: payload, caller: who) else {
+        let responder = shared.responder
+        let spec = shared.spec
+        // The batch's frames were received together: one clock reading for all of them.
+        let received = NIODeadline.now()
+        for index in batch.frames.indices {
+            guard let reply = responder.replyNow(to: batch.frames[index], caller: who, received: received) else {
                 answerLater(Array(batch.frames[index...]), head: buffer, batch, context: context)
                 return
             }
-            buffer.writeReply(reply, spec: shared.spec)
+            buffer.writeReply(reply, spec: spec)
         }
         write(batch, buffer: buffer, context: context, written: nil)
     }

@@ -82,39 +82,28 @@ final class AgentResponder: Sendable {
     /// The reply payload for `payload` (unframed).
     func reply(to payload: ByteBuffer, caller: Caller) async -> AgentReply {
         let began = NIODeadline.now()
-        let bytes = Self.commandBytes(payload)
+        let command = AgentCommand(frame: payload)
         let (reply, slot): (AgentReply, Int)
-        if let now = answerNow(bytes, caller: caller) {
+        if let now = answerNow(command, caller: caller) {
             (reply, slot) = now
         } else {
-            (reply, slot) = await answerLater(bytes, caller: caller)
+            (reply, slot) = await answerLater(command, caller: caller)
         }
-        record(reply, slot: slot, bytes: bytes, began: began, caller: caller)
+        record(reply, slot: slot, command: command, began: began, caller: caller)
         return reply
     }
 
     /// The reply, when the route answers without suspending (no `exec`, no async handler); `nil` otherwise.
-    func replyNow(to payload: ByteBuffer, caller: Caller) -> AgentReply? {
-        let began = NIODeadline.now()
-        let bytes = Self.commandBytes(payload)
-        guard let (reply, slot) = answerNow(bytes, caller: caller) else { return nil }
-        record(reply, slot: slot, bytes: bytes, began: began, caller: caller)
+    /// - Parameter received: when the frame was received (a batch of frames read together shares it); the
+    ///   command's duration runs from then.
+    func replyNow(to payload: ByteBuffer, caller: Caller, received: NIODeadline = .now()) -> AgentReply? {
+        let command = AgentCommand(frame: payload)
+        guard let (reply, slot) = answerNow(command, caller: caller) else { return nil }
+        record(reply, slot: slot, command: command, began: received, caller: caller)
         return reply
     }
 
-    /// The command's bytes, a trailing CR dropped (CR LF line endings are tolerated). One copy of the bytes (the
-    /// generic copy from a `ByteBufferView` cost more than the command's routing).
-    static func commandBytes(_ payload: ByteBuffer) -> [UInt8] {
-        payload.withUnsafeReadableBytes { raw in
-            let count = raw.last == 0x0D ? raw.count - 1 : raw.count
-            return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[..<count]))
-                initialized = count
-            }
-        }
-    }
-
-    private func record(_ reply: AgentReply, slot: Int, bytes: [UInt8], began: NIODeadline, caller: Caller) {
+    private func record(_ reply: AgentReply, slot: Int, command: AgentCommand, began: NIODeadline, caller: Caller) {
         let took = Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds &- began.uptimeNanoseconds)
         let isError = reply.isError
         if isError { stats.error(.errorReply) }
@@ -122,8 +111,8 @@ final class AgentResponder: Sendable {
         guard auditsCommands else { return }
         let record = AgentAuditRecord(
             peer: caller.peer, connectionID: caller.connectionID, commandName: slotNames[slot],
-            commandText: bytes.count > 64 ? ByteEscapes.render(bytes.prefix(64)) + "…" : ByteEscapes.render(bytes),
-            isError: isError, durationNanoseconds: took, identity: caller.identity.map { "\($0)" })
+            commandText: command.auditText, isError: isError, durationNanoseconds: took,
+            identity: caller.identity.map { "\($0)" })
         if let audit {
             audit(record)
         } else {
@@ -132,9 +121,9 @@ final class AgentResponder: Sendable {
     }
 
     /// The answer when it needs no suspension, with its slot; `nil` for `exec` and async handler routes.
-    private func answerNow(_ bytes: [UInt8], caller: Caller) -> (AgentReply, Int)? {
-        guard !bytes.isEmpty else { return (Self.emptyCommand, emptySlot) }
-        guard let text = commandText(bytes) else {
+    private func answerNow(_ command: AgentCommand, caller: Caller) -> (AgentReply, Int)? {
+        guard !command.isEmpty else { return (Self.emptyCommand, emptySlot) }
+        guard let text = routedText(command) else {
             stats.error(.invalidByte)
             return (Self.invalidByte, invalidSlot)
         }
@@ -153,8 +142,8 @@ final class AgentResponder: Sendable {
             return (builtinReply(builtin, text: text), index)
         case .immediate(let handler):
             let request = AgentRequest(
-                payload: bytes, text: text, arguments: arguments, peer: caller.peer, connectionID: caller.connectionID,
-                listener: caller.listener, identity: caller.identity)
+                payload: command.bytes, text: text, arguments: arguments, peer: caller.peer,
+                connectionID: caller.connectionID, listener: caller.listener, identity: caller.identity)
             return (handler(request), index)
         case .exec, .handler:
             return nil
@@ -162,12 +151,13 @@ final class AgentResponder: Sendable {
     }
 
     /// The answer of an `exec` or async handler route (``answerNow`` returned `nil`).
-    private func answerLater(_ bytes: [UInt8], caller: Caller) async -> (AgentReply, Int) {
-        guard let text = commandText(bytes), let (index, arguments) = router.matchIndex(text) else {
+    private func answerLater(_ command: AgentCommand, caller: Caller) async -> (AgentReply, Int) {
+        guard let text = routedText(command), let (index, arguments) = router.matchIndex(text) else {
             return (configuration.unknownCommandReply, unknownSlot)  // answerNow handled these
         }
         let request = AgentRequest(
-            payload: bytes, text: text, arguments: arguments, peer: caller.peer, connectionID: caller.connectionID,
+            payload: command.bytes, text: text, arguments: arguments, peer: caller.peer,
+            connectionID: caller.connectionID,
             listener: caller.listener, identity: caller.identity)
         switch router.routes[index].action {
         case .exec(let action):
@@ -175,7 +165,7 @@ final class AgentResponder: Sendable {
         case .handler(let handler):
             return (await handler(request), index)
         case .reply, .builtin, .immediate:
-            return answerNow(bytes, caller: caller)!  // never nil for these
+            return answerNow(command, caller: caller)!  // never nil for these
         }
     }
 
@@ -206,24 +196,13 @@ final class AgentResponder: Sendable {
         return nil
     }
 
-    /// The command as text when it is valid UTF-8 with no control bytes but TAB; `nil` otherwise.
-    /// The text routes see: the command as text, or (for binary devices) its hex digits.
-    private func commandText(_ bytes: [UInt8]) -> String? {
-        if let text = Self.validText(bytes) { return text }
+    /// The text routes see: the command as text, or (for binary devices) its hex digits; `nil` when neither.
+    private func routedText(_ command: AgentCommand) -> String? {
+        if let text = command.text { return text }
         guard configuration.matchesBinaryCommandsAsHex else { return nil }
         let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }, as: UTF8.self)
-    }
-
-    static func validText(_ bytes: [UInt8]) -> String? {
-        var isASCII = true
-        for byte in bytes {
-            if (byte < 0x20 && byte != 0x09) || byte == 0x7F { return nil }
-            if byte >= 0x80 { isASCII = false }
-        }
-        // ASCII is valid UTF-8 as it stands: `String(validating:)` looks up generic metadata on every call.
-        if isASCII { return String(decoding: bytes, as: UTF8.self) }
-        return String(validating: bytes, as: UTF8.self)
+        return String(
+            decoding: command.bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }, as: UTF8.self)
     }
 
     private func builtinReply(_ builtin: Builtin, text command: String) -> AgentReply {

@@ -1,3 +1,4 @@
+import FleetFraming
 import NIOCore
 import Testing
 
@@ -47,19 +48,20 @@ import Testing
     }
 
     @Test func commandTextValidationRejectsControlAndInvalidUTF8() {
-        #expect(AgentResponder.validText(Array("SET A\tB".utf8)) == "SET A\tB")
-        #expect(AgentResponder.validText([0x41, 0x00]) == nil)
-        #expect(AgentResponder.validText([0x41, 0xFF]) == nil)
-        #expect(AgentResponder.validText([0x1B]) == nil)
-        #expect(AgentResponder.validText([0xC3, 0xA9]) == "é")
-        #expect(AgentResponder.validText([0x41, 0x7F]) == nil)  // DEL, in the ASCII range
-        #expect(AgentResponder.validText([0x41, 0xC3]) == nil)  // a sequence cut short
-        #expect(AgentResponder.validText([0xED, 0xA0, 0x80]) == nil)  // an encoded surrogate
-        #expect(AgentResponder.validText([]) == "")
+        func text(_ bytes: [UInt8]) -> String? { AgentCommand(frame: ByteBuffer(bytes: bytes)).text }
+        #expect(text(Array("SET A\tB".utf8)) == "SET A\tB")
+        #expect(text([0x41, 0x00]) == nil)
+        #expect(text([0x41, 0xFF]) == nil)
+        #expect(text([0x1B]) == nil)
+        #expect(text([0xC3, 0xA9]) == "é")
+        #expect(text([0x41, 0x7F]) == nil)  // DEL, in the ASCII range
+        #expect(text([0x41, 0xC3]) == nil)  // a sequence cut short
+        #expect(text([0xED, 0xA0, 0x80]) == nil)  // an encoded surrogate
+        #expect(text([]) == "")
     }
 
     @Test func commandBytesDropOneTrailingCarriageReturn() {
-        func bytes(_ value: [UInt8]) -> [UInt8] { AgentResponder.commandBytes(ByteBuffer(bytes: value)) }
+        func bytes(_ value: [UInt8]) -> [UInt8] { AgentCommand(frame: ByteBuffer(bytes: value)).bytes }
         #expect(bytes(Array("STATUS\r".utf8)) == Array("STATUS".utf8))
         #expect(bytes(Array("STATUS".utf8)) == Array("STATUS".utf8))
         #expect(bytes(Array("A\r\r".utf8)) == Array("A\r".utf8))
@@ -67,6 +69,25 @@ import Testing
         #expect(bytes([]) == [])
         var sliced = ByteBuffer(bytes: Array("xxPING\r".utf8))
         sliced.moveReaderIndex(forwardBy: 2)
-        #expect(AgentResponder.commandBytes(sliced) == Array("PING".utf8))
+        #expect(AgentCommand(frame: sliced).bytes == Array("PING".utf8))
+        #expect(AgentCommand(frame: sliced).text == "PING")
+    }
+
+    /// The audit line shows a command escaped for display, at most 64 bytes and then `…`: plain ASCII as it
+    /// stands (without a copy), everything else as `ByteEscapes.render` shows it.
+    @Test func auditTextIsTheEscapedCommand() {
+        let cases: [[UInt8]] = [
+            Array("PING".utf8), Array("SET A\tB".utf8), Array(#"PATH C:\x"#.utf8), [0x1B, 0x41], [0xC3, 0xA9],
+            [0x41, 0xFF], Array(repeating: 0x41, count: 64), Array(repeating: 0x41, count: 65),
+            Array(repeating: 0x1B, count: 70), Array("ECHO \"q\" a=b".utf8), [],
+        ]
+        for bytes in cases {
+            let expected =
+                bytes.count > 64 ? ByteEscapes.render(bytes.prefix(64)) + "…" : ByteEscapes.render(bytes)
+            #expect(AgentCommand(frame: ByteBuffer(bytes: bytes + [0x0D])).auditText == expected, "\(bytes)")
+        }
+        #expect(AgentCommand(frame: ByteBuffer(bytes: Array("PING".utf8))).isPlainASCII)
+        #expect(!AgentCommand(frame: ByteBuffer(bytes: Array("A\tB".utf8))).isPlainASCII)
+        #expect(!AgentCommand(frame: ByteBuffer(bytes: Array(#"A\B"#.utf8))).isPlainASCII)
     }
 }
