@@ -5,9 +5,14 @@
 Starts `fleetcmd simulate` (a separate process) with N devices (one 127/8 address each), then runs PING across
 the whole fleet with each client: devices/s, peak RSS and CPU seconds (from wait4). Two fleets: instant replies,
 and every device taking 5 ms to answer. Prints a Markdown table with ratios against C and against asyncio, and a
-devices-vs-seconds plot (docs/runner-bench.svg) when asked. Run by hand:
+devices-vs-seconds plot (docs/runner-bench.svg) when asked.
 
-    scripts/bench-run.py [--sizes 1000,10000,50000] [--plot docs/runner-bench.svg]
+A third fleet is not ours at all: the C server (Benchmarks/ceiling/lean_server.c) listening on the same N
+addresses (sizes up to 15,000: a socket each). The simulator is fleetcmd, shares the machine's two cores with the
+client under test and is slower than C, which hides part of a client's cost; against C devices the runner's own
+cost shows whole (the hardest yardstick here). Run by hand:
+
+    scripts/bench-run.py [--sizes 1000,10000,50000] [--plot docs/runner-bench.svg] [--no-c-fleet]
 """
 import argparse
 import json
@@ -17,9 +22,22 @@ import sys
 import tempfile
 import time
 
-from bench_common import ROOT, build_fleetcmd, raise_nofile, start_simulator, stop
+from bench_common import ROOT, build_c, build_fleetcmd, raise_nofile, start_simulator, stop
 
 PORT = 19500
+C_FLEET_MAX = 15_000
+
+
+def start_c_fleet(server, size, inventory):
+    """The C server on the simulator's addresses (127.80.0.1 onwards), and an inventory listing them."""
+    proc = subprocess.Popen([server, "127.80.0.1", str(PORT), str(size)], stdout=subprocess.PIPE, text=True,
+                            preexec_fn=raise_nofile)
+    if proc.stdout.readline().strip() != "listening":
+        raise SystemExit("the C fleet did not start")
+    with open(inventory, "w") as f:
+        for index in range(size):
+            f.write(f"127.80.{(index + 1) >> 8}.{(index + 1) & 0xFF}:{PORT}\n")
+    return proc
 
 
 
@@ -44,12 +62,35 @@ def main():
     parser.add_argument("--sizes", default="1000,10000,50000")
     parser.add_argument("--plot")
     parser.add_argument("--before", help="another fleetcmd binary (an earlier commit's) to run against the same fleets")
+    parser.add_argument("--no-c-fleet", action="store_true", help="skip the fleet of C devices")
     options = parser.parse_args()
     raise_nofile()
     fleetcmd = build_fleetcmd()
     c_client = os.path.join(tempfile.gettempdir(), "fleetcmd-lean-fanout")
     subprocess.run(["gcc", "-O2", "-o", c_client, os.path.join(ROOT, "Benchmarks/ceiling/lean_fanout.c")], check=True)
+    c_server = build_c("lean_server")
     rows = []
+
+    def clients(scratch, latency, size, inventory):
+        """Runs each client once across the fleet that is up; returns (ours, asyncio, C, before)."""
+        # As users run it: journal on, one JSON line per device read from a pipe as results arrive.
+        ours = timed([fleetcmd, "run", "-i", inventory, "--forks", "1000", "--retries", "0", "--format", "jsonl",
+                      "--journal", os.path.join(scratch, f"j-{latency}-{size}-{time.time()}.jsonl"), "PING"],
+                     stdout=None)
+        assert len(ours[3].splitlines()) == size, "a result line per device"
+        base = timed([sys.executable, os.path.join(ROOT, "Benchmarks/baseline_fanout.py"), inventory, "PING", "1000"], stdout=None)
+        base_result = json.loads(base[3])
+        assert base_result["failed"] == 0, base_result
+        c = timed([c_client, "127.80.0.0", str(size), str(PORT), "1000"], stdout=None)
+        assert c[3].startswith(f"{size} ok of {size}"), c[3]
+        before = None
+        if options.before:
+            before = timed([options.before, "run", "-i", inventory, "--forks", "1000", "--retries", "0",
+                            "--format", "jsonl", "--journal",
+                            os.path.join(scratch, f"b-{latency}-{size}-{time.time()}.jsonl"), "PING"],
+                           stdout=None)
+        return ours, base, c, before
+
     with tempfile.TemporaryDirectory() as scratch:
         for latency in ("0", "5ms"):
             profile = os.path.join(scratch, f"p{latency}.yaml")
@@ -61,30 +102,25 @@ def main():
                 sim, _ = start_simulator(fleetcmd, ready, "--devices", str(size), "--addresses", "127.80.0.0/16",
                                          "--port", str(PORT), "--profile", profile, "--inventory-out", inventory)
                 try:
-                    # As users run it: journal on, one JSON line per device read from a pipe as results arrive.
-                    ours = timed([fleetcmd, "run", "-i", inventory, "--forks", "1000", "--retries", "0", "--format", "jsonl",
-                                  "--journal", os.path.join(scratch, f"j-{latency}-{size}-{time.time()}.jsonl"), "PING"],
-                                 stdout=None)
-                    assert len(ours[3].splitlines()) == size, "a result line per device"
-                    base = timed([sys.executable, os.path.join(ROOT, "Benchmarks/baseline_fanout.py"), inventory, "PING", "1000"], stdout=None)
-                    base_result = json.loads(base[3])
-                    assert base_result["failed"] == 0, base_result
-                    c = timed([c_client, "127.80.0.0", str(size), str(PORT), "1000"], stdout=None)
-                    assert c[3].startswith(f"{size} ok of {size}"), c[3]
-                    before = None
-                    if options.before:
-                        before = timed([options.before, "run", "-i", inventory, "--forks", "1000", "--retries", "0",
-                                        "--format", "jsonl", "--journal",
-                                        os.path.join(scratch, f"b-{latency}-{size}-{time.time()}.jsonl"), "PING"],
-                                       stdout=None)
+                    ours, base, c, before = clients(scratch, latency, size, inventory)
                 finally:
                     stop(sim)
                 rows.append((latency, size, ours, base, c, before))
                 time.sleep(1)
+        if not options.no_c_fleet:
+            for size in [int(s) for s in options.sizes.split(",") if int(s) <= C_FLEET_MAX]:
+                inventory = os.path.join(scratch, f"c-fleet-{size}.txt")
+                fleet = start_c_fleet(c_server, size, inventory)
+                try:
+                    ours, base, c, before = clients(scratch, "C devices", size, inventory)
+                finally:
+                    stop(fleet)
+                rows.append(("C devices", size, ours, base, c, before))
+                time.sleep(1)
     print("| replies | devices | fleetcmd run: devices/s | peak RSS | CPU s | C epoll: devices/s | CPU s | vs C | asyncio: devices/s | CPU s | vs asyncio |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for latency, size, ours, base, c, _ in rows:
-        print(f"| {'instant' if latency == '0' else latency} | {size:,} | {size / ours[0]:,.0f} | {ours[1]:.0f} MB | {ours[2]:.2f} | "
+        print(f"| {label(latency)} | {size:,} | {size / ours[0]:,.0f} | {ours[1]:.0f} MB | {ours[2]:.2f} | "
               f"{size / c[0]:,.0f} | {c[2]:.2f} | **{c[0] / ours[0]:.2f}×** | "
               f"{size / base[0]:,.0f} | {base[2]:.2f} | **{base[0] / ours[0]:.1f}×** |")
     if options.before:
@@ -92,10 +128,14 @@ def main():
         print("| replies | devices | this build: devices/s | CPU s | --before: devices/s | CPU s | speed vs before | CPU vs before |")
         print("|---|---|---|---|---|---|---|---|")
         for latency, size, ours, _, _, before in rows:
-            print(f"| {'instant' if latency == '0' else latency} | {size:,} | {size / ours[0]:,.0f} | {ours[2]:.2f} | "
+            print(f"| {label(latency)} | {size:,} | {size / ours[0]:,.0f} | {ours[2]:.2f} | "
                   f"{size / before[0]:,.0f} | {before[2]:.2f} | **{before[0] / ours[0]:.2f}×** | {ours[2] / before[2]:.2f}× |")
     if options.plot:
         plot(rows, options.plot)
+
+
+def label(latency):
+    return {"0": "instant", "C devices": "instant, C devices"}.get(latency, latency)
 
 
 def plot(rows, path):
@@ -105,8 +145,10 @@ def plot(rows, path):
     max_seconds = max(max(r[2][0], r[3][0]) for r in rows)
     series = {}
     for latency, size, ours, base, _, _ in rows:
-        series.setdefault(f"fleetcmd run ({'instant' if latency == '0' else latency})", []).append((size, ours[0]))
-        series.setdefault(f"asyncio ({'instant' if latency == '0' else latency})", []).append((size, base[0]))
+        if latency == "C devices":
+            continue
+        series.setdefault(f"fleetcmd run ({label(latency)})", []).append((size, ours[0]))
+        series.setdefault(f"asyncio ({label(latency)})", []).append((size, base[0]))
     colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
              f'<line x1="{margin}" y1="{height - margin}" x2="{width - 10}" y2="{height - margin}" stroke="black"/>',

@@ -3,6 +3,7 @@
 // No routing, no limits, no logging: what the machine can do, to tell the agent's cost from the kernel's.
 //   gcc -O2 -o /tmp/lean_server Benchmarks/ceiling/lean_server.c
 //   /tmp/lean_server 127.0.0.1 19400          # prints "listening" when ready
+//   /tmp/lean_server 127.80.0.1 19500 10000   # a fleet: one listener on each of 10,000 consecutive addresses
 #define _GNU_SOURCE
 #include <errno.h>
 #include <arpa/inet.h>
@@ -17,7 +18,7 @@
 #include <unistd.h>
 
 enum { OUT_MAX = 1 << 16 };
-struct conn { int fd; int pending; size_t out_len; char out[]; };  // pending: frames counted but not yet answered
+struct conn { int fd; int pending; size_t out_len; char out[]; };  // pending: frames counted but not yet answered; -1: a listener
 
 static void drop(int ep, struct conn *c) { epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL); close(c->fd); free(c); }
 
@@ -34,14 +35,21 @@ static int flush_out(int ep, struct conn *c) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 3) { fprintf(stderr, "usage: lean_server ADDRESS PORT\n"); return 64; }
+  if (argc < 3) { fprintf(stderr, "usage: lean_server ADDRESS PORT [COUNT]\n"); return 64; }
   struct rlimit nofile; getrlimit(RLIMIT_NOFILE, &nofile); nofile.rlim_cur = nofile.rlim_max; setrlimit(RLIMIT_NOFILE, &nofile);
-  int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
-  setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in a = {0}; a.sin_family = AF_INET; a.sin_port = htons(atoi(argv[2])); inet_aton(argv[1], &a.sin_addr);
-  if (bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 4096)) { perror("listen"); return 1; }
+  int count = argc > 3 ? atoi(argv[3]) : 1, one = 1;
   int ep = epoll_create1(0);
-  struct epoll_event le = {.events = EPOLLIN, .data.ptr = NULL}; epoll_ctl(ep, EPOLL_CTL_ADD, ls, &le);
+  struct in_addr first; inet_aton(argv[1], &first);
+  for (int n = 0; n < count; n++) {
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(ls, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // accepted sockets inherit it
+    struct sockaddr_in a = {0}; a.sin_family = AF_INET; a.sin_port = htons(atoi(argv[2]));
+    a.sin_addr.s_addr = htonl(ntohl(first.s_addr) + n);
+    if (bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 4096)) { perror("listen"); return 1; }
+    struct conn *l = malloc(sizeof *l); l->fd = ls; l->pending = -1; l->out_len = 0;
+    struct epoll_event le = {.events = EPOLLIN, .data.ptr = l}; epoll_ctl(ep, EPOLL_CTL_ADD, ls, &le);
+  }
   printf("listening\n"); fflush(stdout);
   struct epoll_event evs[256];
   char buf[65536];
@@ -49,10 +57,9 @@ int main(int argc, char **argv) {
     int k = epoll_wait(ep, evs, 256, -1);
     for (int i = 0; i < k; i++) {
       struct conn *c = evs[i].data.ptr;
-      if (!c) {
+      if (c->pending < 0) {
         int fd;
-        while ((fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        while ((fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
           struct conn *n = malloc(sizeof *n + OUT_MAX); n->fd = fd; n->pending = 0; n->out_len = 0;
           struct epoll_event e = {.events = EPOLLIN, .data.ptr = n}; epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
         }
