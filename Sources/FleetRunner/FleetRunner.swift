@@ -28,10 +28,13 @@ public struct FleetRunner: Sendable {
         public var stopOnError: Bool
         /// Whether a reply is an error reply. Default: it starts with `ERR`.
         public var isErrorReply: @Sendable (String) -> Bool
-        /// Talk to devices with literal addresses and self-delimiting replies over raw non-blocking sockets on one
-        /// epoll thread (about a quarter of the CPU of a NIO channel per device), with the same timeouts, limits
+        /// Talk to devices with literal addresses and self-delimiting replies over raw non-blocking sockets on
+        /// epoll threads (about a quarter of the CPU of a NIO channel per device), with the same timeouts, limits
         /// and error classes as ``DeviceClient``. Default: true.
         public var usesLeanSockets = true
+        /// How many epoll threads share the lean path's conversations. Default (`nil`): one per 128 conversations
+        /// in flight, at most one per core.
+        public var leanThreads: Int?
 
         public init(
             commands: [[UInt8]], client: DeviceClient.Configuration = .init(), forks: Int = 1000,
@@ -107,7 +110,12 @@ public struct FleetRunner: Sendable {
                 lanes.append([index])
             }
         }
-        let lean = configuration.usesLeanSockets ? try? LeanExchanger() : nil
+        let width = min(max(1, configuration.forks), lanes.count)
+        let lean =
+            configuration.usesLeanSockets
+            ? try? LeanExchanger(
+                threads: configuration.leanThreads ?? LeanExchanger.threads(forWidth: width, cores: System.coreCount))
+            : nil
         defer { lean?.shutdown() }
         let window = Window(
             runner: self, targets: targets, lanes: lanes, journal: journal, lean: lean, keepingResults: keepingResults,

@@ -113,6 +113,35 @@ let shortTimeouts = DeviceClient.Configuration(
         }
     }
 
+    /// A large run shares its conversations among several epoll threads: every device is reached once, with the
+    /// same outcome, replies and error as on one thread, and journaled (intent and outcome) once.
+    @Test func severalLeanThreadsAgreeWithOne() async throws {
+        let layout = try makeLayout(200)
+        let profile = SimulatorProfile(faults: oneDevicePerFault)
+        let path = temporaryJournalPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await SimulatedFleet.withRunning(.init(layout: layout, profile: profile), logger: quiet) { fleet in
+            var configuration = FleetRunner.Configuration(
+                commands: bytes("ID", "PING"), client: shortTimeouts, retries: 0)
+            configuration.leanThreads = 1
+            let one = await FleetRunner(configuration: configuration).run(targets(layout))
+            let sentByOne = (0..<layout.count).map { fleet.ledger.counters($0).received }
+            configuration.leanThreads = 3
+            let journal = try makeJournal(path, id: "threads", commands: ["ID", "PING"], devices: layout.count)
+            let three = await FleetRunner(configuration: configuration).run(targets(layout), journal: journal)
+            journal.sync()
+            #expect(three.map(\.outcome) == one.map(\.outcome))
+            #expect(three.map(\.replies) == one.map(\.replies))
+            #expect(three.map(\.error) == one.map(\.error))
+            #expect(three.dropFirst(oneDevicePerFault.count + 1).allSatisfy { $0.outcome == .ok })  // the healthy ones
+            let sentByBoth = (0..<layout.count).map { fleet.ledger.counters($0).received }
+            #expect(zip(sentByBoth, sentByOne).map { $0 - $1 } == sentByOne)
+            let contents = try RunJournal.read(path: path)
+            #expect(contents.intents == Set(targets(layout).map(\.name)))
+            #expect(contents.outcomes.count == layout.count)
+        }
+    }
+
     @Test func idempotentCommandsAreRetriedAfterAnyFailure() async throws {
         let layout = try makeLayout(1)
         let profile = SimulatorProfile(faults: [FaultRule(fault: .resetMidReply, devices: [1...1])])
