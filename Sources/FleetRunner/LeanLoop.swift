@@ -38,6 +38,21 @@ import NIOConcurrencyHelpers
             var events = [epoll_event](repeating: epoll_event(), count: 256)
             var readBuffer = [UInt8](repeating: 0, count: 65536)
             while true {
+                // The queue first (also before the first wait: a request queued before the loop started needs no
+                // wake-up), until it stays empty: a conversation that fails at once (a refused connect) completes
+                // here, and the run submits the next device from that completion, on this thread, without a wake-up.
+                var stopping = false
+                while true {
+                    let (requests, stop) = queue.withLockedValue { state in
+                        defer { state.requests.removeAll(keepingCapacity: true) }
+                        return (state.requests, state.stopping)
+                    }
+                    stopping = stop
+                    if requests.isEmpty { break }
+                    start(requests)
+                }
+                expireDeadlines()
+                if stopping, connections.allSatisfy({ $0 == nil }) { break }
                 let timeout: Int32
                 if let next = deadlines.peek?.deadline {
                     let wait = next - ContinuousClock.now
@@ -57,20 +72,6 @@ import NIOConcurrencyHelpers
                         handle(slot: Int(event.data.u64), events: event.events, buffer: &readBuffer)
                     }
                 }
-                // Until the queue stays empty: a conversation that fails at once (a refused connect) completes here,
-                // and the run submits the next device from that completion, on this thread, without a wake-up.
-                var stopping = false
-                while true {
-                    let (requests, stop) = queue.withLockedValue { state in
-                        defer { state.requests.removeAll(keepingCapacity: true) }
-                        return (state.requests, state.stopping)
-                    }
-                    stopping = stop
-                    if requests.isEmpty { break }
-                    start(requests)
-                }
-                expireDeadlines()
-                if stopping, connections.allSatisfy({ $0 == nil }) { break }
             }
             Glibc.close(epoll)
             Glibc.close(wake)

@@ -31,13 +31,11 @@ public enum LeanOneShot {
             }
             var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: LeanLoop.wakeToken))
             epoll_ctl(epoll, EPOLL_CTL_ADD, wake, &event)
-            // Woken before it first waits: the loop takes its queue after a wait.
-            var one: UInt64 = 1
-            _ = write(wake, &one, 8)
             let result = NIOLockedValueBox<Exchange?>(nil)
             let request = LeanRequest(
                 address: bytes, device: address.description, commands: commands, configuration: configuration,
                 intent: nil, completion: { attempt in result.withLockedValue { $0 = attempt.exchange } })
+            // Queued before the loop starts: it takes its queue before it first waits (no wake-up).
             let queue = NIOLockedValueBox<(requests: [LeanRequest], stopping: Bool)>(([request], true))
             LeanLoop(epoll: epoll, wake: wake, queue: queue).run()  // closes both descriptors
             return result.withLockedValue { $0 }

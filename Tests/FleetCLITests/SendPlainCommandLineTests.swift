@@ -31,6 +31,16 @@ private func text(_ value: String) -> [UInt8] { Array(value.utf8) }
         #expect(parsed.output == .text)
     }
 
+    /// `validateCommand()` checks only a pattern of the user's; the default must therefore always compile, and a
+    /// bad one still fails the check.
+    @Test func theDefaultErrorPatternCompilesAndABadOneIsCaught() throws {
+        _ = try Regex(SendSettings.defaultErrorPattern)
+        var settings = try #require(SendSettings(plainCommandLine: ["send", "127.0.0.1:9100", "PING"]))
+        try settings.validateCommand()
+        settings.errorPattern = "(unclosed"
+        #expect(throws: ValidationError.self) { try settings.validateCommand() }
+    }
+
     @Test func anythingElseIsLeftToArgumentParser() {
         for arguments in [
             ["send"], ["send", "h"], ["run", "h", "PING"], ["send", "h", "PING", "-v"], ["send", "--hex", "h", "50"],

@@ -117,6 +117,17 @@ def test_version_names_the_commit(fleetcmd):
     assert version.returncode == 0
     # scripts/release.sh puts the commit in (release-check.sh checks it there); other builds say "unknown".
     assert re.fullmatch(r"\d+\.\d+\.\d+ \(commit ([0-9a-f]{7,}(-dirty)?|unknown)\)\n", version.stdout), version.stdout
+    # Answered before the config file is read (as `git --version`): a broken one does not hide the version, while
+    # a command still reports it.
+    with tempfile.TemporaryDirectory() as scratch:
+        broken = os.path.join(scratch, "config.yaml")
+        with open(broken, "w") as f:
+            f.write("forks: [\n")
+        env = dict(os.environ, FLEETCMD_CONFIG=broken)
+        again = subprocess.run([fleetcmd, "--version"], capture_output=True, text=True, timeout=30, env=env)
+        assert (again.returncode, again.stdout, again.stderr) == (0, version.stdout, "")
+        command = subprocess.run([fleetcmd, "presets"], capture_output=True, text=True, timeout=30, env=env)
+        assert command.returncode != 0 and "config.yaml" in command.stderr, command.stderr
 
 
 def agent_log(fleetcmd, log_format, journal=None, commands=()):

@@ -65,7 +65,8 @@ struct SendSettings: Equatable {
             throw ValidationError("\(error)")
         }
         _ = try payloads(readingFiles: false)
-        _ = try compiledErrorPattern()
+        // The default compiles (a constant; `run()` compiles it once): only a pattern of the user's is checked here.
+        if errorPattern != Self.defaultErrorPattern { _ = try compiledErrorPattern() }
     }
 
     func run() async throws {
