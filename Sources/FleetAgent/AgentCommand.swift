@@ -55,9 +55,10 @@ struct AgentCommand {
             if byte >= 0x80 { isASCII = false }
             if byte < 0x20 || byte >= 0x80 || byte == UInt8(ascii: "\\") { isPlain = false }
         }
-        let units = bytes.assumingMemoryBound(to: UInt8.self)
-        // ASCII is valid UTF-8 as it stands: `String(validating:)` looks up generic metadata on every call.
-        if isASCII { return (String(decoding: units, as: UTF8.self), isPlain) }
-        return (String(validating: units, as: UTF8.self), false)
+        return bytes.withMemoryRebound(to: UInt8.self) { units in
+            // ASCII is valid UTF-8 as it stands: `String(validating:)` looks up generic metadata on every call.
+            if isASCII { return (String(decoding: units, as: UTF8.self), isPlain) }
+            return (String(validating: units, as: UTF8.self), false)
+        }
     }
 }
