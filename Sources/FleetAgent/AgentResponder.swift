@@ -96,7 +96,7 @@ final class AgentResponder: Sendable {
     /// The reply, when the route answers without suspending (no `exec`, no async handler); `nil` otherwise.
     /// - Parameter received: when the frame was received (a batch of frames read together shares it); the
     ///   command's duration runs from then.
-    func replyNow(to payload: ByteBuffer, caller: Caller, received: NIODeadline = .now()) -> AgentReply? {
+    func replyNow(to payload: ByteBuffer, caller: Caller, received: NIODeadline) -> AgentReply? {
         let command = AgentCommand(frame: payload)
         guard let (reply, slot) = answerNow(command, caller: caller) else { return nil }
         record(reply, slot: slot, command: command, began: received, caller: caller)

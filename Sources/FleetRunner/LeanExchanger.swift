@@ -65,10 +65,9 @@ import NIOConcurrencyHelpers
 
         /// Starts a conversation; `completion` runs on the thread that holds it.
         func submit(_ request: Request) {
-            let current = cfleet_current_loop()
             // From a completion (a loop's own thread, where a run starts most conversations) the conversation stays
             // there, and the loop takes the queue before it waits again: no wake-up, a system call saved per device.
-            if let loop = loops.first(where: { $0.wake == current }) {
+            if let loop = loops.first(where: { LeanLoop.isCurrentThread(wake: $0.wake) }) {
                 loop.queue.withLockedValue { $0.requests.append(request) }
                 return
             }
