@@ -142,13 +142,13 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
     // MARK: - Exit codes, one per outcome class
 
     @Test func refusedExitsTwo() async throws {
-        let device = try await ScriptedDevice.start(behavior: .silent)
-        let port = device.port
-        await device.stop()
+        let closed = try ClosedPort()
+        let port = closed.port
         let result = try await FleetcmdProcess.run(["send", "127.0.0.1:\(port)", "PING"])
         #expect(result.status == 2)
         #expect(result.stderr == "fleetcmd: failed to connect to device 127.0.0.1:\(port): connection refused\n")
         #expect(result.stdout == "")
+        withExtendedLifetime(closed) {}
     }
 
     @Test func unresolvableExitsThree() async throws {
@@ -252,9 +252,8 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
     /// connection never opens (a debug build stopped on the leaked promise about one run in three, and a release
     /// build leaked it).
     @Test func probeTLSToAClosedPortIsRefusedEveryTime() async throws {
-        let device = try await ScriptedDevice.start(behavior: .silent)
-        let port = device.port
-        await device.stop()
+        let closed = try ClosedPort()
+        let port = closed.port
         for host in ["localhost", "127.0.0.1"] {
             for _ in 0..<12 {
                 let result = try await FleetcmdProcess.run(["probe", "--tls", "\(host):\(port)"])
@@ -263,13 +262,13 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
                 #expect(!result.stderr.contains("Fatal error"))
             }
         }
+        withExtendedLifetime(closed) {}
     }
 
     @Test func probeReportsEachTargetAndExitsWithTheFirstFailure() async throws {
         let up = try await ScriptedDevice.start(behavior: .silent)
-        let gone = try await ScriptedDevice.start(behavior: .silent)
+        let gone = try ClosedPort()
         let downPort = gone.port
-        await gone.stop()
         let ok = try await FleetcmdProcess.run(["probe", "127.0.0.1:\(up.port)"])
         #expect(ok.status == 0)
         #expect(ok.stdout.hasPrefix("127.0.0.1:\(up.port): reachable ("))
@@ -282,6 +281,7 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
         #expect(lines[0].contains("\"outcome\":\"reachable\""))
         #expect(lines[1].contains("\"outcome\":\"refused\""))
         await up.stop()
+        withExtendedLifetime(gone) {}
     }
 
     @Test func demoRunsWithNoHardwareAndExitsZero() async throws {

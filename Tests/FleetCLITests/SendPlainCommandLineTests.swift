@@ -56,9 +56,8 @@ private func text(_ value: String) -> [UInt8] { Array(value.utf8) }
     @Test func bothPathsAnswerAlike() async throws {
         let device = try await ScriptedDevice.start(
             behavior: .answer({ request in request == text("BAD") ? text("ERR 3") : text("PONG") }))
-        let closed = try await ScriptedDevice.start(behavior: .silent)
+        let closed = try ClosedPort()
         let closedPort = closed.port
-        await closed.stop()
         let cases: [[String]] = [
             ["127.0.0.1:\(device.port)", "PING", "hex:41"],
             ["127.0.0.1:\(device.port)", "PING", "BAD"],
@@ -76,5 +75,6 @@ private func text(_ value: String) -> [UInt8] { Array(value.utf8) }
         #expect(answered.stdout == "PONG\nERR 3\n")
         #expect(answered.status == 10)
         await device.stop()
+        withExtendedLifetime(closed) {}
     }
 }

@@ -24,9 +24,8 @@ import Testing
 
     /// A store that cannot be reached says why, as a device's connect failure would (it said only "cannot connect").
     @Test func aStoreThatCannotBeReachedSaysWhy() async throws {
-        let closed = try await ScriptedDevice.start(behavior: .silent)
+        let closed = try ClosedPort()
         let port = closed.port
-        await closed.stop()
         let refused = try await FleetcmdProcess.run(
             ["worker", "--store", "postgres://ops:s3cret@127.0.0.1:\(port)/fleet", "--until-idle"], timeout: 30)
         #expect(refused.status != 0)
@@ -38,6 +37,7 @@ import Testing
             ["worker", "--store", "postgres://ops@no-such-host.invalid/fleet", "--until-idle"], timeout: 30)
         #expect(unresolved.stderr.contains("cannot connect: cannot resolve host 'no-such-host.invalid': "))
         #expect(!unresolved.stderr.contains("SocketAddressError"))
+        withExtendedLifetime(closed) {}
     }
 
     @Test func badURLsAreOneLineErrors() {

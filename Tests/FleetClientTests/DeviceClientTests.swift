@@ -111,13 +111,13 @@ private let pong: @Sendable ([UInt8]) -> [UInt8] = { request in
     }
 
     @Test func refusedPortIsAConnectError() async throws {
-        let device = try await ScriptedDevice.start(behavior: .silent)
-        let port = device.port
-        await device.stop()
+        let closed = try ClosedPort()
+        let port = closed.port
         let exchange = await client().exchange([text("PING")], with: DeviceAddress(host: "127.0.0.1", port: port))
         #expect(exchange.error?.code == .refused)
         #expect(exchange.error?.description == "failed to connect to device 127.0.0.1:\(port): connection refused")
         #expect(exchange.error?.mayHaveDelivered == false)
+        withExtendedLifetime(closed) {}
     }
 
     @Test func blackHoleListenerTimesOutConnecting() async throws {
