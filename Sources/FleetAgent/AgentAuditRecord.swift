@@ -1,3 +1,4 @@
+import FleetCodec
 public import Logging
 
 /// One answered command, as the agent's audit trail records it: who sent what, on which connection, how it ended
@@ -67,26 +68,37 @@ public struct AgentAuditRecord: Sendable {
 
     /// ``durationText``'s bytes appended to `out`, without making a `String` (the audit line's hot path).
     public func appendDurationText(to out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(byteCount: Self.maxDurationTextCount, alignment: 1) { buffer in
+            let count = writeDurationText(to: buffer.baseAddress!)  // a temporary allocation has an address
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+
+    /// The most bytes ``writeDurationText(to:)`` writes.
+    public static let maxDurationTextCount = DecimalDigits.maxCount + 4
+
+    /// ``durationText``'s bytes written at `base` (at most ``maxDurationTextCount``).
+    /// - Returns: how many bytes were written.
+    public func writeDurationText(to base: UnsafeMutableRawPointer) -> Int {
         let microseconds = max(0, (durationNanoseconds + 500) / 1000)
-        var whole = microseconds / 1000
-        let start = out.count
-        repeat {
-            out.append(UInt8(ascii: "0") + UInt8(whole % 10))
-            whole /= 10
-        } while whole > 0
-        out[start...].reverse()
-        out.append(UInt8(ascii: "."))
+        var at = DecimalDigits.write(microseconds / 1000, to: base)
+        func put(_ byte: UInt8) {
+            base.storeBytes(of: byte, toByteOffset: at, as: UInt8.self)
+            at += 1
+        }
+        put(UInt8(ascii: "."))
         var fraction = microseconds % 1000
         guard fraction > 0 else {
-            out.append(UInt8(ascii: "0"))
-            return
+            put(UInt8(ascii: "0"))
+            return at
         }
         var divisor: Int64 = 100
         while fraction > 0 {
-            out.append(UInt8(ascii: "0") + UInt8(fraction / divisor))
+            put(UInt8(ascii: "0") + UInt8(fraction / divisor))
             fraction %= divisor
             divisor /= 10
         }
+        return at
     }
 
     /// The fields of the audit line, sorted by name (as a log handler that sorts its keys writes them).

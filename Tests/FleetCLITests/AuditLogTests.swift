@@ -64,6 +64,52 @@ import Testing
         }
     }
 
+    /// The in-place writer (``AuditLineWriter``, the batches' path) writes, for every record whose values stand
+    /// bare, the very line the general renderer writes; it leaves every other record to that renderer, and writes
+    /// nothing when the line might not fit.
+    @Test(arguments: [FleetLogHandler.Format.text, .logfmt], [false, true])
+    func theInPlaceLineIsTheRenderersLine(format: FleetLogHandler.Format, journald: Bool) {
+        let plain = [
+            records[0],
+            AgentAuditRecord(
+                peer: "[::1]:80", connectionID: 0, commandName: "(unknown)", commandText: "STATUS", isError: true,
+                duration: .milliseconds(1234) + .microseconds(500)),
+            AgentAuditRecord(
+                peer: "10.0.0.1:9", connectionID: 1_234_567_890_123, commandName: "get-temp", commandText: "TEMP?",
+                isError: false, duration: .seconds(3)),
+        ]
+        let durations: [Duration] = [
+            .zero, .nanoseconds(499), .nanoseconds(1_500), .microseconds(10), .microseconds(999),
+        ]
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 1)
+        defer { buffer.deallocate() }
+        for timestamp in [nil, Array("2026-12-01T00:00:00.000Z".utf8)] {
+            func line(_ record: AgentAuditRecord, capacity: Int = 1024) -> AuditLineWriter.Outcome {
+                AuditLineWriter.write(
+                    record, logfmt: format == .logfmt, timestamp: timestamp, journald: journald,
+                    to: buffer.baseAddress!, capacity: capacity)
+            }
+            for record in plain
+                + durations.map({ duration in
+                    AgentAuditRecord(
+                        peer: "127.0.0.1:1", connectionID: 7, commandName: "PING", commandText: "PING", isError: false,
+                        duration: duration)
+                })
+            {
+                var expected: [UInt8] = []
+                FleetLogHandler.renderAudit(
+                    record, logfmt: format == .logfmt, timestamp: timestamp, journald: journald, into: &expected)
+                expected.append(0x0A)
+                #expect(line(record) == .written(expected.count))
+                #expect(Array(buffer[..<expected.count]) == expected, "\(String(decoding: expected, as: UTF8.self))")
+                #expect(line(record, capacity: expected.count - 1) == .noRoom)
+            }
+            var empty = records[0]
+            empty.commandText = ""
+            for record in records.dropFirst() + [empty] { #expect(line(record) == .notPlain) }
+        }
+    }
+
     /// Two event loops write 5,000 lines each in bursts; hand-overs by size (a small limit) and by tick: every line
     /// arrives once, whole, in the order each loop wrote it.
     @Test func linesWrittenOnEventLoopsArriveWholeAndInOrder() async throws {

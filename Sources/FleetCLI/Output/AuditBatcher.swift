@@ -34,13 +34,32 @@ final class AuditBatcher: Sendable {
         /// The event loop of the thread the batch belongs to.
         let loop: any EventLoop
         let lock = NIOLock()
-        var bytes: [UInt8] = []
+        /// The lines, in memory of the batch's own: a line is written in place (``AuditLineWriter``), with one
+        /// bound check, rather than appended to an array piece by piece.
+        let storage: UnsafeMutableRawBufferPointer
+        var count = 0
         var lines = 0
         var scheduled = false
         var stampMillisecond: Int64 = .min
         var stamp: [UInt8] = []
 
-        init(loop: any EventLoop) { self.loop = loop }
+        init(loop: any EventLoop, capacity: Int) {
+            self.loop = loop
+            storage = .allocate(byteCount: capacity, alignment: 1)
+        }
+
+        deinit { storage.deallocate() }
+
+        var free: Int { storage.count - count }
+        var end: UnsafeMutableRawPointer { storage.baseAddress! + count }  // allocated: it has an address
+
+        /// Copies `line` in; `false` when it does not fit.
+        func append(_ line: [UInt8]) -> Bool {
+            guard line.count <= free else { return false }
+            line.withUnsafeBytes { end.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            count += line.count
+            return true
+        }
     }
 
     private let sink: LogSink
@@ -85,9 +104,17 @@ final class AuditBatcher: Sendable {
                     batch.stamp = FleetLogHandler.timestampBytes(millisecondsSince1970: now)
                 }
             }
-            render(record, timestamp: stamped ? batch.stamp : nil, into: &batch.bytes)
+            let timestamp = stamped ? batch.stamp : nil
+            if !renderInPlace(record, timestamp: timestamp, into: batch) {
+                var line: [UInt8] = []
+                render(record, timestamp: timestamp, into: &line)
+                if !batch.append(line) {
+                    handOver(batch)
+                    if !batch.append(line) { sink.append(line) }  // longer than a batch: on its own
+                }
+            }
             batch.lines += 1
-            if batch.bytes.count >= limit {
+            if batch.count >= limit {
                 handOver(batch)
             } else if !batch.scheduled {
                 batch.scheduled = true
@@ -117,17 +144,38 @@ final class AuditBatcher: Sendable {
 
     /// Under the batch's lock.
     private func handOver(_ batch: Batch) {
-        guard !batch.bytes.isEmpty else { return }
-        sink.append(batch.bytes, lines: batch.lines)
-        batch.bytes.removeAll(keepingCapacity: true)
+        guard batch.count > 0 else { return }
+        sink.append(UnsafeRawBufferPointer(rebasing: batch.storage[..<batch.count]), lines: batch.lines)
+        batch.count = 0
         batch.lines = 0
+    }
+
+    /// The common line (text or logfmt, every value bare) written straight into the batch, which is handed over
+    /// first when the line might not fit; `false` (nothing written) for any other line.
+    private func renderInPlace(_ record: AgentAuditRecord, timestamp: [UInt8]?, into batch: Batch) -> Bool {
+        guard format != .json else { return false }
+        for attempt in 0..<2 {
+            switch AuditLineWriter.write(
+                record, logfmt: format == .logfmt, timestamp: timestamp, journald: journald, to: batch.end,
+                capacity: batch.free)
+            {
+            case .written(let count):
+                batch.count += count
+                return true
+            case .notPlain:
+                return false
+            case .noRoom:
+                guard attempt == 0, batch.count > 0 else { return false }  // too long even for an empty batch
+                handOver(batch)
+            }
+        }
+        return false
     }
 
     /// The calling thread's new batch, when the thread is an event loop's; `nil` otherwise.
     private func newBatch() -> Batch? {
         guard let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return nil }
-        let batch = Batch(loop: loop)
-        batch.bytes.reserveCapacity(limit + 1024)
+        let batch = Batch(loop: loop, capacity: limit + 4096)
         batches.currentValue = batch
         all.withLockedValue { $0.append(batch) }
         return batch

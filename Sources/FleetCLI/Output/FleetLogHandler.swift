@@ -1,4 +1,5 @@
 import FleetAgent
+import FleetCodec
 import FleetFraming
 import Foundation
 public import Logging
@@ -200,22 +201,9 @@ public struct FleetLogHandler: LogHandler {
 
     /// A non-negative number's decimal digits, without making a `String`.
     private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        guard value > 0 else {
-            out.append(UInt8(ascii: "0") + UInt8(max(0, value)))
-            return
-        }
-        var digits = 0
-        var rest = value
-        while rest > 0 {
-            digits += 1
-            rest /= 10
-        }
-        let start = out.count
-        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
-        rest = value
-        for position in stride(from: start + digits - 1, through: start, by: -1) {
-            out[position] = UInt8(ascii: "0") + UInt8(rest % 10)
-            rest /= 10
+        withUnsafeTemporaryAllocation(byteCount: DecimalDigits.maxCount, alignment: 1) { buffer in
+            let count = DecimalDigits.write(Int64(value), to: buffer.baseAddress!)  // it has an address
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
         }
     }
 
@@ -242,11 +230,18 @@ public struct FleetLogHandler: LogHandler {
             && byte != UInt8(ascii: "\\")
     }
 
+    /// Whether a value stands bare in a line (``appendQuoted(_:to:)`` writes it as it is): not empty, every byte
+    /// printable ASCII other than space, `"`, `=` and `\`.
+    static func standsBare(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard !bytes.isEmpty else { return false }
+        for byte in bytes where !isPlain(byte) { return false }
+        return true
+    }
+
     static func appendQuoted(_ value: String, to out: inout [UInt8]) {
         var value = value
         let plain = value.withUTF8 { bytes in
-            guard !bytes.isEmpty else { return false }
-            for byte in bytes where !isPlain(byte) { return false }
+            guard standsBare(bytes) else { return false }
             out.append(contentsOf: bytes)
             return true
         }

@@ -61,8 +61,14 @@ final class LogSink: @unchecked Sendable {
     /// full waits for room.
     func append(_ line: [UInt8]) { append(line, lines: 1) }
 
-    /// Queues several whole lines at once (``AuditBatcher``); if they do not fit, all `lines` count as dropped.
+    /// Queues several whole lines at once; if they do not fit, all `lines` count as dropped.
     func append(_ line: [UInt8], lines: Int) {
+        line.withUnsafeBytes { append($0, lines: lines) }
+    }
+
+    /// Queues several whole lines at once, copied from memory the caller keeps (``AuditBatcher``'s batches); if
+    /// they do not fit, all `lines` count as dropped.
+    func append(_ line: UnsafeRawBufferPointer, lines: Int) {
         condition.lock()
         if !started { start() }
         defer { condition.unlock() }
@@ -76,7 +82,7 @@ final class LogSink: @unchecked Sendable {
             }
         }
         let wake = pending.isEmpty
-        pending.append(contentsOf: line)
+        line.withMemoryRebound(to: UInt8.self) { pending.append(contentsOf: $0) }
         if wake { condition.broadcast() }  // the writer, never a flush() waiter alone
     }
 
