@@ -165,20 +165,13 @@ public final class BlackHoleListener: Sendable {
     private let descriptors: [Int32]
 
     public init() throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) }
+        var (listener, address, port) = try LoopbackSocket.bound()
+        guard listen(listener, 0) == 0 else {
+            let code = errno
+            close(listener)
+            throw IOError(errnoCode: code, reason: "black hole listen")
         }
-        guard bound == 0, listen(listener, 0) == 0 else { throw IOError(errnoCode: errno, reason: "black hole listen") }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
-        }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         // Fill the accept queue (backlog 0 holds one connection); later SYNs are dropped, not refused.
         var fillers: [Int32] = []
         for _ in 0..<2 {
