@@ -110,6 +110,7 @@ public struct FleetRunner: Sendable {
                 lanes.append([index])
             }
         }
+        // Conversations in flight at once: the window's width, which also sizes the lean path.
         let width = min(max(1, configuration.forks), lanes.count)
         let lean =
             configuration.usesLeanSockets
@@ -121,7 +122,7 @@ public struct FleetRunner: Sendable {
             runner: self, targets: targets, lanes: lanes, journal: journal, lean: lean, keepingResults: keepingResults,
             onResult: onResult, pacer: Pacer(ratePerSecond: configuration.ratePerSecond))
         let (kept, started) = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in window.start(continuation) }
+            await withCheckedContinuation { continuation in window.start(width: width, continuation) }
         } onCancel: {
             window.cancel()
         }
@@ -183,8 +184,8 @@ public struct FleetRunner: Sendable {
                     progress: Progress(total: targets.count, done: 0, ok: 0, inFlight: 0)))
         }
 
-        func start(_ continuation: CheckedContinuation<Finished, Never>) {
-            let width = min(max(1, runner.configuration.forks), lanes.count)
+        /// Starts the first `width` lanes; each finished conversation starts the next.
+        func start(width: Int, _ continuation: CheckedContinuation<Finished, Never>) {
             state.withLockedValue { $0.continuation = continuation }
             if width == 0 { finishIfDone() }
             // The devices that start at once get their intents in one write, before any of their first bytes.
