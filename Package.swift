@@ -258,6 +258,8 @@ let package = Package(
             dependencies: [
                 "FleetRunner", "FleetInventory", "FleetSimulator", "FleetClient", "FleetTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: upcoming
         ),

@@ -11,6 +11,7 @@ struct ConversationTimer {
         guard next != deadline else { return }
         scheduled?.cancel()
         deadline = next
+        lookedAgain = false
         guard let next else {
             scheduled = nil
             return
@@ -19,12 +20,34 @@ struct ConversationTimer {
         scheduled = loop.assumeIsolated().scheduleTask(in: TimeAmount(delay), fire)
     }
 
-    /// The timer went off: the next ``rearm(for:on:_:)`` sets it again whatever the deadline.
-    mutating func fired() { deadline = nil }
+    /// Whether the deadline being looked at again (``fired(on:_:)``) was looked at once already.
+    private var lookedAgain = false
+
+    /// How late a timer may go off before its loop counts as having been held up.
+    static let lateness: Duration = .milliseconds(20)
+
+    /// The timer went off. `true`: the deadline has passed, act on it; the next ``rearm(for:on:_:)`` sets the timer
+    /// again whatever the deadline.
+    ///
+    /// `false` when the timer went off late, the first time for this deadline: the loop was held up (a slow disk
+    /// under the journal, a stopped terminal, a loaded machine) and may not yet have read a reply or a connection
+    /// that came in time meanwhile, since NIO runs the timers that are due before it looks at the sockets again. The
+    /// timer is set again for `lateness` from now, so the loop reads first, and `fire` is called then.
+    mutating func fired(on loop: any EventLoop, _ fire: @escaping () -> Void) -> Bool {
+        guard let due = deadline, !lookedAgain, due.duration(to: .now) > Self.lateness else {
+            deadline = nil
+            lookedAgain = false
+            return true
+        }
+        lookedAgain = true
+        scheduled = loop.assumeIsolated().scheduleTask(in: TimeAmount(Self.lateness), fire)
+        return false
+    }
 
     mutating func cancel() {
         scheduled?.cancel()
         scheduled = nil
         deadline = nil
+        lookedAgain = false
     }
 }

@@ -228,9 +228,11 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// One timer, for the conversation's earliest deadline.
     private func rearm(context: ChannelHandlerContext) {
-        timer.rearm(for: conversation.nextDeadline, on: context.eventLoop) { [self] in
-            timer.fired()
-            perform(conversation.deadlinePassed(now: .now), context: context)
-        }
+        timer.rearm(for: conversation.nextDeadline, on: context.eventLoop) { [self] in timerWentOff(context: context) }
+    }
+
+    private func timerWentOff(context: ChannelHandlerContext) {
+        guard timer.fired(on: context.eventLoop, { [self] in timerWentOff(context: context) }) else { return }
+        perform(conversation.deadlinePassed(now: .now), context: context)
     }
 }

@@ -51,7 +51,7 @@ import NIOConcurrencyHelpers
                     if requests.isEmpty { break }
                     start(requests)
                 }
-                expireDeadlines()
+                expireDeadlines(events: &events, buffer: &readBuffer)
                 if stopping, connections.allSatisfy({ $0 == nil }) { break }
                 let timeout: Int32
                 if let next = deadlines.peek?.deadline {
@@ -61,20 +61,21 @@ import NIOConcurrencyHelpers
                     timeout = 1000
                 }
                 let count = epoll_wait(epoll, &events, Int32(events.count), timeout)
-                if count > 0 {
-                    for index in 0..<Int(count) {
-                        let event = events[index]
-                        if event.data.u64 == Self.wakeToken {
-                            var value: UInt64 = 0
-                            _ = Glibc.read(wake, &value, 8)
-                            continue
-                        }
-                        handle(slot: Int(event.data.u64), events: event.events, buffer: &readBuffer)
-                    }
-                }
+                if count > 0 { handle(events[..<Int(count)], buffer: &readBuffer) }
             }
             Glibc.close(epoll)
             Glibc.close(wake)
+        }
+
+        private func handle(_ ready: ArraySlice<epoll_event>, buffer: inout [UInt8]) {
+            for event in ready {
+                if event.data.u64 == Self.wakeToken {
+                    var value: UInt64 = 0
+                    _ = Glibc.read(wake, &value, 8)
+                    continue
+                }
+                handle(slot: Int(event.data.u64), events: event.events, buffer: &buffer)
+            }
         }
 
         private static func milliseconds(_ duration: Duration) -> Int {
@@ -276,16 +277,36 @@ import NIOConcurrencyHelpers
             if let next { deadlines.push(.init(deadline: next, slot: slot, serial: connection.serial)) }
         }
 
-        private func expireDeadlines() {
-            let now = ContinuousClock.now
+        /// Ends what is overdue. What is ready is taken in first: after this thread was held up (a disk slow to
+        /// take the journal, a stopped terminal, a loaded machine), a connection made or a reply received in time
+        /// must not be reported as timed out only because its event had not been read yet.
+        private func expireDeadlines(events: inout [epoll_event], buffer: inout [UInt8]) {
+            var now = ContinuousClock.now
+            // Entries left by connections that finished or re-armed are dropped without a look at the sockets.
+            while let next = deadlines.peek, next.deadline <= now, live(next) == nil { deadlines.pop() }
+            guard let first = deadlines.peek, first.deadline <= now else { return }
+            // Bounded: a loop that is always behind still gets to its deadlines.
+            for _ in 0..<64 {
+                let count = epoll_wait(epoll, &events, Int32(events.count), 0)
+                guard count > 0 else { break }
+                handle(events[..<Int(count)], buffer: &buffer)
+                if Int(count) < events.count { break }
+            }
+            now = ContinuousClock.now
             while let next = deadlines.peek, next.deadline <= now {
                 deadlines.pop()
-                guard let connection = connections[next.slot], connection.serial == next.serial,
-                    connection.armed == next.deadline
-                else { continue }
+                guard let connection = live(next) else { continue }
                 connection.armed = nil
                 apply(connection.conversation.deadlinePassed(now: now), next.slot, connection)
             }
+        }
+
+        /// The connection a deadline entry is still armed for, or `nil` when the entry is stale.
+        private func live(_ entry: DeadlineHeap.Entry) -> Connection? {
+            guard let connection = connections[entry.slot], connection.serial == entry.serial,
+                connection.armed == entry.deadline
+            else { return nil }
+            return connection
         }
 
         private func finish(_ slot: Int, _ connection: Connection, _ exchange: Exchange) {

@@ -14,9 +14,10 @@ import NIOConcurrencyHelpers
 /// process (even SIGKILL) never loses one; outcomes wait in memory for the next write (the next device's intent,
 /// normally a moment later) or at most `outcomeDelay`, so that a steady run costs one write per device, not two. A
 /// crash loses at most the outcomes of that short wait: those devices read back as `unknown` (intent, no
-/// outcome), which is what a device in flight at the crash is, and are never sent again. `fsync` runs at most
-/// every `syncInterval` (and at ``sync()``), so that a power loss costs at most that much. A torn last line is
-/// ignored on reading and terminated before appending.
+/// outcome), which is what a device in flight at the crash is, and are never sent again. What is written reaches
+/// stable storage within about `syncInterval` (`fdatasync` on a thread of the journal's own, so that no writer, and
+/// no thread serving devices, ever waits for the disk) and at once at ``sync()``: a power loss costs at most that
+/// much. A torn last line is ignored on reading and terminated before appending.
 public final class RunJournal: Sendable {
     /// The first line: what was run.
     public struct Header: Sendable, Codable, Hashable {
@@ -71,6 +72,10 @@ public final class RunJournal: Sendable {
     private let syncInterval: Duration
     /// How long an outcome may wait in memory for the next write.
     private let outcomeDelay: Duration = .milliseconds(20)
+    /// Flushes the file's data to stable storage, on ``syncQueue``: `fdatasync` (a test makes it slow).
+    private let flush: @Sendable (Int32) -> Void
+    /// Where the periodic flush runs, away from the threads that write.
+    private let syncQueue = DispatchQueue(label: "fleetcmd.journal.sync")
 
     private struct State {
         var lastSync: ContinuousClock.Instant
@@ -80,12 +85,18 @@ public final class RunJournal: Sendable {
         var pendingSince: ContinuousClock.Instant?
         /// Whether the timer that writes waiting outcomes is set.
         var timerArmed = false
+        /// Whether a flush is due on the sync queue (then a write needs no other).
+        var flushScheduled = false
     }
 
-    private init(path: String, descriptor: Int32, syncInterval: Duration) {
+    private init(
+        path: String, descriptor: Int32, syncInterval: Duration,
+        flush: @escaping @Sendable (Int32) -> Void = { _ = fdatasync($0) }
+    ) {
         self.path = path
         self.descriptor = descriptor
         self.syncInterval = syncInterval
+        self.flush = flush
         self.state = NIOLockedValueBox(State(lastSync: .now))
     }
 
@@ -98,12 +109,19 @@ public final class RunJournal: Sendable {
     public static func create(
         path: String, header: Header, syncInterval: Duration = .milliseconds(100)
     ) throws -> RunJournal {
+        try create(path: path, header: header, syncInterval: syncInterval, flush: { _ = fdatasync($0) })
+    }
+
+    /// ``create(path:header:syncInterval:)`` with the periodic flush given (a test makes it slow).
+    static func create(
+        path: String, header: Header, syncInterval: Duration, flush: @escaping @Sendable (Int32) -> Void
+    ) throws -> RunJournal {
         try makeDirectories((path as NSString).deletingLastPathComponent)
         let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw JournalError("cannot create journal \(path): \(String(cString: strerror(errno)))")
         }
-        let journal = RunJournal(path: path, descriptor: descriptor, syncInterval: syncInterval)
+        let journal = RunJournal(path: path, descriptor: descriptor, syncInterval: syncInterval, flush: flush)
         try journal.append(header)
         journal.sync()
         return journal
@@ -287,10 +305,25 @@ public final class RunJournal: Sendable {
         state.pending.removeAll(keepingCapacity: true)
         state.pendingSince = nil
         state.dirty = true
-        if ContinuousClock.now - state.lastSync >= syncInterval {
-            fdatasync(descriptor)
-            state.lastSync = .now
-            state.dirty = false
+        guard !state.flushScheduled else { return }
+        state.flushScheduled = true
+        scheduleFlush(in: max(.zero, syncInterval - (ContinuousClock.now - state.lastSync)))
+    }
+
+    /// Flushes what was written, on the sync queue, `delay` from now; again `syncInterval` later while writes
+    /// keep coming. The lock is not held while the disk works: writers go on meanwhile.
+    private func scheduleFlush(in delay: Duration) {
+        let (seconds, attoseconds) = delay.components
+        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        syncQueue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [self] in
+            state.withLockedValue { $0.dirty = false }  // what is written from here on needs the next flush
+            flush(descriptor)
+            let again = state.withLockedValue { state -> Bool in
+                state.lastSync = .now
+                state.flushScheduled = state.dirty
+                return state.dirty
+            }
+            if again { scheduleFlush(in: syncInterval) }
         }
     }
 }

@@ -4,6 +4,8 @@ import FleetRunner
 import FleetSimulator
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -139,6 +141,59 @@ let shortTimeouts = DeviceClient.Configuration(
             let contents = try RunJournal.read(path: path)
             #expect(contents.intents == Set(targets(layout).map(\.name)))
             #expect(contents.outcomes.count == layout.count)
+        }
+    }
+
+    /// A runner thread held up (here by the result callback; in life a disk slow to take the journal, a stopped
+    /// terminal, a loaded machine) must not report as timed out the devices that answered in time meanwhile.
+    @Test(arguments: [true, false]) func aHeldUpThreadReportsNoFalseTimeouts(lean: Bool) async throws {
+        let layout = try makeLayout(60)
+        try await SimulatedFleet.withRunning(.init(layout: layout), logger: quiet) { _ in
+            var configuration = FleetRunner.Configuration(
+                commands: bytes("PING"),
+                client: .init(
+                    timeouts: .init(connect: .milliseconds(300), reply: .milliseconds(300)), maxReplyBytes: 4096),
+                retries: 0)
+            configuration.leanThreads = 1
+            configuration.usesLeanSockets = lean
+            // The runner's own loop: the simulated devices' loops must not be the ones held up.
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let held = Mutex(false)
+            let runner = FleetRunner(configuration: configuration, eventLoopGroup: group)
+            let results = await runner.run(targets(layout)) { _, _ in
+                let first = held.withLock { held in
+                    defer { held = true }
+                    return !held
+                }
+                if first { Thread.sleep(forTimeInterval: 0.9) }  // held up for three timeouts
+            }
+            try await group.shutdownGracefully()
+            #expect(results.compactMap(\.error).prefix(3) == [])  // the first few, if any
+            #expect(results.allSatisfy { $0.outcome == .ok })
+        }
+    }
+
+    /// NIO runs the timers that fell due while its loop was held up before it reads the sockets again: replies that
+    /// came in time meanwhile must not be reported as timeouts (a timer that goes off late looks again after a read).
+    @Test func aHeldUpEventLoopReportsNoFalseTimeouts() async throws {
+        let layout = try makeLayout(20)
+        let profile = SimulatorProfile(faults: [
+            FaultRule(fault: .latency(.fixed(.milliseconds(100))), devices: [1...20])
+        ])
+        try await SimulatedFleet.withRunning(.init(layout: layout, profile: profile), logger: quiet) { _ in
+            var configuration = FleetRunner.Configuration(
+                commands: bytes("PING"),
+                client: .init(
+                    timeouts: .init(connect: .milliseconds(300), reply: .milliseconds(300)), maxReplyBytes: 4096),
+                retries: 0)
+            configuration.usesLeanSockets = false
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            // Held up once the commands are out, until the replies have come and every timeout has passed.
+            group.next().scheduleTask(in: .milliseconds(50)) { Thread.sleep(forTimeInterval: 0.9) }
+            let results = await FleetRunner(configuration: configuration, eventLoopGroup: group).run(targets(layout))
+            try await group.shutdownGracefully()
+            #expect(results.compactMap(\.error).prefix(3) == [])  // the first few, if any
+            #expect(results.allSatisfy { $0.outcome == .ok })
         }
     }
 
