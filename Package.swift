@@ -95,7 +95,9 @@ let package = Package(
             swiftSettings: upcoming
         ),
         // The system's reason inside a Foundation error (Process.run, file reads), in the framing core's words.
-        .target(name: "FleetSystemText", dependencies: ["FleetFraming"], swiftSettings: upcoming),
+        // and programs started with posix_spawn (exec routes, inventory scripts, simulator workers).
+        .target(name: "FleetSystemText", dependencies: ["FleetFraming", "CFleetSpawn"], swiftSettings: upcoming),
+        .target(name: "CFleetSpawn"),
         // How a YAML parse error reads in a message (every YAML file fleetcmd reads).
         .target(name: "FleetYAML", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: upcoming),
         // The agent's YAML configuration file: kept apart so that embedding FleetAgent needs no YAML parser.
@@ -189,7 +191,7 @@ let package = Package(
         .target(
             name: "FleetTestSupport",
             dependencies: [
-                "FleetCodec",
+                "FleetCodec", "FleetSystemText",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -73,98 +73,23 @@ enum ExecRunner {
             return .failedToStart("argv[0] must be an absolute path")
         }
         if let reason = reasonItCannotStart(program, in: action.workingDirectory) { return .failedToStart(reason) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = Array(argv.dropFirst())
-        process.currentDirectoryURL = URL(fileURLWithPath: action.workingDirectory)
-        process.environment = action.environment
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
+        let result: ChildProcess.Result
         do {
-            try process.run()
+            result = try ChildProcess.run(
+                program, arguments: Array(argv.dropFirst()), environment: action.environment,
+                directory: action.workingDirectory, maxOutputBytes: action.maxOutputBytes, timeout: action.timeout)
         } catch {
-            // Checked above, so rare (a file changed in between, a format the system cannot run): the system's
-            // reason when Foundation kept it, never Foundation's own sentence.
-            return .failedToStart(
-                FoundationErrorReason.systemReason(of: error) ?? "the program could not be started")
+            // Checked above, so rare (a file changed in between, a format the system cannot run).
+            return .failedToStart(error.reason)
         }
-        let pid = process.processIdentifier
-        let state = ExecState()
-        let (seconds, attoseconds) = action.timeout.components
-        let deadline =
-            DispatchTime.now() + .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
-        DispatchQueue.global().asyncAfter(deadline: deadline) {
-            // isRunning turns false when Foundation reaps the child, so a recycled PID is never signalled.
-            if state.markTimedOut(), process.isRunning { kill(pid, SIGKILL) }
-        }
-        // Read stdout up to the cap (+1 byte to detect overflow); stderr is read on another thread so that a
-        // chatty program cannot block on a full pipe.
-        let errorText = ErrorCollector()
-        let errorDone = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            errorText.data = stderr.fileHandleForReading.readDataToEndOfFile()
-            errorDone.signal()
-        }
-        var output: [UInt8] = []
-        var tooLarge = false
-        let handle = stdout.fileHandleForReading
-        while true {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            output.append(contentsOf: chunk)
-            if output.count > action.maxOutputBytes {
-                tooLarge = true
-                kill(pid, SIGKILL)
-                break
-            }
-        }
-        process.waitUntilExit()
-        errorDone.wait()
-        let timedOut = !state.markFinished()
-        if timedOut { return .timedOut }
-        if tooLarge { return .outputTooLarge }
-        if process.terminationReason == .uncaughtSignal || process.terminationStatus != 0 {
+        if result.timedOut { return .timedOut }
+        if result.outputTooLarge { return .outputTooLarge }
+        if result.termination != .exited(0) {
             let firstLine =
-                String(decoding: errorText.data.prefix(200), as: UTF8.self).split(separator: "\n").first.map(
+                String(decoding: result.errorOutput.prefix(200), as: UTF8.self).split(separator: "\n").first.map(
                     String.init) ?? ""
-            return .exitStatus(process.terminationStatus, stderr: firstLine)
+            return .exitStatus(result.termination.status, stderr: firstLine)
         }
-        return .output(output)
-    }
-}
-
-/// Stderr collected by the reader thread; read only after that thread signalled it is done.
-private final class ErrorCollector: @unchecked Sendable {
-    // Written by one thread before a semaphore signal, read by another after the wait.
-    var data = Data()
-}
-
-/// Decides, once, whether a process finished or was timed out.
-private final class ExecState: @unchecked Sendable {
-    // Guarded by `lock`; shared between the waiting thread and the timeout callback.
-    private let lock = NSLock()
-    private var decided = false
-    private var timedOut = false
-
-    /// Returns `true` if the timeout won (so the caller must kill the process).
-    func markTimedOut() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !decided else { return false }
-        decided = true
-        timedOut = true
-        return true
-    }
-
-    /// Returns `true` if the process finished before the timeout.
-    func markFinished() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if decided { return !timedOut }
-        decided = true
-        return true
+        return .output(result.output)
     }
 }

@@ -1,4 +1,4 @@
-public import FleetFraming
+import FleetFraming
 
 /// A listener that could not be opened: which one, and why. `agent` says
 /// `cannot listen on 127.0.0.1:9100: address already in use` (nginx names the address too), rather than the

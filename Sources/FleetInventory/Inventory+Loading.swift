@@ -176,49 +176,22 @@ struct SourceLoader {
 
     /// Runs an inventory script with `--list`, as Ansible's `script` plugin does.
     static func runScript(_ path: String) throws(InventoryError) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["--list"]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
+        let result: ChildProcess.Result
         do {
-            try process.run()
+            result = try ChildProcess.run(path, arguments: ["--list"])
         } catch {
-            // The system's reason when Foundation kept it (`exec format error`: no `#!` line), as Ansible names it.
-            throw InventoryError(
-                path: path, line: 0,
-                message: "cannot run the inventory script"
-                    + (FoundationErrorReason.systemReason(of: error).map { ": \($0)" } ?? ""))
+            // The system's reason (`exec format error`: no `#!` line), as Ansible names it.
+            throw InventoryError(path: path, line: 0, message: "cannot run the inventory script: \(error.reason)")
         }
-        // Read both pipes to the end before waiting, so a chatty script cannot block on a full pipe.
-        let stderrBox = DataBox()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            stderrBox.data = errors.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let stdoutData = output.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        let stderrData = stderrBox.data
-        process.waitUntilExit()
-        let stderrText = String(decoding: stderrData, as: UTF8.self).stripping(" \t\r\n")
-        guard process.terminationStatus == 0 else {
+        let stderrText = String(decoding: result.errorOutput, as: UTF8.self).stripping(" \t\r\n")
+        guard result.termination == .exited(0) else {
             let detail =
                 stderrText.isEmpty
                 ? "" : ": " + stderrText.split(whereSeparator: \.isNewline).prefix(5).joined(separator: " / ")
             throw InventoryError(
                 path: path, line: 0,
-                message: "inventory script failed (exit \(process.terminationStatus))\(detail)")
+                message: "inventory script failed (exit \(result.termination.status))\(detail)")
         }
-        return String(decoding: stdoutData, as: UTF8.self)
+        return String(decoding: result.output, as: UTF8.self)
     }
-}
-
-/// The script's standard error, read on another thread; written once before `group.leave()`, read after `wait()`.
-private final class DataBox: @unchecked Sendable {
-    var data = Data()
 }

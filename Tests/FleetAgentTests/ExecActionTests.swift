@@ -3,6 +3,10 @@ import Testing
 
 @testable import FleetAgent
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @Suite struct ExecActionTests {
     @Test func capturesBecomeWholeArgumentsAndNeverReachAShell() async {
         let action = ExecAction(argv: ["/usr/bin/printf", "[%s]", "{1}", "{2}"])
@@ -24,6 +28,16 @@ import Testing
     @Test func outputBeyondTheCapIsRefused() async {
         let action = ExecAction(argv: ["/usr/bin/head", "-c", "100000", "/dev/zero"], maxOutputBytes: 1000)
         #expect(await ExecRunner.run(action.argv, action: action) == .outputTooLarge)
+    }
+
+    /// The program gets stdin, stdout and stderr and nothing else of the agent's: no socket, no log, no journal
+    /// (here a descriptor opened without close-on-exec), in the working directory given.
+    @Test func theProgramInheritsNoDescriptorOfTheAgent() async {
+        let open = Glibc.open("/dev/null", O_RDONLY)  // no O_CLOEXEC: it would be inherited by a plain exec
+        defer { Glibc.close(open) }
+        let action = ExecAction(
+            argv: ["/bin/sh", "-c", "pwd; ls /proc/$$/fd | sort -n | tr '\\n' ' '"], workingDirectory: "/tmp")
+        #expect(await ExecRunner.run(action.argv, action: action) == .output(Array("/tmp\n0 1 2 ".utf8)))
     }
 
     @Test func nonZeroExitIsReportedWithStderr() async {

@@ -152,7 +152,7 @@ let shortTimeouts = DeviceClient.Configuration(
             var configuration = FleetRunner.Configuration(
                 commands: bytes("PING"),
                 client: .init(
-                    timeouts: .init(connect: .milliseconds(300), reply: .milliseconds(300)), maxReplyBytes: 4096),
+                    timeouts: .init(connect: .milliseconds(1500), reply: .milliseconds(1500)), maxReplyBytes: 4096),
                 retries: 0)
             configuration.leanThreads = 1
             configuration.usesLeanSockets = lean
@@ -165,7 +165,9 @@ let shortTimeouts = DeviceClient.Configuration(
                     defer { held = true }
                     return !held
                 }
-                if first { Thread.sleep(forTimeInterval: 0.9) }  // held up for three timeouts
+                // Held up for more than two timeouts (long enough that the suite's load beside it cannot make a
+                // real timeout out of a device slow to answer).
+                if first { Thread.sleep(forTimeInterval: 4) }
             }
             try await group.shutdownGracefully()
             #expect(results.compactMap(\.error).prefix(3) == [])  // the first few, if any
@@ -184,12 +186,12 @@ let shortTimeouts = DeviceClient.Configuration(
             var configuration = FleetRunner.Configuration(
                 commands: bytes("PING"),
                 client: .init(
-                    timeouts: .init(connect: .milliseconds(300), reply: .milliseconds(300)), maxReplyBytes: 4096),
+                    timeouts: .init(connect: .milliseconds(1500), reply: .milliseconds(1500)), maxReplyBytes: 4096),
                 retries: 0)
             configuration.usesLeanSockets = false
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             // Held up once the commands are out, until the replies have come and every timeout has passed.
-            group.next().scheduleTask(in: .milliseconds(50)) { Thread.sleep(forTimeInterval: 0.9) }
+            group.next().scheduleTask(in: .milliseconds(50)) { Thread.sleep(forTimeInterval: 4) }
             let results = await FleetRunner(configuration: configuration, eventLoopGroup: group).run(targets(layout))
             try await group.shutdownGracefully()
             #expect(results.compactMap(\.error).prefix(3) == [])  // the first few, if any
@@ -384,9 +386,9 @@ let shortTimeouts = DeviceClient.Configuration(
 
     @Test func cancellationSkipsDevicesNotStarted() async throws {
         let layout = try makeLayout(50)
-        // 300 ms per device, 5 at a time: 3 s for all 50, so a loaded machine that is slow to cancel still leaves
-        // more than 20 never started.
-        let profile = SimulatorProfile(faults: [FaultRule(fault: .latency(.fixed(.milliseconds(300))), rate: 1)])
+        // 600 ms per device, 5 at a time: 6 s for all 50, so a loaded machine that is slow to cancel (the whole
+        // suite running beside it) still leaves more than 20 never started.
+        let profile = SimulatorProfile(faults: [FaultRule(fault: .latency(.fixed(.milliseconds(600))), rate: 1)])
         try await SimulatedFleet.withRunning(.init(layout: layout, profile: profile), logger: quiet) { _ in
             let runner = FleetRunner(configuration: .init(commands: bytes("PING"), client: shortTimeouts, forks: 5))
             // Cancel once ten devices have answered.

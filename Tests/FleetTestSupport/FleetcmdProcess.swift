@@ -1,3 +1,4 @@
+import FleetSystemText
 public import Foundation
 
 /// Runs the built `fleetcmd` binary, as users and scripts do, and captures what it printed and its exit code.
@@ -23,38 +24,24 @@ public enum FleetcmdProcess {
     }
 
     /// Runs `fleetcmd arguments…` to completion, killing it after `timeout` seconds so a hang fails fast.
+    /// posix_spawn (``ChildProcess``), not Foundation's `Process`, whose `run()` now and then crashes the test
+    /// process (swift-corelibs-foundation #5472).
     public static func run(_ arguments: [String], stdin: Data? = nil, timeout: TimeInterval = 60) async throws -> Result
     {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let outPipe = Pipe()
-        let errPipe = Pipe()
-        let inPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        process.standardInput = inPipe
-        try process.run()
-        if let stdin { inPipe.fileHandleForWriting.write(stdin) }
-        try inPipe.fileHandleForWriting.close()
-        // A hang fails the test quickly instead of stalling the suite.
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { if process.isRunning { process.terminate() } }
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                let group = DispatchGroup()
-                nonisolated(unsafe) var out = Data()
-                nonisolated(unsafe) var err = Data()
-                DispatchQueue.global().async(group: group) { out = outPipe.fileHandleForReading.readDataToEndOfFile() }
-                DispatchQueue.global().async(group: group) { err = errPipe.fileHandleForReading.readDataToEndOfFile() }
-                group.wait()
-                process.waitUntilExit()
+        let path = binary.path
+        let input = stdin.map { [UInt8]($0) }
+        let result = try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
                 continuation.resume(
-                    returning: Result(
-                        status: process.terminationStatus,
-                        stdout: String(decoding: out, as: UTF8.self),
-                        stderr: String(decoding: err, as: UTF8.self)
-                    ))
+                    with: Swift.Result {
+                        try ChildProcess.run(
+                            path, arguments: arguments, input: input, timeout: .milliseconds(Int(timeout * 1000)))
+                    })
             }
         }
+        return Result(
+            status: result.termination.status,
+            stdout: String(decoding: result.output, as: UTF8.self),
+            stderr: String(decoding: result.errorOutput, as: UTF8.self))
     }
 }
