@@ -141,7 +141,7 @@ let package = Package(
         .target(
             name: "FleetSimulator",
             dependencies: [
-                "FleetAgent", "FleetAgentConfig",
+                "FleetAgent", "FleetAgentConfig", "FleetSystemText",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

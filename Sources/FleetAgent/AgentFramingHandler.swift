@@ -111,7 +111,7 @@ final class AgentFramingHandler: ChannelInboundHandler {
             pending = nil  // keep the buffer uniquely referenced while scanning
             let scanned: ScannedFrame
             do {
-                scanned = try buffer.readFrame(using: &scanner)
+                scanned = try buffer.readFrame(using: &scanner, keepingFrame: false)
             } catch {
                 stats.error(.tooLarge)
                 isDiscarding = true

@@ -16,8 +16,12 @@ extension ByteBuffer {
     ///
     /// Garbage that can never be part of a frame is consumed even when no frame is complete yet, so it does not
     /// accumulate. Returns the payload as a slice of `self` (no copy) and the number of garbage bytes dropped.
+    /// - Parameter keepingFrame: `false` leaves ``ScannedFrame/frame`` `nil` (a caller that needs the payload only
+    ///   saves a slice per frame: the agent, for every command).
     /// - Throws: ``FramingError`` from the scanner (a frame over its limit).
-    package mutating func readFrame(using scanner: inout FrameScanner) throws(FramingError) -> ScannedFrame {
+    package mutating func readFrame(
+        using scanner: inout FrameScanner, keepingFrame: Bool = true
+    ) throws(FramingError) -> ScannedFrame {
         let step = try withUnsafeReadableBytes { bytes in
             Result { () throws(FramingError) in try scanner.next(in: bytes) }
         }.get()
@@ -27,7 +31,8 @@ extension ByteBuffer {
             return ScannedFrame(payload: nil, frame: nil, skipped: discard)
         case .frame(let match):
             let payload = getSlice(at: readerIndex + match.payload.lowerBound, length: match.payload.count)
-            let frame = getSlice(at: readerIndex + match.frame.lowerBound, length: match.frame.count)
+            let frame =
+                keepingFrame ? getSlice(at: readerIndex + match.frame.lowerBound, length: match.frame.count) : nil
             moveReaderIndex(forwardBy: match.end)
             return ScannedFrame(payload: payload, frame: frame, skipped: match.skipped)
         }

@@ -1,4 +1,5 @@
 import FleetFraming
+import FleetSystemText
 import Foundation
 import NIOConcurrencyHelpers
 
@@ -61,22 +62,16 @@ public struct SimulatorSupervisor: Sendable {
         events: AsyncStream<Event>, sink: AsyncStream<Event>.Continuation,
         onReady: () -> Void, onStats: () -> Void
     ) async throws(Failure) {
-        var processes: [Process] = []
+        var processes: [Worker] = []
         for (index, arguments) in arguments.enumerated() {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            Self.forwardLines(of: pipe.fileHandleForReading, worker: index, to: sink)
-            process.terminationHandler = { process in sink.yield(.exited(index, status: process.terminationStatus)) }
+            let worker: Worker
             do {
-                try process.run()
+                worker = try Worker.start(executable, arguments: arguments, index: index, events: sink)
             } catch {
-                for started in processes { kill(started.processIdentifier, SIGKILL) }
-                throw .cannotStart(UserFacingText.sanitized("\(error)"))  // no build path reaches the user
+                for started in processes { started.signal(SIGKILL) }
+                throw .cannotStart(error.reason)
             }
-            processes.append(process)
+            processes.append(worker)
         }
         var state = State(count: processes.count)
         var failure: Failure?
@@ -88,7 +83,7 @@ public struct SimulatorSupervisor: Sendable {
             case .allReady:
                 onReady()
             case .askForStats:
-                for process in processes { kill(process.processIdentifier, SIGUSR1) }
+                for process in processes { process.signal(SIGUSR1) }
                 let sink = sink
                 DispatchQueue.global().asyncAfter(deadline: .now() + 10) { sink.yield(.statsTimedOut) }
             case .statsReady:
@@ -102,7 +97,7 @@ public struct SimulatorSupervisor: Sendable {
         }
         // Stop every worker still running and wait for each exit (its termination handler), not for a timer.
         for (index, process) in processes.enumerated() where !state.exited.contains(index) {
-            kill(process.processIdentifier, SIGTERM)
+            process.signal(SIGTERM)
         }
         while state.exited.count < processes.count, let event = await iterator.next() {
             if case .exited(let index, _) = event { state.exited.insert(index) }
@@ -152,33 +147,63 @@ public struct SimulatorSupervisor: Sendable {
         }
     }
 
-    /// Turns a worker's stdout lines into events, as they arrive.
-    private static func forwardLines(
-        of handle: FileHandle, worker: Int, to sink: AsyncStream<Event>.Continuation
-    ) {
-        let pending = NIOLockedValueBox<[UInt8]>([])
-        handle.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                return
+    /// One worker process: its stdout lines become events on a thread of its own, then its exit.
+    private final class Worker: @unchecked Sendable {
+        private let child: ChildProcess
+        // Guarded by `lock`: a signal is never sent once the worker is reaped (its pid may be someone else's).
+        private let lock = NSLock()
+        private var reaped = false
+
+        private init(child: ChildProcess) { self.child = child }
+
+        static func start(
+            _ executable: String, arguments: [String], index: Int, events: AsyncStream<Event>.Continuation
+        ) throws(ChildProcess.StartError) -> Worker {
+            let (read, write) = try ChildProcess.makePipe()
+            let child: ChildProcess
+            do {
+                child = try ChildProcess.start(
+                    executable, arguments: arguments, output: write, error: STDERR_FILENO)
+            } catch {
+                Glibc.close(read)
+                Glibc.close(write)
+                throw error
             }
-            let lines = pending.withLockedValue { buffer -> [String] in
-                buffer += data
-                var lines: [String] = []
+            Glibc.close(write)
+            let worker = Worker(child: child)
+            Thread.detachNewThread { worker.report(from: read, index: index, to: events) }
+            return worker
+        }
+
+        func signal(_ signal: Int32) {
+            lock.withLock { if !reaped { child.signal(signal) } }
+        }
+
+        /// Its stdout lines as they arrive, until it closes them; then its exit.
+        private func report(from descriptor: Int32, index: Int, to events: AsyncStream<Event>.Continuation) {
+            var buffer: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else { break }
+                buffer += chunk[..<count]
                 while let newline = buffer.firstIndex(of: 0x0A) {
-                    lines.append(String(decoding: buffer[..<newline], as: UTF8.self))
+                    switch String(decoding: buffer[..<newline], as: UTF8.self) {
+                    case WorkerReport.ready: events.yield(.ready(index))
+                    case WorkerReport.stats: events.yield(.statsWritten(index))
+                    default: break
+                    }
                     buffer.removeSubrange(...newline)
                 }
-                return lines
             }
-            for line in lines {
-                switch line {
-                case WorkerReport.ready: sink.yield(.ready(worker))
-                case WorkerReport.stats: sink.yield(.statsWritten(worker))
-                default: break
-                }
+            Glibc.close(descriptor)
+            child.waitUntilEnded()
+            let termination = lock.withLock {
+                reaped = true
+                return child.reap()
             }
+            events.yield(.exited(index, status: termination.status))
         }
     }
 }

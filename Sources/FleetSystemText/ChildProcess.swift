@@ -72,6 +72,9 @@ public struct ChildProcess: Sendable {
     /// Sends `signal` (the program must not have been reaped yet).
     public func signal(_ signal: Int32) { kill(pid, signal) }
 
+    /// A pipe for a child's descriptor: the read and write ends, close-on-exec.
+    public static func makePipe() throws(StartError) -> (read: Int32, write: Int32) { try Pipe.make() }
+
     /// What ``run(_:arguments:environment:directory:input:maxOutputBytes:timeout:)`` found.
     public struct Result: Sendable {
         public var termination: Termination

@@ -180,7 +180,7 @@ let shortTimeouts = DeviceClient.Configuration(
     @Test func aHeldUpEventLoopReportsNoFalseTimeouts() async throws {
         let layout = try makeLayout(20)
         let profile = SimulatorProfile(faults: [
-            FaultRule(fault: .latency(.fixed(.milliseconds(100))), devices: [1...20])
+            FaultRule(fault: .latency(.fixed(.seconds(1))), devices: [1...20])
         ])
         try await SimulatedFleet.withRunning(.init(layout: layout, profile: profile), logger: quiet) { _ in
             var configuration = FleetRunner.Configuration(
@@ -190,8 +190,9 @@ let shortTimeouts = DeviceClient.Configuration(
                 retries: 0)
             configuration.usesLeanSockets = false
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-            // Held up once the commands are out, until the replies have come and every timeout has passed.
-            group.next().scheduleTask(in: .milliseconds(50)) { Thread.sleep(forTimeInterval: 4) }
+            // Held up once the commands are out (300 ms in), until the replies have come (1 s in) and every timeout
+            // has passed.
+            group.next().scheduleTask(in: .milliseconds(300)) { Thread.sleep(forTimeInterval: 4) }
             let results = await FleetRunner(configuration: configuration, eventLoopGroup: group).run(targets(layout))
             try await group.shutdownGracefully()
             #expect(results.compactMap(\.error).prefix(3) == [])  // the first few, if any

@@ -160,9 +160,10 @@ import Testing
 
     @Test func flapping() async throws {
         try await withFault(.flapping(up: .milliseconds(300), down: .milliseconds(300))) { layout, _ in
-            // Over two cycles the device is seen both up and down.
+            // Within a few cycles the device is seen both up and down (10 s: the ports are opened and closed by a
+            // task, which the whole suite running beside it can hold up for seconds).
             var outcomes = Set<String>()
-            let deadline = ContinuousClock.now + .seconds(3)
+            let deadline = ContinuousClock.now + .seconds(10)
             while ContinuousClock.now < deadline, !outcomes.isSuperset(of: ["PONG", "refused"]) {
                 let exchange = await fastClient.exchange(commands("PING"), with: address(layout, 1))
                 outcomes.insert(exchange.error.map { "\($0.code)" } ?? exchange.replies.first?.text ?? "?")
