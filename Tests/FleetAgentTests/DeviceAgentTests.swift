@@ -99,7 +99,10 @@ extension String {
     /// completes (a connection right after is refused).
     @Test func acceptsOnEveryLoopWithOneSocketPerLoop() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 3)
-        var configuration = DeviceAgent.Configuration(listen: [.init(host: "127.0.0.1", port: 0)])
+        // An address of this test's own: once the listener is closed its port must refuse, and a listener another
+        // test opens on 127.0.0.1 meanwhile may be given the same port number.
+        let host = "127.0.77.1"
+        var configuration = DeviceAgent.Configuration(listen: [.init(host: host, port: 0)])
         configuration.acceptsOnEveryLoop = true
         let control = ListenerControl()
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
@@ -110,13 +113,15 @@ extension String {
             portContinuation.yield(addresses[0].port!)
             portContinuation.finish()
         }
-        /// Listening TCP sockets on 127.0.0.1:`port` (/proc/net/tcp: the address in hex, state 0A).
+        /// Listening TCP sockets on `host`:`port` (/proc/net/tcp: the address in hex, state 0A).
         func listening(_ port: Int) throws -> Int {
             // Read to the end: a proc file says its size is 0, and a large table comes in several reads.
             let file = try #require(FileHandle(forReadingAtPath: "/proc/net/tcp"))
             defer { try? file.close() }
             let table = String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self)
-            let local = "0100007F:" + String(port, radix: 16, uppercase: true).leftPadded(to: 4)
+            let octets = host.split(separator: ".").compactMap { UInt8($0) }.reversed()
+            let hex = octets.map { String($0, radix: 16, uppercase: true).leftPadded(to: 2) }.joined()
+            let local = hex + ":" + String(port, radix: 16, uppercase: true).leftPadded(to: 4)
             return table.split(separator: "\n").dropFirst().filter { line in
                 let fields = line.split(separator: " ")
                 return fields.count > 3 && fields[1] == local && fields[3] == "0A"
@@ -132,13 +137,13 @@ extension String {
                 // A second agent on the same port fails to start, as with one socket (the first socket of a
                 // listener binds without SO_REUSEPORT), instead of quietly taking a share of the connections.
                 var same = configuration
-                same.listen = [.init(host: "127.0.0.1", port: port)]
+                same.listen = [.init(host: host, port: port)]
                 let second = DeviceAgent(
                     configuration: same, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
                     eventLoopGroup: group)
                 await #expect(throws: (any Error).self) { try await second.run() }
                 #expect(try listening(port) == 3)
-                let address = DeviceAddress(host: "127.0.0.1", port: port)
+                let address = DeviceAddress(host: host, port: port)
                 for _ in 0..<30 {
                     #expect(await client.exchange([text("PING")], with: address).replies.map(\.text) == ["PONG"])
                 }
@@ -240,8 +245,10 @@ extension String {
             return .text("DONE")
         }
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        // An address of this test's own: its port must refuse once the agent stopped (see above).
+        let host = "127.0.77.2"
         let agent = DeviceAgent(
-            configuration: .init(listen: [.init(host: "127.0.0.1", port: 0)]), router: router,
+            configuration: .init(listen: [.init(host: host, port: 0)]), router: router,
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         ) { addresses in
             portContinuation.yield(addresses[0].port!)
@@ -252,7 +259,7 @@ extension String {
                 var portIterator = ports.makeAsyncIterator()
                 let port = try #require(await portIterator.next())
                 let pending = Task {
-                    await client.exchange([text("SLOW")], with: DeviceAddress(host: "127.0.0.1", port: port))
+                    await client.exchange([text("SLOW")], with: DeviceAddress(host: host, port: port))
                 }
                 var startedIterator = started.makeAsyncIterator()
                 _ = await startedIterator.next()
@@ -262,7 +269,7 @@ extension String {
                 #expect(exchange.replies.map(\.text) == ["DONE"])
                 try await group.waitForAll()
                 // The listener is closed: new connections are refused.
-                let after = await client.exchange([text("PING")], with: DeviceAddress(host: "127.0.0.1", port: port))
+                let after = await client.exchange([text("PING")], with: DeviceAddress(host: host, port: port))
                 #expect(after.error?.code == .refused)
             }
         }
