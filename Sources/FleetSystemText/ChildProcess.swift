@@ -72,6 +72,11 @@ public struct ChildProcess: Sendable {
     /// Sends `signal` (the program must not have been reaped yet).
     public func signal(_ signal: Int32) { kill(pid, signal) }
 
+    /// Sends `signal` to the program and to what it started (its process group, which it leads; it must not have
+    /// been reaped yet): a shell's children would otherwise keep its output open, and the caller waiting, after
+    /// the shell was killed.
+    public func signalGroup(_ signal: Int32) { kill(-pid, signal) }
+
     /// A pipe for a child's descriptor: the read and write ends, close-on-exec.
     public static func makePipe() throws(StartError) -> (read: Int32, write: Int32) { try Pipe.make() }
 
@@ -88,7 +93,8 @@ public struct ChildProcess: Sendable {
 
     /// Runs `path` to its end, blocking the calling thread: `input` (if any) is its stdin (else /dev/null), and its
     /// stdout and stderr are read in full, each on a thread of its own so that neither pipe can fill and block it.
-    /// It is killed (SIGKILL) when its stdout passes `maxOutputBytes` or when `timeout` has passed.
+    /// It is killed (SIGKILL), with what it started, when its stdout passes `maxOutputBytes` or when `timeout` has
+    /// passed.
     public static func run(
         _ path: String, arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
         input: [UInt8]? = nil, maxOutputBytes: Int = .max, timeout: Duration? = nil
@@ -146,14 +152,14 @@ public struct ChildProcess: Sendable {
             let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
             DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
                 // Not yet reaped (``Ending`` decides once): the pid is still this child's.
-                if ending.timeOut() { child.signal(SIGKILL) }
+                if ending.timeOut() { child.signalGroup(SIGKILL) }
             }
         }
         var output = Pipe.readAll(stdout.read, limit: maxOutputBytes == .max ? .max : maxOutputBytes + 1)
         let tooLarge = output.count > maxOutputBytes
         if tooLarge {
             output.removeLast(output.count - maxOutputBytes)
-            child.signal(SIGKILL)
+            child.signalGroup(SIGKILL)
         }
         Glibc.close(stdout.read)
         child.waitUntilEnded()

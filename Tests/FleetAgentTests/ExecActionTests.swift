@@ -25,6 +25,15 @@ import Testing
         #expect(ContinuousClock.now - began < .seconds(20))
     }
 
+    /// The timeout ends what the program started too (a shell's children hold its output open): the reply comes
+    /// at the timeout, not when the last of them exits.
+    @Test func timeoutEndsTheProgramsChildrenToo() async {
+        let action = ExecAction(argv: ["/bin/sh", "-c", "sleep 30; echo late"], timeout: .milliseconds(200))
+        let began = ContinuousClock.now
+        #expect(await ExecRunner.run(action.argv, action: action) == .timedOut)
+        #expect(ContinuousClock.now - began < .seconds(20))
+    }
+
     @Test func outputBeyondTheCapIsRefused() async {
         let action = ExecAction(argv: ["/usr/bin/head", "-c", "100000", "/dev/zero"], maxOutputBytes: 1000)
         #expect(await ExecRunner.run(action.argv, action: action) == .outputTooLarge)
