@@ -89,9 +89,11 @@ public final class RunJournal: Sendable {
         var flushScheduled = false
     }
 
+    /// The flush a journal does unless a test gives another.
+    private static let dataSync: @Sendable (Int32) -> Void = { _ = fdatasync($0) }
+
     private init(
-        path: String, descriptor: Int32, syncInterval: Duration,
-        flush: @escaping @Sendable (Int32) -> Void = { _ = fdatasync($0) }
+        path: String, descriptor: Int32, syncInterval: Duration, flush: @escaping @Sendable (Int32) -> Void = dataSync
     ) {
         self.path = path
         self.descriptor = descriptor
@@ -109,7 +111,7 @@ public final class RunJournal: Sendable {
     public static func create(
         path: String, header: Header, syncInterval: Duration = .milliseconds(100)
     ) throws -> RunJournal {
-        try create(path: path, header: header, syncInterval: syncInterval, flush: { _ = fdatasync($0) })
+        try create(path: path, header: header, syncInterval: syncInterval, flush: dataSync)
     }
 
     /// ``create(path:header:syncInterval:)`` with the periodic flush given (a test makes it slow).
