@@ -182,12 +182,8 @@ public struct SimulatorSupervisor: Sendable {
         /// Its stdout lines as they arrive, until it closes them; then its exit.
         private func report(from descriptor: Int32, index: Int, to events: AsyncStream<Event>.Continuation) {
             var buffer: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-                if count < 0, errno == EINTR { continue }
-                guard count > 0 else { break }
-                buffer += chunk[..<count]
+            ChildProcess.read(descriptor) { chunk in
+                buffer += chunk
                 while let newline = buffer.firstIndex(of: 0x0A) {
                     switch String(decoding: buffer[..<newline], as: UTF8.self) {
                     case WorkerReport.ready: events.yield(.ready(index))
@@ -196,6 +192,7 @@ public struct SimulatorSupervisor: Sendable {
                     }
                     buffer.removeSubrange(...newline)
                 }
+                return true
             }
             Glibc.close(descriptor)
             child.waitUntilEnded()

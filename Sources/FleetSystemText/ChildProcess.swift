@@ -77,6 +77,17 @@ public struct ChildProcess: Sendable {
     /// the shell was killed.
     public func signalGroup(_ signal: Int32) { kill(-pid, signal) }
 
+    /// Reads `descriptor` (a child's output) chunk by chunk as it comes, until the end of input or until `body`
+    /// returns `false`.
+    public static func read(_ descriptor: Int32, _ body: (ArraySlice<UInt8>) -> Bool) {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0, body(chunk[..<count]) else { return }
+        }
+    }
+
     /// A pipe for a child's descriptor: the read and write ends, close-on-exec.
     public static func makePipe() throws(StartError) -> (read: Int32, write: Int32) { try Pipe.make() }
 
@@ -222,12 +233,9 @@ private enum Pipe {
     /// Reads to the end of input, or until more than `limit` bytes were read.
     static func readAll(_ descriptor: Int32, limit: Int) -> [UInt8] {
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while bytes.count < limit {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break }
-            bytes.append(contentsOf: chunk[..<count])
+        ChildProcess.read(descriptor) { chunk in
+            bytes += chunk
+            return bytes.count < limit
         }
         return bytes
     }
@@ -236,12 +244,9 @@ private enum Pipe {
     /// writer never blocks on a full pipe).
     static func readAll(_ descriptor: Int32, keeping: Int) -> [UInt8] {
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count > 0 else { break }
-            if bytes.count < keeping { bytes.append(contentsOf: chunk[..<min(count, keeping - bytes.count)]) }
+        ChildProcess.read(descriptor) { chunk in
+            if bytes.count < keeping { bytes += chunk.prefix(keeping - bytes.count) }
+            return true
         }
         return bytes
     }
