@@ -167,7 +167,7 @@ let shortTimeouts = DeviceClient.Configuration(
                 }
                 // Held up for more than two timeouts (long enough that the suite's load beside it cannot make a
                 // real timeout out of a device slow to answer).
-                if first { Thread.sleep(forTimeInterval: 4) }
+                if first { Thread.sleep(forTimeInterval: 4) }  // ok-sleep: the held-up thread under test
             }
             try await group.shutdownGracefully()
             #expect(results.compactMap(\.error).prefix(3) == [])  // the first few, if any
@@ -192,7 +192,8 @@ let shortTimeouts = DeviceClient.Configuration(
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             // Held up once the commands are out (300 ms in), until the replies have come (1 s in) and every timeout
             // has passed.
-            group.next().scheduleTask(in: .milliseconds(300)) { Thread.sleep(forTimeInterval: 4) }
+            let holdUp: @Sendable () -> Void = { Thread.sleep(forTimeInterval: 4) }  // ok-sleep: the loop held up
+            group.next().scheduleTask(in: .milliseconds(300), holdUp)
             let results = await FleetRunner(configuration: configuration, eventLoopGroup: group).run(targets(layout))
             try await group.shutdownGracefully()
             #expect(results.compactMap(\.error).prefix(3) == [])  // the first few, if any

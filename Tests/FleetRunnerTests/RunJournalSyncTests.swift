@@ -42,7 +42,8 @@ import Testing
                 }
                 for index in 1..<200 {
                     try journal.intent("dev\(index)")
-                    if index.isMultiple(of: 20) { Thread.sleep(forTimeInterval: 0.01) }  // flushes fall due meanwhile
+                    // Pacing, so that flushes fall due while the writes go on.
+                    if index.isMultiple(of: 20) { Thread.sleep(forTimeInterval: 0.01) }  // ok-sleep: pacing
                 }
             } catch {
                 problems.withLock { $0.append("\(error)") }
@@ -55,7 +56,9 @@ import Testing
         #expect(problems.withLock { $0 } == [])
         // What was written meanwhile gets a flush of its own once the slow one is over.
         let deadline = ContinuousClock.now + .seconds(10)
-        while flushes.withLock({ $0 }) < 2, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        while flushes.withLock({ $0 }) < 2, ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.01)  // ok-sleep: a poll bounded by the deadline
+        }
         #expect(flushes.withLock { $0 } >= 2)
         journal.sync()
         #expect(try RunJournal.read(path: path).intents.count == 200)

@@ -168,22 +168,22 @@ def test_sigkill_at_random_points_never_sends_twice(fleetcmd, fleet, tmp_path):
 
 
 def test_a_disk_slow_to_flush_the_journal_times_out_no_device(fleetcmd, fleet, tmp_path):
-    """`fdatasync` made to take 2 s (a shim preloaded into fleetcmd; an NFS home or a busy disk does the same):
-    every device answers within 100-900 ms, inside the 1 s timeouts, so none may be reported as timed out. Before,
-    the flush held up the thread serving the devices, which then found their deadlines passed before it read the
-    replies that had come meanwhile."""
+    """`fdatasync` made to take 5 s (a shim preloaded into fleetcmd; an NFS home or a busy disk does the same):
+    every device answers within 100-500 ms, well inside the 3 s timeouts (a loaded CI machine must not make a real
+    timeout), so none may be reported as timed out. Before, the flush held up the thread serving the devices, which
+    then found their deadlines passed before it read the replies that had come meanwhile."""
     shim = tmp_path / "slowsync.c"
     shim.write_text("#include <time.h>\n"
-                    "int fdatasync(int fd) { (void)fd; struct timespec t = {2, 0}; nanosleep(&t, 0); return 0; }\n")
+                    "int fdatasync(int fd) { (void)fd; struct timespec t = {5, 0}; nanosleep(&t, 0); return 0; }\n")
     library = tmp_path / "slowsync.so"
     subprocess.run(["cc", "-shared", "-fPIC", "-o", str(library), str(shim)], check=True)
     profile = tmp_path / "profile.yaml"
-    profile.write_text("faults:\n  - {kind: latency, min: 100ms, max: 900ms, rate: 1}\n")
+    profile.write_text("faults:\n  - {kind: latency, min: 100ms, max: 500ms, rate: 1}\n")
     sim = fleet("--profile", str(profile), devices=300)
     env = dict(os.environ, LD_PRELOAD=str(library))
     res = subprocess.run(
-        [fleetcmd, "run", "-i", str(sim.inventory), "--format", "jsonl", "--connect-timeout", "1s",
-         "--reply-timeout", "1s", "--retries", "0", "--journal", str(tmp_path / "journal.jsonl"), "PING"],
+        [fleetcmd, "run", "-i", str(sim.inventory), "--format", "jsonl", "--connect-timeout", "3s",
+         "--reply-timeout", "3s", "--retries", "0", "--journal", str(tmp_path / "journal.jsonl"), "PING"],
         capture_output=True, text=True, timeout=120, env=env)
     results = [json.loads(line) for line in res.stdout.splitlines()]
     assert len(results) == 300, res.stderr
