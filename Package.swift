@@ -94,7 +94,7 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
-        // The system's reason inside a Foundation error (Process.run, file reads), in the framing core's words.
+        // The system's reason inside a Foundation error (file reads), in the framing core's words,
         // and programs started with posix_spawn (exec routes, inventory scripts, simulator workers).
         .target(name: "FleetSystemText", dependencies: ["FleetFraming", "CFleetSpawn"], swiftSettings: upcoming),
         .target(name: "CFleetSpawn"),

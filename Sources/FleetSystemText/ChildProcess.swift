@@ -44,10 +44,7 @@ public struct ChildProcess: Sendable {
         var pid: pid_t = 0
         let code = withCStrings(argv) { argv in
             withOptionalCStrings(envp) { envp in
-                if let directory {
-                    return cfleet_spawn(path, argv, envp, directory, input, output, error, &pid)
-                }
-                return cfleet_spawn(path, argv, envp, nil, input, output, error, &pid)
+                cfleet_spawn(path, argv, envp, directory, input, output, error, &pid)
             }
         }
         guard code == 0 else { throw StartError(code: code) }

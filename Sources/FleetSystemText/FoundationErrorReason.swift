@@ -1,7 +1,7 @@
 import FleetFraming
 import Foundation
 
-/// The system's reason inside an error Foundation reports (`Process.run`, file reads), in
+/// The system's reason inside an error Foundation reports (file reads), in
 /// ``UserFacingText/systemReason(_:)``'s words (`exec format error`), never Foundation's sentence ("The operation
 /// could not be completed"). Foundation keeps it either as the error itself (the POSIX domain) or beneath a Cocoa
 /// error (`NSUnderlyingError`).
@@ -15,7 +15,7 @@ public enum FoundationErrorReason {
         if let error = error as? POSIXError { return error.code.rawValue }
         let bridged = error as NSError
         if bridged.domain == NSPOSIXErrorDomain { return Int32(truncatingIfNeeded: bridged.code) }
-        // Beneath: an NSError (Process.run) or a Swift error such as POSIXError (FileManager).
+        // Beneath: an NSError or a Swift error such as POSIXError (FileManager).
         if let underlying = bridged.userInfo[NSUnderlyingErrorKey] as? any Error { return posixCode(of: underlying) }
         return nil
     }
