@@ -17,6 +17,11 @@ enum HostAddress {
     /// `parse_address(address, allow_ranges)`: the host and port, or a problem when it is not a host identifier.
     static func parse(_ address: String, allowRanges: Bool) -> Result<(host: String, port: Int?), Problem> {
         if let plain = parsePlainASCII(address) { return .success(plain) }
+        return parseScalars(address, allowRanges: allowRanges)
+    }
+
+    /// ``parse(_:allowRanges:)`` for any text, on its Unicode scalars (a test holds the byte reading against it).
+    static func parseScalars(_ address: String, allowRanges: Bool) -> Result<(host: String, port: Int?), Problem> {
         var address = Array(address.unicodeScalars)
         var port: Int?
         // [host]:port, then host:port (both tried in turn, as Ansible's loop does).
@@ -44,54 +49,67 @@ enum HostAddress {
     /// colon and then only digits, a host that is an IPv4 address or a host name. The same answer as the general
     /// reading below (which makes arrays of scalars, a third of a large inventory's load time); `nil` for anything
     /// else, which that reading decides.
-    private static func parsePlainASCII(_ address: String) -> (host: String, port: Int?)? {
-        let bytes = Array(address.utf8)
-        var colon: Int?
-        for (index, byte) in bytes.enumerated() {
-            switch byte {
-            case UInt8(ascii: ":"):
-                if colon != nil { return nil }
-                colon = index
-            case UInt8(ascii: "["), UInt8(ascii: "]"), 0x80...: return nil
-            default: break
+    static func parsePlainASCII(_ address: String) -> (host: String, port: Int?)? {
+        var address = address
+        return address.withUTF8 { bytes -> (host: String, port: Int?)? in  // a native string: its own bytes
+            var colon: Int?
+            for (index, byte) in bytes.enumerated() {
+                switch byte {
+                case UInt8(ascii: ":"):
+                    if colon != nil { return nil }
+                    colon = index
+                case UInt8(ascii: "["), UInt8(ascii: "]"), 0x80...: return nil
+                default: break
+                }
             }
+            var port: Int?
+            var hostEnd = bytes.count
+            if let colon {
+                let digits = bytes[(colon + 1)...]
+                guard !digits.isEmpty, digits.allSatisfy(isDigitByte) else { return nil }
+                port = Int(String(decoding: digits, as: UTF8.self))
+                hostEnd = colon
+            }
+            let host = bytes[..<hostEnd]
+            guard isPlainIPv4(host) || isPlainHostname(host) else { return nil }
+            return (String(decoding: host, as: UTF8.self), port)
         }
-        var port: Int?
-        var hostEnd = bytes.count
-        if let colon {
-            let digits = bytes[(colon + 1)...]
-            guard !digits.isEmpty, digits.allSatisfy(isDigitByte) else { return nil }
-            port = Int(String(decoding: digits, as: UTF8.self))
-            hostEnd = colon
-        }
-        let host = bytes[..<hostEnd]
-        guard isPlainIPv4(host) || isPlainHostname(host) else { return nil }
-        return (String(decoding: host, as: UTF8.self), port)
     }
 
     private static func isDigitByte(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
 
-    /// ``isIPv4(_:)`` for ASCII without ranges.
-    private static func isPlainIPv4(_ bytes: ArraySlice<UInt8>) -> Bool {
-        let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return false }
-        for part in parts {
-            guard (1...3).contains(part.count), part.allSatisfy(isDigitByte) else { return false }
-            if part.count == 3 {
-                let first = part[part.startIndex]
-                let value = part.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-                guard
-                    first == UInt8(ascii: "0") || first == UInt8(ascii: "1")
-                        || (first == UInt8(ascii: "2") && value <= 255)
-                else { return false }
+    /// ``isIPv4(_:)`` for ASCII without ranges: four parts of one to three digits, none over 255 (leading zeros as
+    /// Ansible's pattern allows them: `0`/`1` then two digits).
+    private static func isPlainIPv4(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        var parts = 0
+        var length = 0
+        var value = 0
+        var first: UInt8 = 0
+        func partEnds() -> Bool {
+            guard (1...3).contains(length) else { return false }
+            if length == 3, !(first == UInt8(ascii: "0") || first == UInt8(ascii: "1")), value > 255 { return false }
+            parts += 1
+            length = 0
+            value = 0
+            return true
+        }
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                guard partEnds() else { return false }
+            } else if isDigitByte(byte) {
+                if length == 0 { first = byte }
+                length += 1
+                if length <= 3 { value = value * 10 + Int(byte - UInt8(ascii: "0")) }  // longer: refused at its end
+            } else {
+                return false
             }
         }
-        return true
+        return partEnds() && parts == 4
     }
 
     /// ``isHostname(_:)`` for ASCII without ranges: labels of letters, digits, `_` and `-` (not first), none empty,
     /// none ending in `_` or `-`.
-    private static func isPlainHostname(_ bytes: ArraySlice<UInt8>) -> Bool {
+    private static func isPlainHostname(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
         guard !bytes.isEmpty else { return false }
         var labelStart = true
         var last = UInt8(ascii: ".")

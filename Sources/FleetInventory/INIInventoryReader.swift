@@ -201,6 +201,10 @@ struct INIInventoryReader {
     static func plainList(_ lines: [Substring]) -> [(line: Int, word: String)]? {
         var words: [(Int, String)] = []
         for (offset, raw) in lines.enumerated() {
+            if let word = plainWord(raw) {
+                words.append((offset + 1, word))
+                continue
+            }
             let line = raw.stripping(" \t\r\n\u{0B}\u{0C}")
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
             if line.hasPrefix("[") && section(line) != nil { return nil }
@@ -208,6 +212,29 @@ struct INIInventoryReader {
             words.append((offset + 1, split[0]))
         }
         return words
+    }
+
+    /// A line that is one word of letters, digits and `.-_:[]` between blanks (`10.0.0.7:9100`, `dev[01:20]`),
+    /// decided on its bytes: that word, which is what the reading in ``plainList(_:)`` makes of it (stripped, one
+    /// shell word, not a comment or a section). Nil for any other line, which that reading decides.
+    static func plainWord(_ line: Substring) -> String? {
+        let bytes = line.utf8
+        func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }  // what `stripping` strips
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, isBlank(bytes[start]) { start = bytes.index(after: start) }
+        while end > start, isBlank(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
+        guard start < end, bytes[start] != UInt8(ascii: "[") else { return nil }
+        for byte in bytes[start..<end] {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"),
+                UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"):
+                continue
+            default: return nil
+            }
+        }
+        return String(line[start..<end])
     }
 
     /// A plain list: Ansible's reading, except that a host repeated with different ports stays several devices.

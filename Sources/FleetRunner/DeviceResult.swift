@@ -105,8 +105,10 @@ public struct DeviceResult: Sendable, Codable, Hashable {
 public struct RunTarget: Sendable, Hashable {
     /// The inventory name.
     public var name: String
-    public var host: String
-    public var port: Int
+    public var host: String { didSet { address = HostPort.text(host, port) } }
+    public var port: Int { didSet { address = HostPort.text(host, port) } }
+    /// `host:port` (an IPv6 host in brackets): made once, as a run asks for it several times per device.
+    public private(set) var address: String
     /// Framing for this device, when its inventory group sets one; `nil` uses the run's.
     public var format: FleetFraming.FrameFormat?
     /// TLS for this device, when its inventory group sets TLS options; `nil` uses the run's.
@@ -124,6 +126,7 @@ public struct RunTarget: Sendable, Hashable {
         self.name = name
         self.host = host
         self.port = port
+        self.address = HostPort.text(host, port)
         self.format = format
         self.tls = tls
     }
@@ -138,8 +141,6 @@ public struct RunTarget: Sendable, Hashable {
         hasher.combine(host)
         hasher.combine(port)
     }
-
-    public var address: String { HostPort.text(host, port) }
 
     /// The device as messages name it: the inventory name with its address (`front-desk (10.0.0.7:9100)`), or
     /// the address alone where the name is the host.

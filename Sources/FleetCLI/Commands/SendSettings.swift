@@ -133,7 +133,7 @@ struct SendSettings: Equatable {
 
     private func compiledErrorPattern() throws -> ErrorPattern {
         do {
-            return ErrorPattern(regex: try Regex(errorPattern))
+            return try ErrorPattern(errorPattern)
         } catch {
             throw ValidationError("--error-pattern is not a valid regular expression: \(errorPattern)")
         }

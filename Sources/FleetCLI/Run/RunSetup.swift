@@ -30,7 +30,7 @@ struct RunSetup {
             throw ValidationError("\(error)")
         }
         payloads = try run.payloads()
-        let pattern = ErrorPattern(regex: try Regex(run.errorPattern))
+        let pattern = try ErrorPattern(run.errorPattern)
         runner = FleetRunner(
             configuration: .init(
                 commands: payloads.map(\.bytes), client: try run.client.settings.baseConfiguration(for: runPreset),

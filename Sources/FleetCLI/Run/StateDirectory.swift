@@ -19,12 +19,20 @@ enum StateDirectory {
         return (runs as NSString).appendingPathComponent(run + ".jsonl")
     }
 
-    /// `20261125-162719-3fa2`: sortable by start time, unique enough for one operator.
+    /// `20261125-162719-3fa2`: sortable by start time (UTC), unique enough for one operator. Made from the log's
+    /// time stamp, not with a `DateFormatter`: that loads ICU's calendar and time zone data, milliseconds before a
+    /// run's first device.
     static func newRunID() -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        return formatter.string(from: Date()) + "-" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
+        newRunID(timestamp: FleetLogHandler.timestampBytes(), random: UInt16.random(in: 0...UInt16.max))
+    }
+
+    /// The id for a time stamp as ``FleetLogHandler/timestampBytes()`` writes it (`2026-11-25T16:27:19.123Z`).
+    static func newRunID(timestamp: [UInt8], random: UInt16) -> String {
+        let separators: Set<UInt8> = [UInt8(ascii: "-"), UInt8(ascii: ":")]
+        let fraction = timestamp.firstIndex(of: UInt8(ascii: ".")) ?? timestamp.endIndex
+        var id = timestamp[..<fraction].filter { !separators.contains($0) }
+        if let time = id.firstIndex(of: UInt8(ascii: "T")) { id[time] = UInt8(ascii: "-") }
+        let hex = String(random, radix: 16)
+        return String(decoding: id, as: UTF8.self) + "-" + String(repeating: "0", count: 4 - hex.count) + hex
     }
 }
