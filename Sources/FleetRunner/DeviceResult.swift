@@ -152,6 +152,10 @@ extension DeviceResult {
     /// a fleet run prints and journals one per device, and Foundation's encoder costs more than the exchange.
     public var json: String {
         var out = "{\"address\":"
+        // Room for the whole line at once: grown append by append it was reallocated several times per device.
+        out.reserveCapacity(
+            160 + address.utf8.count + device.utf8.count + (error?.utf8.count ?? 0)
+                + replies.reduce(0) { $0 + $1.utf8.count + 3 })
         JSONText.append(address, to: &out)
         out += ",\"attempts\":\(attempts),\"device\":"
         JSONText.append(device, to: &out)

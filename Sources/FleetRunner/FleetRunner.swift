@@ -102,6 +102,8 @@ public struct FleetRunner: Sendable {
         // Targets that share an address run one after another: a device gets one connection at a time.
         var lanes: [[Int]] = []
         var laneOf: [String: Int] = [:]
+        lanes.reserveCapacity(targets.count)
+        laneOf.reserveCapacity(targets.count)
         for (index, target) in targets.enumerated() {
             if let lane = laneOf[target.address] {
                 lanes[lane].append(index)

@@ -229,6 +229,7 @@ public final class RunJournal: Sendable {
     public func outcome(_ result: DeviceResult) throws -> String {
         let json = result.json
         var line = "{\"device\":"
+        line.reserveCapacity(48 + result.device.utf8.count + json.utf8.count)
         JSONText.append(result.device, to: &line)
         line += ",\"result\":" + json + ",\"type\":\"outcome\"}\n"
         let armTimer = try state.withLockedValue { state -> Bool in
