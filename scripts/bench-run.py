@@ -12,7 +12,11 @@ addresses (sizes up to 15,000: a socket each). The simulator is fleetcmd, shares
 client under test and is slower than C, which hides part of a client's cost; against C devices the runner's own
 cost shows whole (the hardest yardstick here). Run by hand:
 
-    scripts/bench-run.py [--sizes 1000,10000,50000] [--plot docs/runner-bench.svg] [--no-c-fleet]
+    scripts/bench-run.py [--sizes 1000,10000,50000] [--rounds 5] [--plot docs/runner-bench.svg] [--no-c-fleet]
+        [--before OTHER_FLEETCMD]
+
+The machine is noisy (a single run moves by 20% and more): with --rounds N every client runs N times in turn,
+alternating, against the same fleet, and each figure is the median run's (by wall time).
 """
 import argparse
 import json
@@ -63,6 +67,7 @@ def main():
     parser.add_argument("--plot")
     parser.add_argument("--before", help="another fleetcmd binary (an earlier commit's) to run against the same fleets")
     parser.add_argument("--no-c-fleet", action="store_true", help="skip the fleet of C devices")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each client, in turn; medians reported")
     options = parser.parse_args()
     raise_nofile()
     fleetcmd = build_fleetcmd()
@@ -72,24 +77,36 @@ def main():
     rows = []
 
     def clients(scratch, latency, size, inventory):
-        """Runs each client once across the fleet that is up; returns (ours, asyncio, C, before)."""
-        # As users run it: journal on, one JSON line per device read from a pipe as results arrive.
-        ours = timed([fleetcmd, "run", "-i", inventory, "--forks", "1000", "--retries", "0", "--format", "jsonl",
-                      "--journal", os.path.join(scratch, f"j-{latency}-{size}-{time.time()}.jsonl"), "PING"],
-                     stdout=None)
-        assert len(ours[3].splitlines()) == size, "a result line per device"
-        base = timed([sys.executable, os.path.join(ROOT, "Benchmarks/baseline_fanout.py"), inventory, "PING", "1000"], stdout=None)
-        base_result = json.loads(base[3])
-        assert base_result["failed"] == 0, base_result
-        c = timed([c_client, "127.80.0.0", str(size), str(PORT), "1000"], stdout=None)
-        assert c[3].startswith(f"{size} ok of {size}"), c[3]
-        before = None
-        if options.before:
-            before = timed([options.before, "run", "-i", inventory, "--forks", "1000", "--retries", "0",
-                            "--format", "jsonl", "--journal",
-                            os.path.join(scratch, f"b-{latency}-{size}-{time.time()}.jsonl"), "PING"],
-                           stdout=None)
-        return ours, base, c, before
+        """Runs each client `--rounds` times in turn across the fleet that is up; returns the median run of each
+        (ours, asyncio, C, before)."""
+        runs = {"ours": [], "base": [], "c": [], "before": []}
+        for round in range(options.rounds):
+            # As users run it: journal on, one JSON line per device read from a pipe as results arrive.
+            ours = timed([fleetcmd, "run", "-i", inventory, "--forks", "1000", "--retries", "0", "--format", "jsonl",
+                          "--journal", os.path.join(scratch, f"j-{latency}-{size}-{time.time()}.jsonl"), "PING"],
+                         stdout=None)
+            assert len(ours[3].splitlines()) == size, "a result line per device"
+            runs["ours"].append(ours)
+            base = timed([sys.executable, os.path.join(ROOT, "Benchmarks/baseline_fanout.py"), inventory, "PING",
+                          "1000"], stdout=None)
+            base_result = json.loads(base[3])
+            assert base_result["failed"] == 0, base_result
+            runs["base"].append(base)
+            c = timed([c_client, "127.80.0.0", str(size), str(PORT), "1000"], stdout=None)
+            assert c[3].startswith(f"{size} ok of {size}"), c[3]
+            runs["c"].append(c)
+            if options.before:
+                before = timed([options.before, "run", "-i", inventory, "--forks", "1000", "--retries", "0",
+                                "--format", "jsonl", "--journal",
+                                os.path.join(scratch, f"b-{latency}-{size}-{time.time()}.jsonl"), "PING"],
+                               stdout=None)
+                assert len(before[3].splitlines()) == size, "a result line per device"
+                runs["before"].append(before)
+
+        def median(results):
+            return sorted(results, key=lambda run: run[0])[len(results) // 2] if results else None
+
+        return median(runs["ours"]), median(runs["base"]), median(runs["c"]), median(runs["before"])
 
     with tempfile.TemporaryDirectory() as scratch:
         for latency in ("0", "5ms"):
