@@ -12,6 +12,7 @@ public enum TLSRecordSniffer {
 
     /// Whether `bytes`, the first a plaintext connection received, start with a TLS alert or handshake record
     /// header (content type 21 or 22, version 3.0 to 3.4). Needs three bytes; fewer are never TLS here.
+    @inlinable  // specialized where it is called (a device's first reply): generic, it boxed an iterator per call
     public static func looksLikeTLS(_ bytes: some Collection<UInt8>) -> Bool {
         guard bytes.count >= 3 else { return false }
         var iterator = bytes.makeIterator()

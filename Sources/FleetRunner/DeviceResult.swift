@@ -157,22 +157,33 @@ extension DeviceResult {
             160 + address.utf8.count + device.utf8.count + (error?.utf8.count ?? 0)
                 + replies.reduce(0) { $0 + $1.utf8.count + 3 })
         JSONText.append(address, to: &out)
-        out += ",\"attempts\":\(attempts),\"device\":"
+        // Numbers appended as their own (small, unallocated) strings: an interpolation allocated a buffer each.
+        out += ",\"attempts\":"
+        out += String(attempts)
+        out += ",\"device\":"
         JSONText.append(device, to: &out)
         if let error {
             out += ",\"error\":"
             JSONText.append(error, to: &out)
         }
-        out += ",\"outcome\":\"\(outcome.rawValue)\",\"replies\":["
+        out += ",\"outcome\":\""
+        out += outcome.rawValue
+        out += "\",\"replies\":["
         for (index, reply) in replies.enumerated() {
             if index > 0 { out += "," }
             JSONText.append(reply, to: &out)
         }
         out += "]"
-        if let resumed { out += ",\"resumed\":\(resumed)" }
+        if let resumed { out += resumed ? ",\"resumed\":true" : ",\"resumed\":false" }
         out += ",\"timings\":{"
-        if let connect = timings.connectMilliseconds { out += "\"connect_ms\":\(connect)," }
-        out += "\"total_ms\":\(timings.totalMilliseconds)}}"
+        if let connect = timings.connectMilliseconds {
+            out += "\"connect_ms\":"
+            out += connect.description
+            out += ","
+        }
+        out += "\"total_ms\":"
+        out += timings.totalMilliseconds.description
+        out += "}}"
         return out
     }
 }

@@ -371,7 +371,7 @@ public struct FleetRunner: Sendable {
             if let lean, let leanAddress {
                 lean.submit(
                     .init(
-                        address: leanAddress, device: address.description, commands: configuration.commands,
+                        address: leanAddress, device: target.address, commands: configuration.commands,
                         configuration: settings, intent: number == 1 ? leanIntent : nil, completion: finished))
             } else if let deviceClient {
                 deviceClient.exchangeFuture(configuration.commands, with: address, resolved: resolved, on: loop)

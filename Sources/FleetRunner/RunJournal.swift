@@ -210,11 +210,12 @@ public final class RunJournal: Sendable {
     /// Records that `devices` are about to be sent their commands, in one write. Returns once it is written.
     public func intents(_ devices: some Sequence<String>) throws {
         var line = ""
-        let time = Date().timeIntervalSince1970
+        // The same time for every record of the write, rendered once.
+        let tail = ",\"time\":" + Date().timeIntervalSince1970.description + ",\"type\":\"intent\"}\n"
         for device in devices {
             line += "{\"device\":"
             JSONText.append(device, to: &line)
-            line += ",\"time\":\(time),\"type\":\"intent\"}\n"
+            line += tail
         }
         try state.withLockedValue { state in
             var bytes = state.pending

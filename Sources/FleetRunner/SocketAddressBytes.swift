@@ -6,10 +6,12 @@
     import Darwin
 #endif
 
-/// A socket address as plain bytes (IPv4 or IPv6 literal), built once per target.
+/// A socket address as plain bytes (IPv4 or IPv6 literal), built once per target and kept inline (no array per
+/// device): an IPv4 address is written over the start of the IPv6 structure, which is the larger.
 struct SocketAddressBytes: Sendable {
     let family: Int32
-    private let storage: [UInt8]
+    private var storage = sockaddr_in6()
+    private let length: socklen_t
 
     /// `nil` unless `host` is an IPv4 or IPv6 literal.
     init?(host: String, port: Int) {
@@ -18,7 +20,8 @@ struct SocketAddressBytes: Sendable {
             v4.sin_family = sa_family_t(AF_INET)
             v4.sin_port = in_port_t(UInt16(port).bigEndian)
             family = AF_INET
-            storage = withUnsafeBytes(of: &v4) { Array($0) }
+            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: v4, as: sockaddr_in.self) }
             return
         }
         var v6 = sockaddr_in6()
@@ -26,15 +29,16 @@ struct SocketAddressBytes: Sendable {
             v6.sin6_family = sa_family_t(AF_INET6)
             v6.sin6_port = in_port_t(UInt16(port).bigEndian)
             family = AF_INET6
-            storage = withUnsafeBytes(of: &v6) { Array($0) }
+            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            storage = v6
             return
         }
         return nil
     }
 
     func withSockaddr<T>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
-        storage.withUnsafeBytes { bytes in
-            body(bytes.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(bytes.count))  // non-empty
+        withUnsafeBytes(of: storage) { bytes in
+            body(bytes.baseAddress!.assumingMemoryBound(to: sockaddr.self), length)  // a struct's bytes have an address
         }
     }
 }

@@ -419,6 +419,10 @@ let shortTimeouts = DeviceClient.Configuration(
             DeviceResult(
                 device: "dev2", address: "[::1]:9100", outcome: .unknown, error: "may have received it",
                 attempts: 0, resumed: true),
+            DeviceResult(
+                device: "dev3", address: "10.0.0.7:7000", outcome: .errorReply, replies: ["ERR 12"],
+                timings: .init(connectMilliseconds: 1e-3, totalMilliseconds: 123_456.789), attempts: 12,
+                resumed: false),
         ]
         for result in results {
             let decoded = try JSONDecoder().decode(DeviceResult.self, from: Data(result.json.utf8))
