@@ -197,7 +197,12 @@ public struct DeviceConversation {
         var output = Output()
         if !checkedForTLS, let bytes = received, bytes.readableBytes >= 3 {
             checkedForTLS = true
-            if configuration.tls == nil, replies.isEmpty, TLSRecordSniffer.looksLikeTLS(bytes.readableBytesView) {
+            if configuration.tls == nil, replies.isEmpty,
+                let type = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self),
+                let major = bytes.getInteger(at: bytes.readerIndex + 1, as: UInt8.self),
+                let minor = bytes.getInteger(at: bytes.readerIndex + 2, as: UInt8.self),
+                TLSRecordSniffer.looksLikeTLS(type: type, major: major, minor: minor)
+            {
                 fail(
                     DeviceError(code: .tls, device: device, detail: "TLS: " + TLSRecordSniffer.message), now: now,
                     &output)

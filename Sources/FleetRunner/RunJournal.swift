@@ -232,7 +232,9 @@ public final class RunJournal: Sendable {
         var line = "{\"device\":"
         line.reserveCapacity(48 + result.device.utf8.count + json.utf8.count)
         JSONText.append(result.device, to: &line)
-        line += ",\"result\":" + json + ",\"type\":\"outcome\"}\n"
+        line += ",\"result\":"  // piece by piece: `a + b + c` made two strings on the way
+        line += json
+        line += ",\"type\":\"outcome\"}\n"
         let armTimer = try state.withLockedValue { state -> Bool in
             state.pending += line.utf8
             let now = ContinuousClock.now

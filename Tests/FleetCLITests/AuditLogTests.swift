@@ -205,6 +205,30 @@ import Testing
         #expect(lines.enumerated().allSatisfy { $0.element == "line \($0.offset)" })
     }
 
+    @Test func aLineFromTextGetsItsNewlineAndKeepsItsPlace() async throws {
+        let pipe = Pipe()
+        let sink = LogSink(descriptor: pipe.fileHandleForWriting.fileDescriptor)
+        let reader = PipeReader(pipe)
+        for number in 0..<5_000 {
+            if number.isMultiple(of: 2) {
+                sink.appendLine("{\"n\":\(number),\"long\":\"\(String(repeating: "é", count: number % 40))\"}")
+            } else {
+                sink.append(Array("line \(number)\n".utf8))
+            }
+        }
+        sink.flush(timeout: 10)
+        try pipe.fileHandleForWriting.close()
+        let lines = String(decoding: reader.wait(), as: UTF8.self).split(
+            separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 5_001 && lines.last == "")
+        for (number, line) in lines.dropLast().enumerated() {
+            let expected =
+                number.isMultiple(of: 2)
+                ? "{\"n\":\(number),\"long\":\"\(String(repeating: "é", count: number % 40))\"}" : "line \(number)"
+            #expect(line == expected)
+        }
+    }
+
     /// Nobody reads the descriptor: the sink holds at most its limit, drops (and counts) the rest without blocking
     /// the caller, and once the reader catches up it says how many lines it dropped.
     @Test func aStalledDescriptorDropsCountsAndReports() async throws {

@@ -44,9 +44,7 @@ enum Console {
     /// A line on stdout through a writer thread that writes many lines at once (a run's results: thousands a
     /// second). Lines keep their order, also with ``out(_:)``; nothing is dropped.
     static func buffered(_ line: String) {
-        var bytes = Array(line.utf8)
-        bytes.append(0x0A)
-        LogSink.standardOutput.append(bytes)
+        LogSink.standardOutput.appendLine(line)
     }
 
     /// Log lines queued before it are written first (``LogSink``), so stderr keeps the order things happened in.

@@ -68,21 +68,31 @@ final class LogSink: @unchecked Sendable {
 
     /// Queues several whole lines at once, copied from memory the caller keeps (``AuditBatcher``'s batches); if
     /// they do not fit, all `lines` count as dropped.
-    func append(_ line: UnsafeRawBufferPointer, lines: Int) {
+    func append(_ line: UnsafeRawBufferPointer, lines: Int) { append(line, lines: lines, newline: false) }
+
+    /// Queues `text` and a newline as one line, copied from the string's own bytes (no array made per line).
+    func appendLine(_ text: String) {
+        var text = text
+        text.withUTF8 { append(UnsafeRawBufferPointer($0), lines: 1, newline: true) }
+    }
+
+    private func append(_ line: UnsafeRawBufferPointer, lines: Int, newline: Bool) {
+        let count = line.count + (newline ? 1 : 0)
         condition.lock()
         if !started { start() }
         defer { condition.unlock() }
         switch overflow {
         case .wait:  // a line larger than the limit goes alone
-            while !pending.isEmpty && pending.count + line.count > limit { condition.wait() }
+            while !pending.isEmpty && pending.count + count > limit { condition.wait() }
         case .drop:
-            if pending.count + line.count > limit {
+            if pending.count + count > limit {
                 dropped += lines
                 return
             }
         }
         let wake = pending.isEmpty
         line.withMemoryRebound(to: UInt8.self) { pending.append(contentsOf: $0) }
+        if newline { pending.append(0x0A) }
         if wake { condition.broadcast() }  // the writer, never a flush() waiter alone
     }
 
