@@ -9,7 +9,10 @@ extension Inventory.Host {
         guard let value = values["fleetcmd_port"] ?? values["device_port"] ?? entryPort.map({ .int($0) }) else {
             return (host, defaultPort)
         }
-        guard let port = Int(value.text.stripping(" ")), (1...65535).contains(port) else { return (host, nil) }
+        // A whole number is the port as it stands (the entry's own, most often); anything else is read from its text.
+        let number: Int?
+        if case .int(let whole) = value { number = whole } else { number = Int(value.text.stripping(" ")) }
+        guard let port = number, (1...65535).contains(port) else { return (host, nil) }
         return (host, port)
     }
 

@@ -12,6 +12,32 @@ func ep(_ inventory: Inventory, _ name: String, _ defaultPort: Int) throws -> St
 /// Expectations here were printed by ansible-core 2.19 for the same text (Tests/inventory_parity checks thousands
 /// more against it in CI).
 @Suite struct InventoryTests {
+    /// The device's port from each kind of value: a whole number as it stands, text read as a number, anything
+    /// else (or out of range) no port.
+    @Test func aPortIsReadFromEveryKindOfValue() throws {
+        let inventory = try Inventory.parse(
+            """
+            entry:9300
+            big fleetcmd_port=70000
+            zero device_port=0
+            spaced fleetcmd_port=' 9100 '
+            text fleetcmd_port='9101'
+            float fleetcmd_port=9100.0
+            flag fleetcmd_port=True
+            both:9400 device_port=9401
+            plain
+            """, path: "ports.ini")
+        #expect(try ep(inventory, "entry", 1) == "entry:9300")
+        #expect(try ep(inventory, "big", 1) == "big:-")
+        #expect(try ep(inventory, "zero", 1) == "zero:-")
+        #expect(try ep(inventory, "spaced", 1) == "spaced:9100")
+        #expect(try ep(inventory, "text", 1) == "text:9101")
+        #expect(try ep(inventory, "float", 1) == "float:-")
+        #expect(try ep(inventory, "flag", 1) == "flag:-")
+        #expect(try ep(inventory, "both", 1) == "both:9401")
+        #expect(try ep(inventory, "plain", 9100) == "plain:9100")
+    }
+
     @Test func readsAnsibleINIWithRangesChildrenAndVariables() throws {
         let inventory = try Inventory.parse(
             """
