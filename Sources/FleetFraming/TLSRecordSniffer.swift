@@ -10,17 +10,9 @@ public enum TLSRecordSniffer {
     /// The text for a plaintext exchange that got a TLS record back.
     public static let message = "the device speaks TLS on this port; add --tls"
 
-    /// Whether `bytes`, the first a plaintext connection received, start with a TLS alert or handshake record
-    /// header (content type 21 or 22, version 3.0 to 3.4). Needs three bytes; fewer are never TLS here.
-    public static func looksLikeTLS(_ bytes: some Collection<UInt8>) -> Bool {
-        guard bytes.count >= 3 else { return false }
-        var iterator = bytes.makeIterator()
-        guard let type = iterator.next(), let major = iterator.next(), let minor = iterator.next() else { return false }
-        return looksLikeTLS(type: type, major: major, minor: minor)
-    }
-
-    /// The same on a record header's first three bytes: for a caller that has them at hand (a device's first reply
-    /// is checked with no collection made or iterated).
+    /// Whether the first three bytes a plaintext connection received start a TLS alert or handshake record header
+    /// (content type 21 or 22, version 3.0 to 3.4). Fewer than three bytes are never taken for TLS: the caller
+    /// waits for three (read straight from the buffer, with no collection made or iterated per device).
     public static func looksLikeTLS(type: UInt8, major: UInt8, minor: UInt8) -> Bool {
         (type == 0x15 || type == 0x16) && major == 0x03 && minor <= 0x04
     }

@@ -237,15 +237,16 @@ private func decode(_ scanCase: ScanCase, cuts: [Int]) -> (frames: [[UInt8]], en
 @Suite struct TLSRecordSnifferTests {
     @Test(
         arguments: [
-            ([0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46], true),  // an alert, as a TLS port answers plaintext
-            ([0x16, 0x03, 0x03, 0x00], true),  // a handshake record
-            ([0x15, 0x03], false),  // too short to tell
+            ([0x15, 0x03, 0x01], true),  // an alert (15 03 01 00 02 02 46), as a TLS port answers plaintext
+            ([0x16, 0x03, 0x03], true),  // a handshake record
+            ([0x16, 0x03, 0x04], true),  // TLS 1.3's version number
             ([0x4F, 0x4B, 0x00], false),  // "OK" NUL
             ([0x16, 0x16, 0x16], false),  // ESC/POS status bytes
             ([0x15, 0x03, 0x09], false),  // no such version
+            ([0x17, 0x03, 0x03], false),  // application data: not what a TLS port sends first
         ] as [([UInt8], Bool)])
     func recognisesTLSRecordHeaders(bytes: [UInt8], isTLS: Bool) {
-        #expect(TLSRecordSniffer.looksLikeTLS(bytes) == isTLS)
+        #expect(TLSRecordSniffer.looksLikeTLS(type: bytes[0], major: bytes[1], minor: bytes[2]) == isTLS)
     }
 }
 
