@@ -71,41 +71,13 @@ enum HostAddress {
                 hostEnd = colon
             }
             let host = bytes[..<hostEnd]
-            guard isPlainIPv4(host) || isPlainHostname(host) else { return nil }
+            // No separate IPv4 check: a plain IPv4 address (digit labels) is a plain host name too, with the same text.
+            guard isPlainHostname(host) else { return nil }
             return (String(decoding: host, as: UTF8.self), port)
         }
     }
 
     private static func isDigitByte(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
-
-    /// ``isIPv4(_:)`` for ASCII without ranges: four parts of one to three digits, none over 255 (leading zeros as
-    /// Ansible's pattern allows them: `0`/`1` then two digits).
-    private static func isPlainIPv4(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
-        var parts = 0
-        var length = 0
-        var value = 0
-        var first: UInt8 = 0
-        func partEnds() -> Bool {
-            guard (1...3).contains(length) else { return false }
-            if length == 3, !(first == UInt8(ascii: "0") || first == UInt8(ascii: "1")), value > 255 { return false }
-            parts += 1
-            length = 0
-            value = 0
-            return true
-        }
-        for byte in bytes {
-            if byte == UInt8(ascii: ".") {
-                guard partEnds() else { return false }
-            } else if isDigitByte(byte) {
-                if length == 0 { first = byte }
-                length += 1
-                if length <= 3 { value = value * 10 + Int(byte - UInt8(ascii: "0")) }  // longer: refused at its end
-            } else {
-                return false
-            }
-        }
-        return partEnds() && parts == 4
-    }
 
     /// ``isHostname(_:)`` for ASCII without ranges: labels of letters, digits, `_` and `-` (not first), none empty,
     /// none ending in `_` or `-`.
