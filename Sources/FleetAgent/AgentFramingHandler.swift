@@ -107,12 +107,16 @@ final class AgentFramingHandler: ChannelInboundHandler {
             pending!.writeBuffer(&chunk)  // non-nil: checked just above
         }
         var frames: [ByteBuffer] = []
+        // A local copy for the loop: passing the stored property `inout` for every frame was checked for exclusive
+        // access at run time, per frame.
+        var scanner = self.scanner
         while var buffer = pending {
             pending = nil  // keep the buffer uniquely referenced while scanning
             let scanned: ScannedFrame
             do {
                 scanned = try buffer.readFrame(using: &scanner, keepingFrame: false)
             } catch {
+                self.scanner = scanner
                 stats.error(.tooLarge)
                 isDiscarding = true
                 cancelFrameTimer()
@@ -125,6 +129,7 @@ final class AgentFramingHandler: ChannelInboundHandler {
             guard let payload = scanned.payload else { break }
             frames.append(payload)
         }
+        self.scanner = scanner  // before anything else can run: the frames are handed on below
         if !frames.isEmpty {
             cancelFrameTimer()
             stats.framesReceived(frames.count)

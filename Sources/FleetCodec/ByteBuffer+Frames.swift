@@ -60,6 +60,14 @@ extension ByteBuffer {
         if let terminator = spec.terminator(after: payload.readableBytesView) { writeBytes(terminator) }
     }
 
+    /// Appends `payload` framed by `spec`: the agent's replies, copied in whole rather than through the generic
+    /// collection form below (unspecialized across modules: a witness call per step).
+    package mutating func writeFrame(_ payload: [UInt8], spec: FrameSpec) throws(FramingError) {
+        try spec.writeHeader(payloadCount: payload.count) { writeBytes($0) }
+        payload.withUnsafeBytes { _ = writeBytes($0) }
+        if let terminator = spec.terminator(after: payload) { terminator.withUnsafeBytes { _ = writeBytes($0) } }
+    }
+
     /// Appends `payload` framed by `spec`.
     package mutating func writeFrame(_ payload: some Collection<UInt8>, spec: FrameSpec) throws(FramingError) {
         try spec.writeHeader(payloadCount: payload.count) { writeBytes($0) }

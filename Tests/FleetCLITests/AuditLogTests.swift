@@ -162,6 +162,36 @@ import Testing
         #expect(written.contains(" command.text=PING connection.id=42 "))
     }
 
+    /// The lines of one batch (commands answered together) share one reading of the clock; a line after the
+    /// batch was handed over reads it again.
+    @Test func aBatchSharesOneReadingOfTheClock() async throws {
+        let pipe = Pipe()
+        let sink = LogSink(descriptor: pipe.fileHandleForWriting.fileDescriptor)
+        let batcher = AuditBatcher(format: .text, journald: false, sink: sink)
+        let reader = PipeReader(pipe)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let record = records[0]
+        try await group.next().submit {
+            batcher.write(record)
+            usleep(20_000)  // ok-sleep: the clock must move on by more than a millisecond
+            batcher.write(record)
+            batcher.handOverCurrent()
+            usleep(20_000)  // ok-sleep: as above
+            batcher.write(record)
+            batcher.handOverCurrent()
+        }.get()
+        sink.flush(timeout: 10)
+        try await group.shutdownGracefully()
+        try pipe.fileHandleForWriting.close()
+        let stamps = String(decoding: reader.wait(), as: UTF8.self).split(separator: "\n").map {
+            $0.split(separator: " ").first.map(String.init) ?? ""
+        }
+        #expect(stamps.count == 3)
+        guard stamps.count == 3 else { return }
+        #expect(stamps[0] == stamps[1])
+        #expect(stamps[2] > stamps[1])  // ISO 8601 in UTC, same width: text order is time order
+    }
+
     /// Writes a record on an event loop and runs `onTheLoop` there, then `fromTheTest` while the loop is kept busy
     /// (so its own end-of-tick hand-over cannot run), and returns what reached the log by then.
     private func linesWhileTheLoopIsHeld(

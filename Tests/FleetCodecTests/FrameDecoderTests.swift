@@ -24,6 +24,38 @@ import Testing
         }
     }
 
+    /// The array form of `writeFrame` (the agent's replies) writes what the generic form and `encode` write, and
+    /// refuses what they refuse, for every kind of framing.
+    @Test func writingAnArrayFrameMatchesTheGenericForm() throws {
+        let specs: [FrameSpec] = [
+            FrameFormat.escCR.reply, FrameFormat.escCR.request, FrameFormat.line.reply, FrameFormat.length16.reply,
+            .lengthPrefixed(width: 4), FrameFormat.fixed(3).reply, .untilClose, .sisCommand,
+            .delimited(prefix: [0x02], terminator: [0x03, 0x0D], count: 2),
+        ]
+        let payloads: [[UInt8]] = [
+            [], Array("PONG".utf8), [0x1B, 0x41], [0x41, 0x42, 0x43], Array(repeating: 0x61, count: 300),
+        ]
+        for spec in specs {
+            for payload in payloads {
+                var viaArray = ByteBuffer(bytes: [0x7E])  // after bytes already written
+                var viaGeneric = viaArray
+                let arrayOutcome = Result { () throws(FramingError) in try viaArray.writeFrame(payload, spec: spec) }
+                let genericOutcome = Result { () throws(FramingError) in
+                    try viaGeneric.writeFrame(payload[...], spec: spec)
+                }
+                switch (arrayOutcome, genericOutcome) {
+                case (.success, .success):
+                    #expect(viaArray == viaGeneric, "\(spec) \(payload.prefix(8))")
+                    #expect(Array(viaArray.readableBytesView.dropFirst()) == (try spec.encode(payload)))
+                case (.failure(let array), .failure(let generic)):
+                    #expect(array.code == generic.code)
+                default:
+                    Issue.record("\(spec) \(payload.prefix(8)): one form wrote, the other threw")
+                }
+            }
+        }
+    }
+
     @Test func leftoverBytesAtEndOfStreamAreReportedNotDropped() throws {
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(spec: FrameFormat.escCR.reply)))
         try channel.writeInbound(buffer(Array("OK\0PAR".utf8)))

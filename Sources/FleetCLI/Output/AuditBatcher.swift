@@ -15,11 +15,13 @@ import NIOPosix
 /// The agent's audit lines (one per command), gathered per event-loop thread and handed to the log sink once per
 /// batch of replies (a read's worth of commands) and at the latest once per loop tick, so that a command pays for
 /// rendering its line and little else: no allocation per line, one lock shared with the other loops per batch, and
-/// the time stamp formatted once per millisecond rather than once per line.
+/// the clock read once per batch and its time stamp formatted once per millisecond, not once per line.
 ///
 /// - Before a batch's replies are written the agent calls ``handOverCurrent()`` (``AgentConnectionHooks/auditWillReply``):
 ///   the lines are queued before the client can see the replies, so a client that waits for each reply finds the
 ///   lines in its order, whichever loop served each command.
+/// - The lines of one batch share one reading of the clock: commands that were read together and answered at once
+///   (a batch is handed over before its replies are written, and at the latest when the loop's tick ends).
 /// - A line is rendered into its thread's batch; the first line of a tick schedules the batch's hand-over on the
 ///   thread's event loop (it runs once the loop has handled the reads that made the lines). A batch that reaches
 ///   64 KiB is handed over at once. Lines keep their order per connection (a connection stays on one loop).
@@ -42,6 +44,8 @@ final class AuditBatcher: Sendable {
         var scheduled = false
         var stampMillisecond: Int64 = .min
         var stamp: [UInt8] = []
+        /// The clock was read for the lines since the last hand-over: they share its millisecond.
+        var stampIsCurrent = false
 
         init(loop: any EventLoop, capacity: Int) {
             self.loop = loop
@@ -97,12 +101,13 @@ final class AuditBatcher: Sendable {
             return
         }
         batch.lock.withLock {
-            if stamped {
+            if stamped, !batch.stampIsCurrent {
                 let now = FleetLogHandler.millisecondsNow()
                 if now != batch.stampMillisecond {
                     batch.stampMillisecond = now
                     batch.stamp = FleetLogHandler.timestampBytes(millisecondsSince1970: now)
                 }
+                batch.stampIsCurrent = true
             }
             let timestamp = stamped ? batch.stamp : nil
             if !renderInPlace(record, timestamp: timestamp, into: batch) {
@@ -144,6 +149,7 @@ final class AuditBatcher: Sendable {
 
     /// Under the batch's lock.
     private func handOver(_ batch: Batch) {
+        batch.stampIsCurrent = false
         guard batch.count > 0 else { return }
         sink.append(UnsafeRawBufferPointer(rebasing: batch.storage[..<batch.count]), lines: batch.lines)
         batch.count = 0

@@ -37,40 +37,50 @@ enum AuditLineWriter {
                         120 + DecimalDigits.maxCount + AgentAuditRecord.maxDurationTextCount + (timestamp?.count ?? 0)
                         + name.count + text.count + peer.count
                     guard bound <= capacity else { return .noRoom }
-                    var at = 0
-                    func put(_ constant: StaticString) {
-                        (base + at).copyMemory(from: constant.utf8Start, byteCount: constant.utf8CodeUnitCount)
-                        at += constant.utf8CodeUnitCount
-                    }
-                    func put(_ bytes: UnsafeBufferPointer<UInt8>) {
-                        guard let start = bytes.baseAddress else { return }
-                        (base + at).copyMemory(from: start, byteCount: bytes.count)
-                        at += bytes.count
-                    }
-                    func put(_ byte: UInt8) {
-                        base.storeBytes(of: byte, toByteOffset: at, as: UInt8.self)
-                        at += 1
-                    }
-                    if journald { put("<6>") }
+                    var out = Cursor(base: base)
+                    if journald { out.put("<6>") }
                     if let timestamp {
-                        if logfmt { put("ts=") }
-                        timestamp.withUnsafeBufferPointer { put($0) }
-                        put(0x20)
+                        if logfmt { out.put("ts=") }
+                        timestamp.withUnsafeBufferPointer { out.put($0) }
+                        out.put(0x20)
                     }
-                    put(logfmt ? "level=info msg=command command.name=" : "info command command.name=")
-                    put(name)
-                    put(" command.text=")
-                    put(text)
-                    put(" connection.id=")
-                    at += DecimalDigits.write(Int64(record.connectionID), to: base + at)
-                    put(" duration_ms=")
-                    at += record.writeDurationText(to: base + at)
-                    put(record.isError ? " outcome=error peer=" : " outcome=ok peer=")
-                    put(peer)
-                    put(0x0A)
-                    return .written(at)
+                    out.put(logfmt ? "level=info msg=command command.name=" : "info command command.name=")
+                    out.put(name)
+                    out.put(" command.text=")
+                    out.put(text)
+                    out.put(" connection.id=")
+                    out.at += DecimalDigits.write(Int64(record.connectionID), to: base + out.at)
+                    out.put(" duration_ms=")
+                    out.at += record.writeDurationText(to: base + out.at)
+                    out.put(record.isError ? " outcome=error peer=" : " outcome=ok peer=")
+                    out.put(peer)
+                    out.put(0x0A)
+                    return .written(out.at)
                 }
             }
+        }
+    }
+
+    /// Where the line is being written: a value passed `inout`, so that every write is checked for exclusive access
+    /// when compiled (nested functions capturing a counter were checked at run time, 3% of the agent's CPU).
+    private struct Cursor {
+        let base: UnsafeMutableRawPointer
+        var at = 0
+
+        mutating func put(_ constant: StaticString) {
+            (base + at).copyMemory(from: constant.utf8Start, byteCount: constant.utf8CodeUnitCount)
+            at += constant.utf8CodeUnitCount
+        }
+
+        mutating func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+            guard let start = bytes.baseAddress else { return }
+            (base + at).copyMemory(from: start, byteCount: bytes.count)
+            at += bytes.count
+        }
+
+        mutating func put(_ byte: UInt8) {
+            base.storeBytes(of: byte, toByteOffset: at, as: UInt8.self)
+            at += 1
         }
     }
 }
