@@ -17,7 +17,9 @@ struct AgentCommand {
 
     init(frame: ByteBuffer) {
         var payload = frame
-        if payload.readableBytesView.last == 0x0D { payload.moveWriterIndex(to: payload.writerIndex - 1) }
+        if payload.readableBytes > 0, payload.getInteger(at: payload.writerIndex - 1, as: UInt8.self) == 0x0D {
+            payload.moveWriterIndex(to: payload.writerIndex - 1)
+        }
         self.payload = payload
         (text, isPlainASCII) = payload.withUnsafeReadableBytes(Self.validText)
     }

@@ -38,6 +38,10 @@ final class AgentResponder: Sendable {
     /// Whether each command is audited (an audit hook, or the `command` line at `info`): the level read once, as
     /// the logger's handler (a value) cannot change while serving; reading it per command copied the handler.
     private let auditsCommands: Bool
+    /// Per route, whether it runs a program (`exec`), and the identity rules it needs (its own, else for `exec`
+    /// routes the configuration's): read by index for every command rather than from each route's enum.
+    private let routeIsExec: [Bool]
+    private let routeRules: [[String]?]
     private var unknownSlot: Int { router.routes.count }
     private var emptySlot: Int { router.routes.count + 1 }
     private var invalidSlot: Int { router.routes.count + 2 }
@@ -69,6 +73,13 @@ final class AgentResponder: Sendable {
         self.slotNames = names
         self.slotTimers = names.map { byName[$0]! }  // made just above for every name
         self.auditsCommands = audit != nil || logger.logLevel <= .info
+        let isExec = router.routes.map { route in
+            if case .exec = route.action { return true } else { return false }
+        }
+        self.routeIsExec = isExec
+        self.routeRules = zip(router.routes, isExec).map { route, isExec in
+            route.allow ?? (isExec ? configuration.execAllow : nil)
+        }
     }
 
     /// Who sent a command: the connection's peer, id, listener and (on TLS with a client certificate) identity.
@@ -178,8 +189,8 @@ final class AgentResponder: Sendable {
     /// listener that is not loopback (unless the configuration allows it), and routes whose identity rules the
     /// caller's client certificate does not satisfy.
     private func refusal(ofRoute index: Int, caller: Caller) -> AgentReply? {
-        let isExec: Bool
-        if case .exec = router.routes[index].action { isExec = true } else { isExec = false }
+        let isExec = routeIsExec[index]
+        guard isExec || routeRules[index] != nil else { return nil }  // the common case: nothing to check
         if isExec, exposedPlaintextListeners.contains(caller.listener) {
             stats.error(.forbidden)
             return .error("exec commands are not allowed on a plaintext listener (use TLS with client certificates)")
@@ -188,7 +199,7 @@ final class AgentResponder: Sendable {
             stats.error(.forbidden)
             return .error("exec commands need a verified client certificate")
         }
-        guard let rules = router.routes[index].allow ?? (isExec ? configuration.execAllow : nil) else { return nil }
+        guard let rules = routeRules[index] else { return nil }
         guard let identity = caller.identity, rules.contains(where: identity.matches) else {
             stats.error(.forbidden)
             return .error("forbidden")

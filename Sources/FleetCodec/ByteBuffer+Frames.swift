@@ -62,10 +62,25 @@ extension ByteBuffer {
 
     /// Appends `payload` framed by `spec`: the agent's replies, copied in whole rather than through the generic
     /// collection form below (unspecialized across modules: a witness call per step).
+    /// The frame's parts are copied in one write to the buffer (one check that it is uniquely held, not three).
     package mutating func writeFrame(_ payload: [UInt8], spec: FrameSpec) throws(FramingError) {
-        try spec.writeHeader(payloadCount: payload.count) { writeBytes($0) }
-        payload.withUnsafeBytes { _ = writeBytes($0) }
-        if let terminator = spec.terminator(after: payload) { terminator.withUnsafeBytes { _ = writeBytes($0) } }
+        var header: [UInt8] = []  // the spec's own prefix array when there is one: no copy
+        try spec.writeHeader(payloadCount: payload.count) { header = $0 }
+        let terminator = spec.terminator(after: payload) ?? []
+        let count = header.count + payload.count + terminator.count
+        guard count > 0 else { return }
+        writeWithUnsafeMutableBytes(minimumWritableBytes: count) { out in
+            let afterHeader = header.count
+            let afterPayload = afterHeader + payload.count
+            header.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[..<afterHeader]).copyMemory(from: $0) }
+            payload.withUnsafeBytes {
+                UnsafeMutableRawBufferPointer(rebasing: out[afterHeader..<afterPayload]).copyMemory(from: $0)
+            }
+            terminator.withUnsafeBytes {
+                UnsafeMutableRawBufferPointer(rebasing: out[afterPayload..<count]).copyMemory(from: $0)
+            }
+            return count
+        }
     }
 
     /// Appends `payload` framed by `spec`.

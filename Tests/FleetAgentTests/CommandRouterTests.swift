@@ -30,6 +30,35 @@ import Testing
         #expect(second == "prefix")
     }
 
+    /// Exact names are found as a dictionary keyed by `String` finds them (Unicode canonical equivalence included:
+    /// the Kelvin sign equals `K`, a decomposed `é` the composed one), whether every name is short ASCII (the byte
+    /// comparison) or not; a name added again answers with its later route.
+    @Test(arguments: [false, true])
+    func exactNamesAreFoundAsByADictionary(withANonASCIIName: Bool) {
+        var names = [
+            "PING", "STATUS", "K", "HELP", "PONG", "A B", String(repeating: "L", count: 31),
+            String(repeating: "L", count: 32), "", "PING",
+        ]
+        // With a name that is not ASCII, an ASCII command can equal it: `KELVIN` is the name below.
+        if withANonASCIIName { names += ["caf\u{E9}", "\u{212A}ELVIN"] }
+        var router = CommandRouter()
+        var expected: [String: String] = [:]
+        for (number, name) in names.enumerated() {
+            router.on(name, reply: "\(number)")
+            expected[name] = "\(number)"
+        }
+        let queries =
+            names + [
+                "\u{212A}", "k", "PIN", "PINGS", "ping", "cafe\u{301}", "caf\u{E9}", "CAF\u{C9}", " PING",
+                String(repeating: "L", count: 33), "A  B", "\u{212A}ELP", "KELVIN",
+            ]
+        for query in queries {
+            var answer: String?
+            if case .reply(let template) = router.match(query)?.route.action { answer = template }
+            #expect(answer == expected[query], "\(query.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
+    }
+
     @Test func invalidPatternIsRejected() {
         var router = CommandRouter()
         #expect(throws: (any Error).self) { try router.on(pattern: "(", reply: "x") }

@@ -83,11 +83,14 @@ import Testing
         ]
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1024, alignment: 1)
         defer { buffer.deallocate() }
+        // One memory of bare values across every line, as a batch keeps it: a value it remembers must not let
+        // another pass unchecked.
+        var known = AuditLineWriter.KnownBare()
         for timestamp in [nil, Array("2026-12-01T00:00:00.000Z".utf8)] {
             func line(_ record: AgentAuditRecord, capacity: Int = 1024) -> AuditLineWriter.Outcome {
                 AuditLineWriter.write(
                     record, logfmt: format == .logfmt, timestamp: timestamp, journald: journald,
-                    to: buffer.baseAddress!, capacity: capacity)
+                    to: buffer.baseAddress!, capacity: capacity, known: &known)
             }
             for record in plain
                 + durations.map({ duration in
@@ -106,7 +109,14 @@ import Testing
             }
             var empty = records[0]
             empty.commandText = ""
-            for record in records.dropFirst() + [empty] { #expect(line(record) == .notPlain) }
+            var spacedPeer = records[0]
+            spacedPeer.peer = "local socket"
+            var spacedName = records[0]
+            spacedName.commandName = "get temp"
+            for record in records.dropFirst() + [empty, spacedPeer, spacedName] {
+                #expect(line(record) == .notPlain)
+                #expect(line(records[0]) != .notPlain)  // remembered again, just before the next one
+            }
         }
     }
 

@@ -46,6 +46,7 @@ final class AuditBatcher: Sendable {
         var stamp: [UInt8] = []
         /// The clock was read for the lines since the last hand-over: they share its millisecond.
         var stampIsCurrent = false
+        var known = AuditLineWriter.KnownBare()
 
         init(loop: any EventLoop, capacity: Int) {
             self.loop = loop
@@ -163,7 +164,7 @@ final class AuditBatcher: Sendable {
         for attempt in 0..<2 {
             switch AuditLineWriter.write(
                 record, logfmt: format == .logfmt, timestamp: timestamp, journald: journald, to: batch.end,
-                capacity: batch.free)
+                capacity: batch.free, known: &batch.known)
             {
             case .written(let count):
                 batch.count += count

@@ -17,20 +17,41 @@ enum AuditLineWriter {
         case noRoom
     }
 
+    /// The last command name and peer found to stand bare: the lines of a batch mostly share them (one connection,
+    /// a few routes), and a string compared with itself is equal at once, so they are not checked byte by byte again.
+    struct KnownBare {
+        var name: String?
+        var peer: String?
+    }
+
     /// Writes the line (with its newline) at `base`, which has room for `capacity` bytes.
     static func write(
         _ record: AgentAuditRecord, logfmt: Bool, timestamp: [UInt8]?, journald: Bool,
         to base: UnsafeMutableRawPointer, capacity: Int
     ) -> Outcome {
+        var known = KnownBare()
+        return write(
+            record, logfmt: logfmt, timestamp: timestamp, journald: journald, to: base, capacity: capacity,
+            known: &known)
+    }
+
+    /// Writes the line (with its newline) at `base`, which has room for `capacity` bytes; `known` remembers the
+    /// name and peer that stood bare, for the next line.
+    static func write(
+        _ record: AgentAuditRecord, logfmt: Bool, timestamp: [UInt8]?, journald: Bool,
+        to base: UnsafeMutableRawPointer, capacity: Int, known: inout KnownBare
+    ) -> Outcome {
         guard record.identity == nil else { return .notPlain }
         var name = record.commandName
         var text = record.commandText
         var peer = record.peer
-        return name.withUTF8 { name in
+        let nameKnown = known.name == name
+        let peerKnown = known.peer == peer
+        let outcome = name.withUTF8 { name in
             text.withUTF8 { text in
                 peer.withUTF8 { peer -> Outcome in
-                    guard FleetLogHandler.standsBare(name), FleetLogHandler.standsBare(text),
-                        FleetLogHandler.standsBare(peer)
+                    guard nameKnown || FleetLogHandler.standsBare(name), FleetLogHandler.standsBare(text),
+                        peerKnown || FleetLogHandler.standsBare(peer)
                     else { return .notPlain }
                     // The constant parts (at most 120 bytes), the id's digits, the duration, the values.
                     let bound =
@@ -59,6 +80,11 @@ enum AuditLineWriter {
                 }
             }
         }
+        if case .written = outcome {
+            if !nameKnown { known.name = name }
+            if !peerKnown { known.peer = peer }
+        }
+        return outcome
     }
 
     /// Where the line is being written: a value passed `inout`, so that every write is checked for exclusive access
