@@ -61,11 +61,11 @@ extension ByteBuffer {
     }
 
     /// Appends `payload` framed by `spec`: the agent's replies, copied in whole rather than through the generic
-    /// collection form below (unspecialized across modules: a witness call per step).
-    /// The frame's parts are copied in one write to the buffer (one check that it is uniquely held, not three).
+    /// collection form below (unspecialized across modules: a witness call per step), and the frame's parts in one
+    /// write to the buffer (one check that it is uniquely held, not three).
     package mutating func writeFrame(_ payload: [UInt8], spec: FrameSpec) throws(FramingError) {
         var header: [UInt8] = []  // the spec's own prefix array when there is one: no copy
-        try spec.writeHeader(payloadCount: payload.count) { header = $0 }
+        try spec.writeHeader(payloadCount: payload.count) { header = header.isEmpty ? $0 : header + $0 }
         let terminator = spec.terminator(after: payload) ?? []
         let count = header.count + payload.count + terminator.count
         guard count > 0 else { return }
