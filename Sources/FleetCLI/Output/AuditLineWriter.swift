@@ -24,17 +24,6 @@ enum AuditLineWriter {
         var peer: String?
     }
 
-    /// Writes the line (with its newline) at `base`, which has room for `capacity` bytes.
-    static func write(
-        _ record: AgentAuditRecord, logfmt: Bool, timestamp: [UInt8]?, journald: Bool,
-        to base: UnsafeMutableRawPointer, capacity: Int
-    ) -> Outcome {
-        var known = KnownBare()
-        return write(
-            record, logfmt: logfmt, timestamp: timestamp, journald: journald, to: base, capacity: capacity,
-            known: &known)
-    }
-
     /// Writes the line (with its newline) at `base`, which has room for `capacity` bytes; `known` remembers the
     /// name and peer that stood bare, for the next line.
     static func write(
