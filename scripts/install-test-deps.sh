@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine, and nothing when it is already there:
-# ncat and openssl (Debian) for the interop tests, systemd-analyze and promtool (Debian) for the service tests,
+# ncat, openssl and strace (Debian) for the interop tests, systemd-analyze and promtool (Debian) for the service tests,
 # PostgreSQL (Debian) for the run-store tests,
 # pytest and jsonschema (PyPI) to run them, ansible-core (PyPI, in a virtual environment under .build/ so it touches nothing
 # else) for the Ansible integration tests.
@@ -21,6 +21,8 @@ if ! command -v ncat >/dev/null 2>&1; then
         sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ncat >/dev/null
     fi
 fi
+# strace shows that a one-shot (`--version`, a plain `send`) starts no thread.
+if ! command -v strace >/dev/null 2>&1; then apt_install strace; fi
 # systemd-analyze checks the agent's unit file; promtool (Debian's prometheus) checks its metrics.
 if ! command -v systemd-analyze >/dev/null 2>&1; then apt_install systemd; fi
 if ! command -v promtool >/dev/null 2>&1; then apt_install --no-install-recommends prometheus; fi

@@ -26,19 +26,24 @@ public struct FleetCommand: AsyncParsableCommand {
 
 /// The entry point the `fleetcmd` executable calls, so that it needs no import but this module.
 public enum FleetCommandLine {
-    public static func main() async {
+    /// Runs the command line and exits. What needs no Swift concurrency is answered on the main thread as it is:
+    /// `--version`, the examples help, and a plain `send` that takes the lean path (a literal address in
+    /// plaintext). Everything else runs as the main actor's task, as an `async` main would run it. Why: an async
+    /// main starts Dispatch's main queue and worker threads before its first line (four threads for
+    /// `--version`), which a one-shot process pays for on every start.
+    public static func run() -> Never {
         OutputFailure.installExitCheck()
         OpenFileLimit.raiseToHardLimit()
         var arguments = Array(CommandLine.arguments.dropFirst())
         if let help = HelpExamples.helpRequested(arguments) {
             print(help)
-            return
+            exit(0)
         }
         // What ArgumentParser prints for the root command's `--version`, without its reflection over every
         // command (half of the 6 ms such a process took), and whatever the config file holds.
         if arguments == ["--version"] {
             print(FleetCommand.versionText)
-            return
+            exit(0)
         }
         // The user's config file supplies defaults for options the command line leaves out.
         do {
@@ -53,12 +58,26 @@ public enum FleetCommandLine {
         // are reported as ArgumentParser reports an error thrown from a command's `run()`.
         if let send = SendSettings(plainCommandLine: arguments) {
             do {
-                try await send.run()
+                let job = try send.prepared()
+                if try send.runOnThisThread(job) { exit(0) }
+                Task { @MainActor in
+                    do {
+                        try await send.run(job)
+                    } catch {
+                        FleetCommand.exit(withError: error)
+                    }
+                    exit(0)
+                }
             } catch {
                 FleetCommand.exit(withError: error)
             }
-            return
+        } else {
+            let parsed = arguments
+            Task { @MainActor in
+                await FleetCommand.main(parsed)
+                exit(0)
+            }
         }
-        await FleetCommand.main(arguments)
+        dispatchMain()
     }
 }

@@ -1,3 +1,3 @@
 import FleetCLI
 
-await FleetCommandLine.main()
+FleetCommandLine.run()

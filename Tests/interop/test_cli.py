@@ -43,6 +43,24 @@ def test_json_is_one_document_and_jsonl_one_object_per_line(fleetcmd, agent):
     assert {p["name"] for p in presets} >= {"esc-cr", "pjlink", "hp-pjl"}
 
 
+def test_a_one_shot_starts_no_thread(fleetcmd, agent, tmp_path):
+    """`--version` and a plain `send` to a literal address are answered on the main thread: the process starts no
+    thread at all (an async main starts Dispatch's main queue and worker threads before its first line, four for
+    `--version`). A `send` that needs the async client (a name to resolve) still answers, on a thread of its own."""
+    target = f"127.0.0.1:{agent.port}"
+    trace = tmp_path / "clones"
+    for argv, shown in ((["--version"], None), (["send", target, "PING"], "PONG"),
+                        (["send", target, "ECHO hi", "PING"], "hi\nPONG")):
+        done = subprocess.run(["strace", "-f", "-qq", "-e", "trace=clone,clone3", "-o", str(trace), fleetcmd, *argv],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, (argv, done.stderr)
+        if shown is not None:
+            assert done.stdout.strip() == shown
+        assert trace.read_text() == "", (argv, trace.read_text())
+    named = run(fleetcmd, "send", f"localhost:{agent.port}", "PING")
+    assert named.returncode == 0 and named.stdout.strip() == "PONG", named.stderr
+
+
 def test_output_that_cannot_be_written_is_a_failure_not_a_success(fleetcmd, agent, tmp_path):
     """A full disk (/dev/full) or a closed stdout loses results: exit 74 and one line saying why, as cat and grep
     fail on a write error (the command's own status was 0). A closed stdout is /dev/null to the process, so a

@@ -69,31 +69,54 @@ struct SendSettings: Equatable {
         if errorPattern != Self.defaultErrorPattern { _ = try compiledErrorPattern() }
     }
 
-    func run() async throws {
+    func run() async throws { try await run(prepared()) }
+
+    /// `send` as prepared: on the lean path when it takes the address, else through `DeviceClient`.
+    func run(_ job: Job) async throws {
+        if try runOnThisThread(job) { return }
+        try report(
+            await DeviceClient(configuration: job.configuration).exchange(job.commands, with: job.address), job: job)
+    }
+
+    /// The whole of `send` on the calling thread, with no Swift concurrency, when the lean path takes it (a literal
+    /// address in plaintext, on Linux); `false`, having sent nothing, when the job needs ``run(_:)``.
+    func runOnThisThread(_ job: Job) throws -> Bool {
+        guard let exchange = LeanOneShot.exchange(job.commands, with: job.address, configuration: job.configuration)
+        else { return false }
+        try report(exchange, job: job)
+        return true
+    }
+
+    /// What one `send` works from: the preset, where, what (with the text shown for each) and how; files are read.
+    struct Job {
+        var preset: DevicePreset
+        var address: DeviceAddress
+        var payloads: [(bytes: [UInt8], shown: String)]
+        var configuration: DeviceClient.Configuration
+        var commands: [[UInt8]] { payloads.map(\.bytes) }
+    }
+
+    func prepared() throws -> Job {
         let preset = try client.devicePreset()
         let address = try DeviceAddress(parsing: device, defaultPort: preset.defaultPort)
         let payloads = try payloads(readingFiles: true)
-        let configuration = try client.configuration(for: preset)
-        let commands = payloads.map(\.bytes)
-        // A literal address in plaintext: the lean path on this thread; anything else (and elsewhere than Linux):
-        // DeviceClient.
-        let exchange: Exchange
-        if let lean = LeanOneShot.exchange(commands, with: address, configuration: configuration) {
-            exchange = lean
-        } else {
-            exchange = await DeviceClient(configuration: configuration).exchange(commands, with: address)
-        }
+        return Job(
+            preset: preset, address: address, payloads: payloads, configuration: try client.configuration(for: preset))
+    }
+
+    /// Prints the replies and failures of `exchange`, and throws the exit status they call for.
+    private func report(_ exchange: Exchange, job: Job) throws {
         SessionDisplayOptions.showGreeting(exchange.greeting, device: exchange.device, verbose: verbose)
         if rawReply, output == .text, Console.stdoutIsTerminal {
             Console.error(
                 "note: stdout is a terminal, so --raw-reply escapes control bytes; redirect for the exact bytes")
         }
         var printer = ReplyPrinter(output: output, rawReply: rawReply)
-        printer.decoder = preset.decoder
+        printer.decoder = job.preset.decoder
         printer.errorPattern = try compiledErrorPattern()
         printer.deviceName = device
         var errorReplies: [String] = []
-        for (index, payload) in payloads.enumerated() {
+        for (index, payload) in job.payloads.enumerated() {
             if index < exchange.replies.count {
                 let reply = exchange.replies[index]
                 if printer.isErrorReply(reply) { errorReplies.append(payload.shown) }
