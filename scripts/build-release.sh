@@ -6,11 +6,18 @@
 # of them). At start-up the Swift runtime's back-trace set-up calls dladdr(3) on its own address, which walks the
 # whole dynamic symbol table: a fifth of `fleetcmd --version`'s CPU (perf). Exported symbols are also roots for
 # --gc-sections, so the linker kept code nothing calls. Nothing looks our symbols up by name.
+# Why --disable-local-rpath: the runtime is linked in, so the binary needs no library of its own, and a run path of
+# $ORIGIN would make the loader look for libc, libm, libstdc++ and libgcc_s in the binary's folder first (about 40
+# failed lookups per start), and load one that someone could write there (a download folder, /tmp).
 # Used by scripts/release.sh (then stripped) and by the benchmarks (scripts/bench_common.py), so the figures are
-# the shipped program's. Environment: RELEASE_SCRATCH (default .build-release-static).
+# the shipped program's. Environment: RELEASE_SCRATCH (default .build-release-static); RELEASE_LINK_MAP, a file the
+# linker writes its map to (which archive and object every byte of the binary came from; scripts/bench-start.py
+# reads it for the size report; the binary is the same with or without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scratch="${RELEASE_SCRATCH:-.build-release-static}"
-swift build -c release --product fleetcmd --static-swift-stdlib --scratch-path "$scratch" \
-    -Xlinker --no-export-dynamic >&2
-echo "$(swift build -c release --static-swift-stdlib --scratch-path "$scratch" --show-bin-path)/fleetcmd"
+map=()
+if [[ -n "${RELEASE_LINK_MAP:-}" ]]; then map=(-Xlinker "-Map=$RELEASE_LINK_MAP"); fi
+swift build -c release --product fleetcmd --static-swift-stdlib --disable-local-rpath --scratch-path "$scratch" \
+    -Xlinker --no-export-dynamic ${map[@]+"${map[@]}"} >&2
+echo "$(swift build -c release --static-swift-stdlib --disable-local-rpath --scratch-path "$scratch" --show-bin-path)/fleetcmd"
