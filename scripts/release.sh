@@ -21,6 +21,8 @@ name="fleetcmd-$version-linux-$(uname -m)"
 header=Sources/CFleetBuildInfo/build_commit.h
 trap 'rm -f "$header"' EXIT
 printf '#define FLEETCMD_COMMIT "%s"\n' "$commit" >"$header"
+# An incremental build does not know build_info.c depends on a header that did not exist when it was last compiled.
+touch Sources/CFleetBuildInfo/build_info.c
 
 echo "== building $name (commit $commit)"
 fleetcmd="$(RELEASE_SCRATCH="$scratch" scripts/build-release.sh)"
