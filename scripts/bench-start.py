@@ -3,21 +3,110 @@
 (Benchmarks/ceiling/lean_send.c), both answered by the C server (Benchmarks/ceiling/lean_server.c), same run.
 
 Also `fleetcmd --version` (start-up and argument parsing, no network) and /bin/true (what starting any process
-costs here), the shipped binary's size (stripped, as scripts/release.sh installs it) and how many symbols it exports.
-Rounds alternate between the programs, so a noisy moment hits all of them; figures are medians. Run by hand:
+costs here), the shipped binary's size (stripped, as scripts/release.sh installs it) and how many symbols it exports,
+and where that size comes from: the linker's map of the same build, its bytes summed per library (which archive or
+module each input section came from). Rounds alternate between the programs, so a noisy moment hits all of them;
+figures are medians. Run by hand:
 
-    scripts/bench-start.py [--runs 200] [--before OTHER_FLEETCMD]
+    scripts/bench-start.py [--runs 200] [--before OTHER_FLEETCMD] [--size-only]
 """
 import argparse
+import collections
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import time
 
-from bench_common import build_c, build_fleetcmd, median
+from bench_common import ROOT, build_c, build_fleetcmd, median
 
 PORT = 19180
+
+# Where each library of the link goes in the size report, first match wins; anything else is "other libraries".
+ORIGINS = [
+    ("ICU, code and data (lib_FoundationICU; linked because Foundation is)", r"^lib_FoundationICU\.a$"),
+    ("Foundation beyond FoundationEssentials (Foundation, CoreFoundation, FoundationInternationalization, "
+     "_FoundationCollections)", r"^lib(Foundation|CoreFoundation|FoundationInternationalization|"
+                                r"_FoundationCollections|_FoundationCShims)\.a$"),
+    ("FoundationEssentials", r"^libFoundationEssentials\.a$"),
+    ("Swift runtime, standard library, Concurrency, Regex, Dispatch", r"^lib(swift|dispatch|BlocksRuntime)"),
+    ("BoringSSL, twice (swift-nio-ssl's and swift-crypto's copies)", r"BoringSSL|CryptoBoringWrapper"),
+    ("swift-crypto, swift-certificates, swift-asn1", r"^(Crypto|CryptoExtras|X509|SwiftASN1|_Certificate\w*|CXKCP|"
+                                                     r"_CryptoExtras)$"),
+    ("postgres-nio and what only it brings (its pool, swift-async-algorithms)",
+     r"^(PostgresNIO|_ConnectionPoolModule|AsyncAlgorithms)$"),
+    ("Yams and its libyaml", r"^(Yams|CYaml)$"),
+    ("SwiftNIO (swift-nio, swift-nio-ssl's Swift part)", r"^(_?C?NIO\w*|_NIODataStructures)$"),
+    ("fleetcmd's own modules", r"^(C?Fleet\w*|fleetcmd)$"),
+]
+# Output sections that are not in the stripped file, or not bytes at all.
+NOT_SHIPPED = re.compile(r"^\.(debug|comment|bss|tbss|symtab|strtab|shstrtab|note\.gnu\.gold)")
+
+
+def link_map_sizes(map_path):
+    """Bytes per library from a GNU gold map (the `Memory map` part): each input section line names its size and
+    its object, `/path/libX.a(member.o)` for an archive's, `.../NAME.build/file.o` for a package module's."""
+    sizes = collections.Counter()
+    output_section = None
+    name_alone = False
+    entry = re.compile(r"^ \S+\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S.*)$")
+    continued = re.compile(r"^\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S.*)$")
+    in_map = False
+    with open(map_path, errors="replace") as lines:
+        for line in lines:
+            if not in_map:
+                in_map = line.startswith("Memory map")
+                continue
+            if line[:1] not in (" ", "\n", ""):
+                output_section = line.split()[0]
+                name_alone = False
+                continue
+            if output_section is None or NOT_SHIPPED.match(output_section):
+                continue
+            found = entry.match(line)
+            if not found and name_alone:  # a long input section name stands on its own line
+                found = continued.match(line)
+            name_alone = not found and re.match(r"^ \S+\s*$", line) is not None
+            if not found:
+                continue
+            size, source = int(found.group(1), 16), found.group(2).strip()
+            archive = re.search(r"/([^/]+\.a)\(", source)
+            module = re.search(r"/([^/]+)\.build/", source)
+            library = archive.group(1) if archive else module.group(1) if module else os.path.basename(source)
+            sizes[library] += size
+    return sizes
+
+
+def size_report(stripped_size):
+    """The release binary's bytes by origin, from the linker's map of the same build."""
+    with tempfile.TemporaryDirectory() as scratch:
+        map_path = os.path.join(scratch, "fleetcmd.map")
+        subprocess.run([os.path.join(ROOT, "scripts", "build-release.sh")], cwd=ROOT, check=True,
+                       env={**os.environ, "RELEASE_LINK_MAP": map_path},
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sizes = link_map_sizes(map_path)
+    groups = collections.Counter()
+    for library, size in sizes.items():
+        origin = next((name for name, pattern in ORIGINS if re.search(pattern, library)), "other libraries")
+        groups[origin] += size
+    attributed = sum(groups.values())
+    print()
+    print(f"where the {stripped_size / 1e6:.1f} MB come from (the linker's map of this build):")
+    print()
+    print("| origin | MB | share |")
+    print("|---|---|---|")
+    for origin, size in groups.most_common():
+        print(f"| {origin} | {size / 1e6:.1f} | {size / stripped_size:.0%} |")
+    rest = stripped_size - attributed
+    print(f"| unwind tables, relocations, ELF headers (not split by origin) | {rest / 1e6:.1f} | "
+          f"{rest / stripped_size:.0%} |")
+    foundation = groups[ORIGINS[0][0]] + groups[ORIGINS[1][0]]
+    dependencies = groups[ORIGINS[6][0]] + groups[ORIGINS[7][0]]
+    print()
+    print(f"without Foundation beyond FoundationEssentials and ICU: at most {(stripped_size - foundation) / 1e6:.1f} MB; "
+          f"without postgres-nio and Yams too: at most {(stripped_size - foundation - dependencies) / 1e6:.1f} MB "
+          "(their share of the unwind tables and relocations is left in)")
 
 
 def once(argv):
@@ -31,8 +120,15 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--before", help="another fleetcmd binary (an earlier commit's), measured in the same rounds")
+    parser.add_argument("--size-only", action="store_true", help="only the binary's size and where it comes from")
     options = parser.parse_args()
     fleetcmd = build_fleetcmd()
+    if not options.size_only:
+        time_programs(fleetcmd, options)
+    report_size(fleetcmd)
+
+
+def time_programs(fleetcmd, options):
     server = subprocess.Popen([build_c("lean_server"), "127.0.0.1", str(PORT)], stdout=subprocess.DEVNULL)
     try:
         time.sleep(0.3)
@@ -67,6 +163,9 @@ def main():
     for name in programs:
         value = median(times[name])
         print(f"| {name} | {value * 1000:.2f} | {value / c:.1f}× |")
+
+
+def report_size(fleetcmd):
     with tempfile.TemporaryDirectory() as scratch:
         stripped = os.path.join(scratch, "fleetcmd")
         shutil.copy(fleetcmd, stripped)
@@ -77,6 +176,7 @@ def main():
                    if len(line.split()) >= 8 and line.split()[4] == "GLOBAL" and line.split()[6] != "UND")
     print()
     print(f"binary as shipped (stripped): {size / 1e6:.1f} MB; symbols it exports: {exported}")
+    size_report(size)
 
 
 if __name__ == "__main__":
