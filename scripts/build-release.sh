@@ -7,8 +7,8 @@
 # whole dynamic symbol table: a fifth of `fleetcmd --version`'s CPU (perf). Exported symbols are also roots for
 # --gc-sections, so the linker kept code nothing calls. Nothing looks our symbols up by name.
 # Why --disable-local-rpath: the runtime is linked in, so the binary needs no library of its own, and a run path of
-# $ORIGIN would make the loader look for libc, libm, libstdc++ and libgcc_s in the binary's folder first (about 40
-# failed lookups per start), and load one that someone could write there (a download folder, /tmp).
+# $ORIGIN would make the loader look for libc, libm, libstdc++ and libgcc_s in the binary's folder first (about 25
+# failed system calls per start), and load one that someone could write there (a download folder, /tmp).
 # Used by scripts/release.sh (then stripped) and by the benchmarks (scripts/bench_common.py), so the figures are
 # the shipped program's. Environment: RELEASE_SCRATCH (default .build-release-static); RELEASE_LINK_MAP, a file the
 # linker writes its map to (which archive and object every byte of the binary came from; scripts/bench-start.py
