@@ -123,19 +123,31 @@ public struct FrameSpec: Sendable, Hashable, CustomStringConvertible {
     ///
     /// - Throws: ``FramingError`` when a length-prefixed payload does not fit its length field, or a fixed-length
     ///   payload has the wrong size.
+    ///
+    /// Inlinable, so that a caller in another module (every client's command) gets it specialized for its
+    /// payload's type: unspecialized, `append(contentsOf:)` asked the runtime for the payload's associated types,
+    /// which the first time is a scan of every protocol conformance in the binary (a twelfth of a one-shot `send`).
+    @inlinable
     public func encode(_ payload: some Collection<UInt8>, into out: inout [UInt8]) throws(FramingError) {
         try writeHeader(payloadCount: payload.count) { out.append(contentsOf: $0) }
         out.append(contentsOf: payload)
-        if let terminator = terminator(after: payload) { out.append(contentsOf: terminator) }
+        if let terminator = terminator(afterFirstByte: payload.first) { out.append(contentsOf: terminator) }
     }
 
     /// The bytes written after `payload`: the ``terminator``, or for SIS commands a CR after an Esc command.
+    @inlinable
     public func terminator(after payload: some Collection<UInt8>) -> [UInt8]? {
-        if case .sisCommand = kind { return payload.first == 0x1B ? [0x0D] : nil }
+        terminator(afterFirstByte: payload.first)
+    }
+
+    /// The bytes written after a payload that begins with `first` (`nil`: an empty one): ``terminator(after:)``.
+    public func terminator(afterFirstByte first: UInt8?) -> [UInt8]? {
+        if case .sisCommand = kind { return first == 0x1B ? [0x0D] : nil }
         return terminator
     }
 
     /// Convenience: the framed bytes for `payload`.
+    @inlinable
     public func encode(_ payload: some Collection<UInt8>) throws(FramingError) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(payload.count + 8)
