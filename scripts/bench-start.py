@@ -30,7 +30,8 @@ ORIGINS = [
      "_FoundationCollections)", r"^lib(Foundation|CoreFoundation|FoundationInternationalization|"
                                 r"_FoundationCollections|_FoundationCShims)\.a$"),
     ("FoundationEssentials", r"^libFoundationEssentials\.a$"),
-    ("Swift runtime, standard library, Concurrency, Regex, Dispatch", r"^lib(swift|dispatch|BlocksRuntime)"),
+    ("Swift runtime, standard library, Concurrency, Regex, Dispatch, libstdc++",
+     r"^lib(swift|dispatch|BlocksRuntime|stdc\+\+)"),
     ("BoringSSL, twice (swift-nio-ssl's and swift-crypto's copies)", r"BoringSSL|CryptoBoringWrapper"),
     ("swift-crypto, swift-certificates, swift-asn1", r"^(Crypto|CryptoExtras|X509|SwiftASN1|_Certificate\w*|CXKCP|"
                                                      r"_CryptoExtras)$"),
