@@ -62,7 +62,7 @@ public enum FleetCommandLine {
                 if try send.runOnThisThread(job) { exit(0) }
                 Task { @MainActor in
                     do {
-                        try await send.run(job)
+                        try await send.runWithClient(job)  // the lean path did not take it
                     } catch {
                         FleetCommand.exit(withError: error)
                     }

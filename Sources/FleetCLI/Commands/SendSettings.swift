@@ -74,6 +74,12 @@ struct SendSettings: Equatable {
     /// `send` as prepared: on the lean path when it takes the address, else through `DeviceClient`.
     func run(_ job: Job) async throws {
         if try runOnThisThread(job) { return }
+        try await runWithClient(job)
+    }
+
+    /// `send` through `DeviceClient`: what the lean path does not take (a name to resolve, TLS, a session, replies
+    /// that end at close or silence).
+    func runWithClient(_ job: Job) async throws {
         try report(
             await DeviceClient(configuration: job.configuration).exchange(job.commands, with: job.address), job: job)
     }
