@@ -19,25 +19,28 @@ import subprocess
 import tempfile
 import time
 
-from bench_common import ROOT, build_c, build_fleetcmd, median
+from bench_common import build_c, build_fleetcmd, median
 
 PORT = 19180
 
 # Where each library of the link goes in the size report, first match wins; anything else is "other libraries".
+ICU = "ICU, code and data (lib_FoundationICU; linked because Foundation is)"
+FOUNDATION = ("Foundation beyond FoundationEssentials (Foundation, CoreFoundation, FoundationInternationalization, "
+              "_FoundationCollections)")
+POSTGRES = "postgres-nio and what only it brings (its pool, swift-async-algorithms)"
+YAMS = "Yams and its libyaml"
 ORIGINS = [
-    ("ICU, code and data (lib_FoundationICU; linked because Foundation is)", r"^lib_FoundationICU\.a$"),
-    ("Foundation beyond FoundationEssentials (Foundation, CoreFoundation, FoundationInternationalization, "
-     "_FoundationCollections)", r"^lib(Foundation|CoreFoundation|FoundationInternationalization|"
-                                r"_FoundationCollections|_FoundationCShims)\.a$"),
+    (ICU, r"^lib_FoundationICU\.a$"),
+    (FOUNDATION, r"^lib(Foundation|CoreFoundation|FoundationInternationalization|_FoundationCollections|"
+                 r"_FoundationCShims)\.a$"),
     ("FoundationEssentials", r"^libFoundationEssentials\.a$"),
     ("Swift runtime, standard library, Concurrency, Regex, Dispatch, libstdc++",
      r"^lib(swift|dispatch|BlocksRuntime|stdc\+\+)"),
     ("BoringSSL, twice (swift-nio-ssl's and swift-crypto's copies)", r"BoringSSL|CryptoBoringWrapper"),
     ("swift-crypto, swift-certificates, swift-asn1", r"^(Crypto|CryptoExtras|X509|SwiftASN1|_Certificate\w*|CXKCP|"
                                                      r"_CryptoExtras)$"),
-    ("postgres-nio and what only it brings (its pool, swift-async-algorithms)",
-     r"^(PostgresNIO|_ConnectionPoolModule|AsyncAlgorithms)$"),
-    ("Yams and its libyaml", r"^(Yams|CYaml)$"),
+    (POSTGRES, r"^(PostgresNIO|_ConnectionPoolModule|AsyncAlgorithms)$"),
+    (YAMS, r"^(Yams|CYaml)$"),
     ("SwiftNIO (swift-nio, swift-nio-ssl's Swift part)", r"^(_?C?NIO\w*|_NIODataStructures)$"),
     ("fleetcmd's own modules", r"^(C?Fleet\w*|fleetcmd)$"),
 ]
@@ -83,9 +86,7 @@ def size_report(stripped_size):
     """The release binary's bytes by origin, from the linker's map of the same build."""
     with tempfile.TemporaryDirectory() as scratch:
         map_path = os.path.join(scratch, "fleetcmd.map")
-        subprocess.run([os.path.join(ROOT, "scripts", "build-release.sh")], cwd=ROOT, check=True,
-                       env={**os.environ, "RELEASE_LINK_MAP": map_path},
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        build_fleetcmd(link_map=map_path)
         sizes = link_map_sizes(map_path)
     groups = collections.Counter()
     for library, size in sizes.items():
@@ -102,8 +103,8 @@ def size_report(stripped_size):
     rest = stripped_size - attributed
     print(f"| unwind tables, relocations, ELF headers (not split by origin) | {rest / 1e6:.1f} | "
           f"{rest / stripped_size:.0%} |")
-    foundation = groups[ORIGINS[0][0]] + groups[ORIGINS[1][0]]
-    dependencies = groups[ORIGINS[6][0]] + groups[ORIGINS[7][0]]
+    foundation = groups[ICU] + groups[FOUNDATION]
+    dependencies = groups[POSTGRES] + groups[YAMS]
     print()
     print(f"without Foundation beyond FoundationEssentials and ICU: at most {(stripped_size - foundation) / 1e6:.1f} MB; "
           f"without postgres-nio and Yams too: at most {(stripped_size - foundation - dependencies) / 1e6:.1f} MB "

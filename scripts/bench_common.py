@@ -13,9 +13,11 @@ def raise_nofile():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def build_fleetcmd():
-    """Builds fleetcmd as the release tarball ships it (scripts/build-release.sh) and returns its path."""
-    done = subprocess.run([os.path.join(ROOT, "scripts", "build-release.sh")], cwd=ROOT, check=True,
+def build_fleetcmd(link_map=None):
+    """Builds fleetcmd as the release tarball ships it (scripts/build-release.sh) and returns its path; with
+    `link_map`, the linker also writes its map there (the binary is the same)."""
+    env = {**os.environ, "RELEASE_LINK_MAP": link_map} if link_map else None
+    done = subprocess.run([os.path.join(ROOT, "scripts", "build-release.sh")], cwd=ROOT, check=True, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     return done.stdout.strip()
 
